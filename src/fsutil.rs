@@ -1,0 +1,170 @@
+//! File system operations that always name the path they failed on, and atomic writes.
+//!
+//! Every write in the crate goes through [`write_atomic`]: the bytes go to a temporary file in
+//! the same directory, which is then renamed over the destination. A process killed at any
+//! moment therefore leaves either the old file or the new one, never a torn one.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// An I/O failure together with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct IoError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+impl IoError {
+    pub fn new(action: &'static str, path: &Path, source: io::Error) -> IoError {
+        IoError {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for attaching a path to an `io::Result`.
+pub trait IoContext<T> {
+    fn with_path(self, action: &'static str, path: &Path) -> Result<T, IoError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn with_path(self, action: &'static str, path: &Path) -> Result<T, IoError> {
+        self.map_err(|source| IoError::new(action, path, source))
+    }
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
+    fs::read(path).with_path("cannot read", path)
+}
+
+/// Reads a file that may legitimately be missing.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(IoError::new("cannot read", path, err)),
+    }
+}
+
+pub fn create_dir_all(path: &Path) -> Result<(), IoError> {
+    fs::create_dir_all(path).with_path("cannot create directory", path)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary sibling file, then a rename.
+///
+/// With `durable`, the file is flushed to disk before the rename and the directory after it;
+/// the build asks for that only for the root document, which publishes everything else.
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&temp).with_path("cannot create", &temp)?;
+        file.write_all(bytes).with_path("cannot write", &temp)?;
+        if durable {
+            file.sync_all().with_path("cannot flush", &temp)?;
+        }
+        drop(file);
+        fs::rename(&temp, path).with_path("cannot move into place", path)?;
+        if durable {
+            // Directory fsync makes the rename itself durable; not every platform allows opening
+            // a directory, and a failure here loses nothing already written.
+            if let Ok(dir_handle) = fs::File::open(dir) {
+                let _ = dir_handle.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Writes files atomically through one staging directory, so that the leftovers of a killed
+/// process are all in one place, which the next run empties, instead of scattered as dot-files
+/// through a tree that a static host might upload. The staging directory must be on the same
+/// file system as the destinations, so the final rename is atomic.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Staging {
+    /// Creates (or empties) the staging directory. The caller must hold the lock that makes it
+    /// the only writer.
+    pub fn new(dir: PathBuf) -> Result<Staging, IoError> {
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_path("cannot clean staging directory", &dir)?;
+        }
+        create_dir_all(&dir)?;
+        Ok(Staging {
+            dir,
+            counter: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Writes `bytes` to `path` by way of a staged temporary file and a rename.
+    pub fn write(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoError> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = self.dir.join(format!("{n}.tmp"));
+        let result = (|| {
+            let mut file = fs::File::create(&temp).with_path("cannot create", &temp)?;
+            file.write_all(bytes).with_path("cannot write", &temp)?;
+            if durable {
+                file.sync_all().with_path("cannot flush", &temp)?;
+            }
+            drop(file);
+            if let Some(parent) = path.parent() {
+                create_dir_all(parent)?;
+            }
+            fs::rename(&temp, path).with_path("cannot move into place", path)?;
+            if durable && let Some(Ok(dir)) = path.parent().map(fs::File::open) {
+                // Makes the rename itself durable; failing here loses nothing already written.
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    /// Writes a content-addressed file unless it already exists. Because the name is the hash
+    /// of the bytes, and files only ever appear complete (by rename), an existing file already
+    /// holds exactly these bytes. Returns whether the file was written.
+    pub fn write_if_absent(&self, path: &Path, bytes: &[u8]) -> Result<bool, IoError> {
+        if path.exists() {
+            return Ok(false);
+        }
+        self.write(path, bytes, false)?;
+        Ok(true)
+    }
+
+    /// Writes a file at a stable path when its content differs (or it is missing).
+    pub fn write_if_changed(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        durable: bool,
+    ) -> Result<bool, IoError> {
+        if read_optional(path)?.as_deref() == Some(bytes) {
+            return Ok(false);
+        }
+        self.write(path, bytes, durable)?;
+        Ok(true)
+    }
+}

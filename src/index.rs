@@ -1,0 +1,136 @@
+//! The JSON documents of the static API, format 1: expert index, snapshot and root.
+//!
+//! Documents are rendered to bytes here and nowhere else. Object keys are inserted in a fixed,
+//! documented order (serde_json's `preserve_order` keeps it), maps are walked in sorted order,
+//! and nothing depends on the clock, so the same registry always renders the same bytes.
+
+use serde_json::{Map, Value, json};
+
+use crate::model::{ExpertName, Hash, Status};
+use crate::validate::Expert;
+
+pub const FORMAT: u64 = 1;
+pub const ROOT_PATH: &str = "v1/root.json";
+
+/// The generator string recorded in the root.
+pub fn generator() -> String {
+    format!("perstack-registry {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Where a published version file is served, relative to the registry root. Blobs are sharded
+/// by the first two hex digits so no directory grows past a few thousand entries.
+pub fn blob_path(hash: &Hash) -> String {
+    let hex = hash.to_hex();
+    format!("v1/blobs/{}/{hex}.toml", &hex[..2])
+}
+
+pub fn index_path(hash: &Hash) -> String {
+    format!("v1/index/{}.json", hash.to_hex())
+}
+
+pub fn snapshot_path(hash: &Hash) -> String {
+    format!("v1/snapshots/{}.json", hash.to_hex())
+}
+
+/// A rendered document and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub bytes: Vec<u8>,
+    pub hash: Hash,
+}
+
+impl Document {
+    fn render(value: &Value) -> Document {
+        let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
+        bytes.push(b'\n');
+        let hash = Hash::of(&bytes);
+        Document { bytes, hash }
+    }
+}
+
+/// One expert's index document.
+pub fn expert_index(expert: &Expert) -> Document {
+    let mut dist_tags = Map::new();
+    if let Some(latest) = &expert.latest {
+        dist_tags.insert("latest".into(), latest.to_string().into());
+    }
+    for (tag, version) in &expert.tags {
+        dist_tags.insert(tag.clone(), version.to_string().into());
+    }
+    let mut versions = Map::new();
+    for published in expert.versions.values() {
+        let record = &published.record;
+        let mut entry = Map::new();
+        entry.insert("blake3".into(), record.blake3.to_hex().into());
+        entry.insert("size".into(), record.size.into());
+        entry.insert("path".into(), blob_path(&record.blake3).into());
+        entry.insert("status".into(), published.status.as_str().into());
+        if published.status != Status::Available {
+            let reason = published.reason.clone().unwrap_or_default();
+            entry.insert("reason".into(), reason.into());
+        }
+        entry.insert("description".into(), record.description.clone().into());
+        entry.insert("requiredEnv".into(), json!(record.required_env));
+        let delegates: Vec<&str> = record.delegates.iter().map(|d| d.key.as_str()).collect();
+        entry.insert("delegates".into(), json!(delegates));
+        versions.insert(record.version.clone(), Value::Object(entry));
+    }
+    Document::render(&json!({
+        "name": expert.name.as_str(),
+        "dist-tags": dist_tags,
+        "versions": versions,
+    }))
+}
+
+/// The snapshot: every expert's index document by name, in byte order of the names.
+pub fn snapshot<'a>(indexes: impl IntoIterator<Item = (&'a ExpertName, &'a Hash)>) -> Document {
+    let mut experts = Map::new();
+    for (name, hash) in indexes {
+        experts.insert(
+            name.to_string(),
+            json!({ "path": index_path(hash), "blake3": hash.to_hex() }),
+        );
+    }
+    Document::render(&json!({ "format": FORMAT, "experts": experts }))
+}
+
+/// What the root says besides the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootCounts {
+    pub serial: u64,
+    pub experts: usize,
+    pub versions: usize,
+}
+
+pub fn root(snapshot: &Hash, counts: RootCounts) -> Document {
+    Document::render(&json!({
+        "format": FORMAT,
+        "serial": counts.serial,
+        "snapshot": { "path": snapshot_path(snapshot), "blake3": snapshot.to_hex() },
+        "experts": counts.experts,
+        "versions": counts.versions,
+        "generator": generator(),
+    }))
+}
+
+/// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
+/// they are cached for a year as immutable; the root and readable documents change per publish,
+/// so caches must revalidate them after a minute.
+pub fn headers_file() -> &'static str {
+    "\
+/v1/blobs/*
+  Cache-Control: public, max-age=31536000, immutable
+  Content-Type: text/plain; charset=utf-8
+  X-Content-Type-Options: nosniff
+/v1/index/*
+  Cache-Control: public, max-age=31536000, immutable
+/v1/snapshots/*
+  Cache-Control: public, max-age=31536000, immutable
+/v1/root.json
+  Cache-Control: public, max-age=60, must-revalidate
+/v1/experts/*
+  Cache-Control: public, max-age=60, must-revalidate
+/v1/*
+  Access-Control-Allow-Origin: *
+"
+}

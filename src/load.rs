@@ -1,0 +1,330 @@
+//! Reads `registry-data/`: walks the tree, refuses anything that is not part of the format,
+//! and checks each file on its own.
+//!
+//! The walk never follows a symbolic link: a link could pull a file from outside the repository
+//! into a public registry. Version files are read and checked in parallel; the result is sorted
+//! by name and version, so nothing downstream depends on file system or thread order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::cache::BuildCache;
+use crate::definition::{self, VersionRecord};
+use crate::diagnostic::Diagnostic;
+use crate::fsutil::{self, IoContext, IoError};
+use crate::meta::{self, ExpertMeta};
+use crate::model::{self, ExpertName};
+use crate::settings::{self, Settings};
+
+/// Everything read from `registry-data/`, before cross-file rules are applied.
+#[derive(Debug)]
+pub struct LoadedRegistry {
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    pub experts: BTreeMap<ExpertName, LoadedExpert>,
+    pub problems: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+pub struct LoadedExpert {
+    pub name: ExpertName,
+    pub dir: PathBuf,
+    /// Versions whose file broke no rule of its own, in SemVer order.
+    pub versions: BTreeMap<semver::Version, LoadedVersion>,
+    /// Version texts of files that exist but are invalid, so other rules do not also report
+    /// them as missing.
+    pub invalid_versions: BTreeSet<String>,
+    pub meta: ExpertMeta,
+    pub meta_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadedVersion {
+    pub path: PathBuf,
+    pub record: VersionRecord,
+}
+
+/// A version file found by the walk, not yet read.
+struct VersionFile {
+    name: ExpertName,
+    version_text: String,
+    version: semver::Version,
+    path: PathBuf,
+}
+
+/// Reads and checks every file of the registry. I/O failures on the data directory itself are
+/// errors; problems with the data are collected in [`LoadedRegistry::problems`].
+pub fn load(data_dir: &Path, cache: Option<&BuildCache>) -> Result<LoadedRegistry, IoError> {
+    std::fs::metadata(data_dir).with_path("cannot read registry data directory", data_dir)?;
+    let mut problems = Vec::new();
+    let settings_path = data_dir.join(settings::FILE_NAME);
+    let settings = match std::fs::symlink_metadata(&settings_path) {
+        Ok(meta) if meta.is_file() => settings::parse(
+            &settings_path,
+            &fsutil::read(&settings_path)?,
+            &mut problems,
+        ),
+        _ => Settings::default(),
+    };
+
+    let mut walk = Walk::default();
+    walk.run(data_dir, &mut problems)?;
+
+    let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
+        .version_files
+        .par_iter()
+        .map(|file| check_version(file, &settings, cache))
+        .collect::<Result<_, IoError>>()?;
+
+    let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();
+    for (name, dir) in walk.expert_dirs {
+        let meta_path = dir.join(meta::FILE_NAME);
+        let meta = if walk.meta_files.contains(&meta_path) {
+            meta::parse(&meta_path, &fsutil::read(&meta_path)?, &mut problems)
+        } else {
+            ExpertMeta::default()
+        };
+        experts.insert(
+            name.clone(),
+            LoadedExpert {
+                name,
+                dir,
+                versions: BTreeMap::new(),
+                invalid_versions: BTreeSet::new(),
+                meta,
+                meta_path,
+            },
+        );
+    }
+    for (file, (loaded, file_problems)) in walk.version_files.into_iter().zip(checked) {
+        problems.extend(file_problems);
+        let Some(expert) = experts.get_mut(&file.name) else {
+            continue;
+        };
+        match loaded {
+            Some(loaded) => {
+                expert.versions.insert(file.version, loaded);
+            }
+            None => {
+                expert.invalid_versions.insert(file.version_text);
+            }
+        }
+    }
+    for expert in experts.values() {
+        if expert.versions.is_empty() && expert.invalid_versions.is_empty() {
+            problems.push(Diagnostic::error(
+                "no-versions",
+                &expert.dir,
+                format!(
+                    "expert directory \"{}\" holds no version file (<version>.toml)",
+                    expert.name
+                ),
+            ));
+        }
+    }
+    Ok(LoadedRegistry {
+        data_dir: data_dir.to_path_buf(),
+        settings,
+        experts,
+        problems,
+    })
+}
+
+fn check_version(
+    file: &VersionFile,
+    settings: &Settings,
+    cache: Option<&BuildCache>,
+) -> Result<(Option<LoadedVersion>, Vec<Diagnostic>), IoError> {
+    let mut problems = Vec::new();
+    let metadata = std::fs::symlink_metadata(&file.path).with_path("cannot read", &file.path)?;
+    if metadata.len() > settings.max_version_bytes {
+        problems.push(Diagnostic::error(
+            "too-large",
+            &file.path,
+            format!(
+                "version file is {} bytes; the limit is {} (set [limits] max-version-bytes in registry.toml to change it)",
+                metadata.len(),
+                settings.max_version_bytes
+            ),
+        ));
+        return Ok((None, problems));
+    }
+    if let Some(record) = cache.and_then(|cache| cache.lookup(&file.path, &metadata)) {
+        let loaded = LoadedVersion {
+            path: file.path.clone(),
+            record,
+        };
+        return Ok((Some(loaded), problems));
+    }
+    let bytes = fsutil::read(&file.path)?;
+    let record = definition::check_version_file(
+        &file.path,
+        &file.name,
+        &file.version_text,
+        &bytes,
+        &mut problems,
+    );
+    if let (Some(cache), Some(record)) = (cache, &record) {
+        cache.remember(&file.path, &metadata, record);
+    }
+    let loaded = record.map(|record| LoadedVersion {
+        path: file.path.clone(),
+        record,
+    });
+    Ok((loaded, problems))
+}
+
+/// What the directory walk found.
+#[derive(Default)]
+struct Walk {
+    expert_dirs: BTreeMap<ExpertName, PathBuf>,
+    meta_files: BTreeSet<PathBuf>,
+    version_files: Vec<VersionFile>,
+}
+
+/// The role of a directory in the layout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirRole {
+    Scope,
+    Expert,
+}
+
+impl Walk {
+    fn run(&mut self, data_dir: &Path, problems: &mut Vec<Diagnostic>) -> Result<(), IoError> {
+        let mut roles: BTreeMap<PathBuf, (DirRole, Option<ExpertName>)> = BTreeMap::new();
+        let mut entries = WalkDir::new(data_dir)
+            .min_depth(1)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(|err| {
+                let path = err.path().unwrap_or(data_dir).to_path_buf();
+                let source = err
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("file system loop"));
+                IoError::new("cannot read", &path, source)
+            })?;
+            let path = entry.path();
+            let file_type = entry.file_type();
+            let parent_role = path.parent().and_then(|p| roles.get(p)).cloned();
+            let not_in_format = |what: &str| {
+                Diagnostic::error(
+                    "not-in-format",
+                    path,
+                    format!("{what} is not part of the registry format (see docs/format.md)"),
+                )
+            };
+            if file_type.is_symlink() {
+                problems.push(Diagnostic::error(
+                    "symlink",
+                    path,
+                    "symbolic links are refused and never followed: a link could publish a file from outside the registry",
+                ));
+                continue;
+            }
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+                problems.push(Diagnostic::error(
+                    "not-utf8-name",
+                    path,
+                    "file name is not valid UTF-8",
+                ));
+                if file_type.is_dir() {
+                    entries.skip_current_dir();
+                }
+                continue;
+            };
+            let is_dir = file_type.is_dir();
+            if !is_dir && !file_type.is_file() {
+                problems.push(not_in_format("special file"));
+                continue;
+            }
+            match (entry.depth(), parent_role, is_dir) {
+                (1, _, false) if file_name == settings::FILE_NAME => {}
+                (1, _, true) if file_name.starts_with('@') => {
+                    roles.insert(path.to_path_buf(), (DirRole::Scope, None));
+                }
+                (1, _, true) => {
+                    self.expert_dir(file_name, path, &mut roles, problems, &mut entries)
+                }
+                (2, Some((DirRole::Scope, _)), true) => {
+                    let full = format!(
+                        "{}/{file_name}",
+                        &path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .and_then(|n| n.to_str())
+                            .unwrap_or_default()
+                    );
+                    self.expert_dir(&full, path, &mut roles, problems, &mut entries);
+                }
+                (_, Some((DirRole::Expert, Some(name))), false) => {
+                    self.expert_file(name, file_name, path, problems)
+                }
+                (_, _, true) => {
+                    problems.push(not_in_format("directory"));
+                    entries.skip_current_dir();
+                }
+                (_, _, false) => problems.push(not_in_format("file")),
+            }
+        }
+        Ok(())
+    }
+
+    fn expert_dir(
+        &mut self,
+        name: &str,
+        path: &Path,
+        roles: &mut BTreeMap<PathBuf, (DirRole, Option<ExpertName>)>,
+        problems: &mut Vec<Diagnostic>,
+        entries: &mut walkdir::IntoIter,
+    ) {
+        match ExpertName::parse(name) {
+            Ok(name) => {
+                roles.insert(path.to_path_buf(), (DirRole::Expert, Some(name.clone())));
+                self.expert_dirs.insert(name, path.to_path_buf());
+            }
+            Err(err) => {
+                problems.push(Diagnostic::error("invalid-name", path, err));
+                entries.skip_current_dir();
+            }
+        }
+    }
+
+    fn expert_file(
+        &mut self,
+        name: ExpertName,
+        file_name: &str,
+        path: &Path,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        if file_name == meta::FILE_NAME {
+            self.meta_files.insert(path.to_path_buf());
+            return;
+        }
+        let Some(version_text) = file_name.strip_suffix(".toml") else {
+            problems.push(Diagnostic::error(
+                "not-in-format",
+                path,
+                "file is not part of the registry format: an expert directory holds <version>.toml files and an optional expert.toml",
+            ));
+            return;
+        };
+        match model::parse_canonical_version(version_text) {
+            Ok(version) => self.version_files.push(VersionFile {
+                name,
+                version_text: version_text.to_owned(),
+                version,
+                path: path.to_path_buf(),
+            }),
+            Err(err) => problems.push(Diagnostic::error(
+                "invalid-version",
+                path,
+                format!("version file name: {err}"),
+            )),
+        }
+    }
+}

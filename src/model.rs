@@ -1,0 +1,493 @@
+//! Checked names and values: an [`ExpertName`], a [`Tag`], a [`Status`], a BLAKE3 [`Hash`].
+//!
+//! Raw text from files is converted into these types once, at the edge; a value of one of them
+//! is known to satisfy the Perstack naming rules (PERSTACK.md). An `ExpertName` also knows its
+//! own place in `registry-data/` and in the output tree, so no one builds those paths by hand.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_SCOPE_LEN: usize = 128;
+pub const MAX_TAG_LEN: usize = 255;
+pub const MAX_ENV_LEN: usize = 255;
+pub const MAX_KEY_LEN: usize = 511;
+
+/// The tag the registry computes; authors can neither set nor remove it.
+pub const LATEST: &str = "latest";
+
+/// `[a-z0-9][a-z0-9_-]*`: the shape shared by tags, expert names and scope names.
+fn is_lower_ident(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// An expert name such as `@acme/researcher` or `tic-tac-toe`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExpertName(String);
+
+impl ExpertName {
+    /// Checks `text` against the runtime's name rules. The error says which rule it breaks,
+    /// and suggests the canonical spelling when the only problem is letter case.
+    pub fn parse(text: &str) -> Result<ExpertName, String> {
+        if text.len() > MAX_NAME_LEN {
+            return Err(format!(
+                "expert name is {} characters long; the limit is {MAX_NAME_LEN}",
+                text.len()
+            ));
+        }
+        let (scope, local) = match text.strip_prefix('@') {
+            Some(rest) => match rest.split_once('/') {
+                Some((scope, local)) => (Some(scope), local),
+                None => {
+                    return Err(format!(
+                        "expert name \"{text}\" has a scope but no name after it (expected @scope/name)"
+                    ));
+                }
+            },
+            None => (None, text),
+        };
+        if let Some(scope) = scope
+            && scope.len() > MAX_SCOPE_LEN
+        {
+            return Err(format!(
+                "scope \"@{scope}\" is {} characters long; the limit is {MAX_SCOPE_LEN}",
+                scope.len()
+            ));
+        }
+        let parts_ok = scope.is_none_or(is_lower_ident) && is_lower_ident(local);
+        if parts_ok {
+            return Ok(ExpertName(text.to_owned()));
+        }
+        let lowered = text.to_lowercase();
+        if lowered != text && ExpertName::parse(&lowered).is_ok() {
+            return Err(format!(
+                "expert name \"{text}\" is not canonical: names are lowercase (\"{lowered}\")"
+            ));
+        }
+        Err(format!(
+            "expert name \"{text}\" is not valid: use lowercase letters, digits, '-' and '_', \
+             starting with a letter or digit, optionally under a scope (@scope/name)"
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The scope with its `@`, for scoped names.
+    pub fn scope(&self) -> Option<&str> {
+        self.0
+            .starts_with('@')
+            .then(|| self.0.split('/').next().unwrap_or(""))
+    }
+
+    /// The expert's directory below `registry-data/`.
+    pub fn data_dir(&self, data_root: &Path) -> PathBuf {
+        self.0
+            .split('/')
+            .fold(data_root.to_path_buf(), |p, c| p.join(c))
+    }
+
+    /// The path of the readable index document, relative to the registry root.
+    pub fn readable_index_path(&self) -> String {
+        format!("v1/experts/{}.json", self.0)
+    }
+}
+
+impl fmt::Display for ExpertName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ExpertName {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        ExpertName::parse(&text)
+    }
+}
+
+impl From<ExpertName> for String {
+    fn from(name: ExpertName) -> String {
+        name.0
+    }
+}
+
+/// What an expert key asks for after the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// A bare name: the `latest` tag.
+    Latest,
+    Version(semver::Version),
+    Tag(String),
+}
+
+/// An expert key as the runtime writes it: `name`, `name@version` or `name@tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpertKey {
+    pub name: ExpertName,
+    pub selector: Selector,
+}
+
+impl ExpertKey {
+    pub fn parse(text: &str) -> Result<ExpertKey, String> {
+        if text.len() > MAX_KEY_LEN {
+            return Err(format!(
+                "expert key is {} characters long; the limit is {MAX_KEY_LEN}",
+                text.len()
+            ));
+        }
+        // The scope's own '@' is at index 0, so the selector's '@' is the last one after it.
+        let (name, selector) = match text.rfind('@').filter(|&at| at > 0) {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
+        };
+        let name = ExpertName::parse(name)?;
+        let selector = match selector {
+            None => Selector::Latest,
+            Some(spec) if spec.starts_with(|c: char| c.is_ascii_digit()) => {
+                Selector::Version(parse_canonical_version(spec)?)
+            }
+            Some(spec) => {
+                check_tag_shape(spec)?;
+                if spec == LATEST {
+                    Selector::Latest
+                } else {
+                    Selector::Tag(spec.to_owned())
+                }
+            }
+        };
+        Ok(ExpertKey { name, selector })
+    }
+}
+
+impl fmt::Display for ExpertKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.selector {
+            Selector::Latest => write!(f, "{}", self.name),
+            Selector::Version(version) => write!(f, "{}@{version}", self.name),
+            Selector::Tag(tag) => write!(f, "{}@{tag}", self.name),
+        }
+    }
+}
+
+fn check_tag_shape(tag: &str) -> Result<(), String> {
+    if tag.len() > MAX_TAG_LEN {
+        return Err(format!(
+            "tag is {} characters long; the limit is {MAX_TAG_LEN}",
+            tag.len()
+        ));
+    }
+    if is_lower_ident(tag) {
+        Ok(())
+    } else {
+        Err(format!(
+            "tag \"{tag}\" is not valid: use lowercase letters, digits, '-' and '_', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Checks a category tag in a definition's `tags` list.
+pub fn check_category(tag: &str) -> Result<(), String> {
+    check_tag_shape(tag).map_err(|err| err.replacen("tag", "category tag", 1))
+}
+
+/// Checks a skill name: an npm-style package name, lowercase, with an optional `@scope/` and an
+/// optional `@version`.
+pub fn check_skill_name(name: &str) -> Result<(), String> {
+    let package_char = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_' | '~')
+    };
+    let part_ok = |part: &str| {
+        !part.is_empty() && !part.starts_with(['.', '_']) && part.chars().all(package_char)
+    };
+    let (package, version) = match name.rfind('@').filter(|&at| at > 0) {
+        Some(at) => (&name[..at], Some(&name[at + 1..])),
+        None => (name, None),
+    };
+    let package_ok = match package.strip_prefix('@') {
+        Some(scoped) => scoped
+            .split_once('/')
+            .is_some_and(|(scope, local)| part_ok(scope) && part_ok(local)),
+        None => part_ok(package),
+    };
+    let version_ok = version.is_none_or(|v| !v.is_empty() && !v.contains(char::is_whitespace));
+    if package_ok && version_ok && package.len() <= 214 {
+        Ok(())
+    } else {
+        Err(format!(
+            "skill name \"{name}\" is not an npm-style package name (lowercase, optional @scope/, optional @version)"
+        ))
+    }
+}
+
+/// Checks that `url` is an `https:` URL whose host is public (not loopback, private or local).
+pub fn check_public_https_url(url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!("\"{url}\" is not an https: URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "\"{url}\" carries credentials; put none in a published definition"
+        ));
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    }
+    .to_ascii_lowercase();
+    let private = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || {
+                let first = ip.segments()[0];
+                (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        }
+        Err(_) => {
+            host == "localhost"
+                || ["localhost", "local", "internal", "lan", "home.arpa"]
+                    .iter()
+                    .any(|suffix| host.ends_with(&format!(".{suffix}")))
+                || !host.contains('.')
+        }
+    };
+    if host.is_empty() {
+        Err(format!("\"{url}\" has no host"))
+    } else if private {
+        Err(format!("\"{url}\" does not point at a public host"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a dist-tag name such as `stable`.
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    check_tag_shape(tag)?;
+    if semver::Version::parse(tag).is_ok() {
+        return Err(format!(
+            "tag \"{tag}\" is a version number, so name@{tag} would be ambiguous"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an environment variable name as the runtime does.
+pub fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let shape_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if name.len() > MAX_ENV_LEN {
+        Err(format!(
+            "environment variable name is {} characters long; the limit is {MAX_ENV_LEN}",
+            name.len()
+        ))
+    } else if shape_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "environment variable name \"{name}\" is not valid: use letters, digits, '_' and '-', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Parses a version written canonically, as a version file name and `version` field must be.
+pub fn parse_canonical_version(text: &str) -> Result<semver::Version, String> {
+    match semver::Version::parse(text) {
+        Ok(version) if version.to_string() == text => Ok(version),
+        Ok(version) => Err(format!(
+            "version \"{text}\" is not written canonically (\"{version}\")"
+        )),
+        Err(err) => Err(format!("\"{text}\" is not a SemVer version: {err}")),
+    }
+}
+
+/// The lifecycle status of a published version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Available,
+    Deprecated,
+    Disabled,
+}
+
+impl Status {
+    pub fn parse(text: &str) -> Option<Status> {
+        match text {
+            "available" => Some(Status::Available),
+            "deprecated" => Some(Status::Deprecated),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Available => "available",
+            Status::Deprecated => "deprecated",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    /// Whether the lifecycle allows moving from `self` to `next`: only forward, and
+    /// `disabled` is final.
+    pub fn may_become(self, next: Status) -> bool {
+        self <= next
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A BLAKE3 digest, shown as 64 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hash([u8; 32]);
+
+impl Hash {
+    pub fn of(bytes: &[u8]) -> Hash {
+        Hash(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn parse(hex: &str) -> Option<Hash> {
+        blake3::Hash::from_hex(hex)
+            .ok()
+            .filter(|_| !hex.bytes().any(|b| b.is_ascii_uppercase()))
+            .map(|h| Hash(*h.as_bytes()))
+    }
+
+    pub fn to_hex(self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Hash::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("\"{text}\" is not a lowercase hex BLAKE3 hash"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_runtime_rules() {
+        assert!(ExpertName::parse("@acme/researcher").is_ok());
+        assert!(ExpertName::parse("tic-tac-toe").is_ok());
+        assert!(ExpertName::parse("a_1").is_ok());
+        assert!(
+            ExpertName::parse("@Acme/Researcher")
+                .unwrap_err()
+                .contains("not canonical")
+        );
+        assert!(ExpertName::parse("-x").is_err());
+        assert!(ExpertName::parse("@acme").is_err());
+        assert!(ExpertName::parse("@a.b/x").is_err());
+        assert!(ExpertName::parse(&"a".repeat(256)).is_err());
+        assert!(ExpertName::parse(&format!("@{}/x", "a".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn names_know_their_paths() {
+        let name = ExpertName::parse("@acme/researcher").unwrap();
+        assert_eq!(
+            name.data_dir(Path::new("data")),
+            Path::new("data/@acme/researcher")
+        );
+        assert_eq!(
+            name.readable_index_path(),
+            "v1/experts/@acme/researcher.json"
+        );
+        assert_eq!(name.scope(), Some("@acme"));
+    }
+
+    #[test]
+    fn tags_cannot_look_like_versions() {
+        assert!(check_tag("stable").is_ok());
+        assert!(check_tag("1.0.0").is_err());
+        assert!(check_tag("Beta").is_err());
+    }
+
+    #[test]
+    fn versions_must_be_canonical() {
+        assert!(parse_canonical_version("1.2.3-beta.1+b5").is_ok());
+        assert!(parse_canonical_version("01.2.3").is_err());
+        assert!(parse_canonical_version("v1.2.3").is_err());
+        assert!(parse_canonical_version("1.2").is_err());
+    }
+
+    #[test]
+    fn keys_split_name_and_selector() {
+        let key = ExpertKey::parse("@acme/researcher@1.2.3").unwrap();
+        assert_eq!(key.name.as_str(), "@acme/researcher");
+        assert_eq!(key.selector, Selector::Version("1.2.3".parse().unwrap()));
+        let key = ExpertKey::parse("@acme/researcher@stable").unwrap();
+        assert_eq!(key.selector, Selector::Tag("stable".into()));
+        assert_eq!(
+            ExpertKey::parse("tic-tac-toe").unwrap().selector,
+            Selector::Latest
+        );
+        assert_eq!(
+            ExpertKey::parse("x@latest").unwrap().selector,
+            Selector::Latest
+        );
+        assert!(ExpertKey::parse("x@1.2").is_err());
+        assert!(ExpertKey::parse("@acme").is_err());
+    }
+
+    #[test]
+    fn skill_names_are_npm_style() {
+        assert!(check_skill_name("@perstack/base").is_ok());
+        assert!(check_skill_name("@perstack/base@0.0.34").is_ok());
+        assert!(check_skill_name("firecrawl").is_ok());
+        assert!(check_skill_name("Gmail").is_err());
+        assert!(check_skill_name("@scope").is_err());
+    }
+
+    #[test]
+    fn endpoints_must_be_public_https() {
+        assert!(check_public_https_url("https://mcp.example.com/sse").is_ok());
+        assert!(check_public_https_url("http://mcp.example.com/sse").is_err());
+        assert!(check_public_https_url("https://localhost:8080/sse").is_err());
+        assert!(check_public_https_url("https://10.1.2.3/sse").is_err());
+        assert!(check_public_https_url("https://[::1]/sse").is_err());
+        assert!(check_public_https_url("https://user:pw@example.com/").is_err());
+    }
+
+    #[test]
+    fn status_moves_only_forward() {
+        use Status::*;
+        assert!(Available.may_become(Deprecated));
+        assert!(Available.may_become(Disabled));
+        assert!(Deprecated.may_become(Disabled));
+        assert!(!Deprecated.may_become(Available));
+        assert!(!Disabled.may_become(Deprecated));
+    }
+}

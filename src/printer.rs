@@ -1,0 +1,159 @@
+//! Everything the command line prints: diagnostics in three formats, progress and summaries.
+//!
+//! Data goes to stdout and messages to stderr. `--format json` and `--format github` are
+//! machine-readable and go to stdout; their shapes are defined here and nowhere else.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::build::Progress;
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `path:line:column: error: message`, one per line, on stderr.
+    Human,
+    /// One JSON document on stdout: `{"valid", "errors", "warnings", "diagnostics": [...]}`.
+    Json,
+    /// GitHub Actions workflow commands (`::error file=...,line=...::message`) on stdout.
+    Github,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    valid: bool,
+    errors: usize,
+    warnings: usize,
+    diagnostics: &'a [Diagnostic],
+}
+
+/// Prints diagnostics in the chosen format. With `quiet`, human output keeps only errors.
+pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool) {
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    match format {
+        Format::Human => {
+            let mut stderr = std::io::stderr().lock();
+            for diagnostic in diagnostics {
+                if !quiet || diagnostic.severity == Severity::Error {
+                    let _ = writeln!(stderr, "{diagnostic}");
+                }
+            }
+        }
+        Format::Json => {
+            let report = JsonReport {
+                valid: errors == 0,
+                errors,
+                warnings: diagnostics.len() - errors,
+                diagnostics,
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = serde_json::to_writer_pretty(&mut stdout, &report);
+            let _ = writeln!(stdout);
+        }
+        Format::Github => {
+            let mut stdout = std::io::stdout().lock();
+            for diagnostic in diagnostics {
+                let _ = writeln!(stdout, "{}", github_annotation(diagnostic));
+            }
+        }
+    }
+}
+
+/// A GitHub Actions annotation, escaped as the runner expects.
+pub fn github_annotation(diagnostic: &Diagnostic) -> String {
+    let command = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut properties = format!(
+        "file={}",
+        escape_property(&diagnostic.file.to_string_lossy())
+    );
+    if let Some(position) = diagnostic.position {
+        properties.push_str(&format!(",line={},col={}", position.line, position.column));
+    }
+    format!(
+        "::{command} {properties}::{}",
+        escape_data(&diagnostic.message)
+    )
+}
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A one-line message on stderr, unless quiet.
+pub fn status(quiet: bool, message: &str) {
+    if !quiet {
+        eprintln!("{message}");
+    }
+}
+
+/// Progress on one self-rewriting stderr line, shown only when stderr is a terminal.
+pub struct TerminalProgress {
+    enabled: bool,
+    last: Mutex<String>,
+}
+
+impl TerminalProgress {
+    pub fn new(quiet: bool) -> TerminalProgress {
+        TerminalProgress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            last: Mutex::new(String::new()),
+        }
+    }
+
+    /// Erases the progress line before the summary is printed.
+    pub fn finish(&self) {
+        if self.enabled {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn stage(&self, name: &str, done: usize, total: usize) {
+        if !self.enabled {
+            return;
+        }
+        let line = if total > 1 {
+            format!("{name} {done}/{total}")
+        } else {
+            format!("{name}...")
+        };
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if *last != line {
+            eprint!("\r\x1b[2K{line}");
+            *last = line;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Position;
+    use std::path::Path;
+
+    #[test]
+    fn github_annotations_escape_their_fields() {
+        let diagnostic = Diagnostic::error("x", Path::new("a,b:c.toml"), "50% done\nnext")
+            .at(Some(Position { line: 3, column: 7 }));
+        assert_eq!(
+            github_annotation(&diagnostic),
+            "::error file=a%2Cb%3Ac.toml,line=3,col=7::50%25 done%0Anext"
+        );
+    }
+}
