@@ -1,0 +1,558 @@
+//! `build` end to end: the output layout and hashes, determinism, incremental and atomic
+//! writes, and the write-once guarantees, all through the real binary.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use common::{TestRegistry, copy_tree, tree, version_file};
+use serde_json::Value;
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Asserts that every file the root reaches exists and hashes to the name or hash that points
+/// at it, and that the readable documents equal their hash-named twins.
+fn assert_consistent(out: &Path) {
+    let root = read_json(&out.join("v1/root.json"));
+    let snapshot_path = root["snapshot"]["path"].as_str().unwrap();
+    let snapshot_bytes = fs::read(out.join(snapshot_path)).unwrap();
+    assert_eq!(blake3_hex(&snapshot_bytes), root["snapshot"]["blake3"]);
+    let snapshot: Value = serde_json::from_slice(&snapshot_bytes).unwrap();
+    let mut versions = 0;
+    for (name, pointer) in snapshot["experts"].as_object().unwrap() {
+        let index_bytes = fs::read(out.join(pointer["path"].as_str().unwrap())).unwrap();
+        assert_eq!(blake3_hex(&index_bytes), pointer["blake3"]);
+        let readable = fs::read(out.join(format!("v1/experts/{name}.json"))).unwrap();
+        assert_eq!(readable, index_bytes, "readable document of {name}");
+        let index: Value = serde_json::from_slice(&index_bytes).unwrap();
+        for (version, entry) in index["versions"].as_object().unwrap() {
+            let blob = fs::read(out.join(entry["path"].as_str().unwrap())).unwrap();
+            assert_eq!(blake3_hex(&blob), entry["blake3"], "{name}@{version}");
+            assert_eq!(blob.len() as u64, entry["size"].as_u64().unwrap());
+            versions += 1;
+        }
+    }
+    assert_eq!(root["versions"], versions);
+}
+
+#[test]
+fn builds_a_registry_whose_files_are_named_by_their_hash() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+    assert_consistent(&out);
+    for (relative, bytes) in tree(&out) {
+        let stem = Path::new(&relative).file_stem().unwrap().to_str().unwrap();
+        let hash_named = ["v1/blobs/", "v1/index/", "v1/snapshots/"]
+            .iter()
+            .any(|prefix| relative.starts_with(prefix));
+        if hash_named {
+            assert_eq!(stem, blake3_hex(&bytes), "{relative}");
+        }
+    }
+    let source = fs::read(registry.data().join("@acme/researcher/1.1.0.toml")).unwrap();
+    let hash = blake3_hex(&source);
+    assert_eq!(
+        fs::read(out.join(format!("v1/blobs/{}/{hash}.toml", &hash[..2]))).unwrap(),
+        source,
+        "blobs are the version files byte for byte"
+    );
+}
+
+#[test]
+fn the_expert_index_follows_the_documented_shape() {
+    let registry = TestRegistry::valid();
+    registry
+        .version("@acme/researcher", "2.0.0-beta.1", "")
+        .version(
+            "@acme/searcher",
+            "1.1.0",
+            "[experts.\"@acme/searcher\".skills.\"@perstack/base\"]\ntype = \"mcpStdioSkill\"\ncommand = \"npx\"\npackageName = \"@perstack/base\"\nrequiredEnv = [\"B_TOKEN\", \"A_TOKEN\"]\n[experts.\"@acme/searcher\".skills.\"other\"]\ntype = \"mcpStdioSkill\"\ncommand = \"npx\"\nargs = [\"other\"]\nrequiredEnv = [\"A_TOKEN\"]\n",
+        );
+    registry.run(&["build"]).expect_code(0);
+    let researcher = read_json(&registry.out().join("v1/experts/@acme/researcher.json"));
+    let versions: Vec<&String> = researcher["versions"].as_object().unwrap().keys().collect();
+    assert_eq!(versions, ["1.0.0", "1.1.0", "2.0.0-beta.1"]);
+    assert_eq!(
+        researcher["dist-tags"],
+        serde_json::json!({"latest": "1.1.0"})
+    );
+    let old = &researcher["versions"]["1.0.0"];
+    assert_eq!(old["status"], "deprecated");
+    assert_eq!(old["reason"], "Use 1.1.0");
+    assert_eq!(old["delegates"], serde_json::json!(["@acme/searcher"]));
+    assert!(researcher["versions"]["1.1.0"].get("reason").is_none());
+
+    let searcher = read_json(&registry.out().join("v1/experts/@acme/searcher.json"));
+    assert_eq!(
+        searcher["versions"]["1.1.0"]["requiredEnv"],
+        serde_json::json!(["A_TOKEN", "B_TOKEN"])
+    );
+    let tic = read_json(&registry.out().join("v1/experts/tic-tac-toe.json"));
+    assert_eq!(
+        tic["dist-tags"],
+        serde_json::json!({"latest": "1.0.0", "stable": "1.0.0"})
+    );
+}
+
+#[test]
+fn latest_falls_back_to_prereleases_and_then_to_nothing() {
+    let registry = TestRegistry::valid();
+    registry
+        .version("only-pre", "1.0.0-rc.1", "")
+        .version("only-pre", "1.0.0-rc.2", "")
+        .version("retired", "1.0.0", "")
+        .file(
+            "retired/expert.toml",
+            "[versions.\"1.0.0\"]\nstatus = \"disabled\"\nreason = \"Leaked a token\"\n",
+        );
+    registry.run(&["build"]).expect_code(0);
+    let only_pre = read_json(&registry.out().join("v1/experts/only-pre.json"));
+    assert_eq!(
+        only_pre["dist-tags"],
+        serde_json::json!({"latest": "1.0.0-rc.2"})
+    );
+    let retired = read_json(&registry.out().join("v1/experts/retired.json"));
+    assert_eq!(retired["dist-tags"], serde_json::json!({}));
+}
+
+/// Writes the same registry in the opposite order, so directory entries come back from the
+/// file system in a different order.
+fn reversed_copy(from: &Path, to: &Path) {
+    let files: Vec<(String, Vec<u8>)> = tree(from).into_iter().rev().collect();
+    for (relative, bytes) in files {
+        let target = to.join(relative);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(target, bytes).unwrap();
+    }
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_order_threads_or_locale() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-data");
+    let work = tempfile::tempdir().unwrap();
+    copy_tree(&sample, &work.path().join("a"));
+    reversed_copy(&sample, &work.path().join("b"));
+
+    let build = |data: &str, out: &str, threads: &str, locale: &str| {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(["build", "--quiet", "--data", data, "--out", out])
+            .current_dir(work.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .env("LC_ALL", locale)
+            .env("TZ", "Pacific/Kiritimati")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    build("a", "out-a", "1", "C");
+    build("b", "out-b", "4", "tr_TR.UTF-8");
+    let a = tree(&work.path().join("out-a"));
+    let b = tree(&work.path().join("out-b"));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a == b, "outputs differ");
+    assert_consistent(&work.path().join("out-a"));
+}
+
+#[test]
+fn a_build_with_no_change_writes_nothing_and_keeps_the_serial() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let before = tree(&registry.out());
+    let modified = fs::metadata(registry.out().join("v1/root.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let run = registry.run(&["build"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("serial 1, 0 files written"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(tree(&registry.out()), before);
+    let modified_after = fs::metadata(registry.out().join("v1/root.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(modified, modified_after, "root.json was rewritten");
+}
+
+#[test]
+fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let before = tree(&registry.out());
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.run(&["build"]).expect_code(0);
+    let after = tree(&registry.out());
+
+    let mut added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    added.sort();
+    let changed: Vec<&String> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| k)
+        .collect();
+    // One blob, one index document and one snapshot are new; the readable document of the
+    // expert and the root changed; nothing else moved.
+    assert_eq!(added.len(), 3, "{added:?}");
+    assert_eq!(
+        added.iter().filter(|p| p.starts_with("v1/blobs/")).count(),
+        1
+    );
+    assert_eq!(
+        added.iter().filter(|p| p.starts_with("v1/index/")).count(),
+        1
+    );
+    assert_eq!(
+        added
+            .iter()
+            .filter(|p| p.starts_with("v1/snapshots/"))
+            .count(),
+        1
+    );
+    assert_eq!(changed, ["v1/experts/tic-tac-toe.json", "v1/root.json"]);
+    assert_eq!(read_json(&registry.out().join("v1/root.json"))["serial"], 2);
+    assert_consistent(&registry.out());
+}
+
+#[test]
+fn headers_cache_hash_named_files_forever_and_the_root_briefly() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let headers = fs::read_to_string(registry.out().join("_headers")).unwrap();
+    assert!(
+        headers.contains("/v1/blobs/*\n  Cache-Control: public, max-age=31536000, immutable\n")
+    );
+    assert!(
+        headers.contains("/v1/root.json\n  Cache-Control: public, max-age=60, must-revalidate\n")
+    );
+}
+
+/// Builds `registry`, applies `change`, and asserts the next build is refused with exactly
+/// `expected` and leaves the output untouched.
+fn assert_refused(registry: &TestRegistry, change: impl FnOnce(&TestRegistry), expected: &[&str]) {
+    registry.run(&["build"]).expect_code(0);
+    let before = tree(&registry.out());
+    change(registry);
+    let run = registry.run(&["build"]);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let (last, diagnostics) = lines.split_last().unwrap();
+    assert_eq!(diagnostics, expected);
+    assert!(last.contains("nothing was written"), "{last}");
+    assert_eq!(
+        tree(&registry.out()),
+        before,
+        "a refused build changed the output"
+    );
+}
+
+#[test]
+fn changing_a_published_version_is_refused() {
+    let registry = TestRegistry::valid();
+    let old = blake3_hex(version_file("tic-tac-toe", "1.0.0", "").as_bytes());
+    let new_text = version_file("tic-tac-toe", "1.0.0", "tags = [\"game\"]\n");
+    let new = blake3_hex(new_text.as_bytes());
+    let expected = format!(
+        "registry-data/tic-tac-toe/1.0.0.toml: error: version tic-tac-toe@1.0.0 was published with BLAKE3 {old}, but the file now hashes to {new}; published versions never change, so publish a new version instead"
+    );
+    assert_refused(
+        &registry,
+        |r| {
+            r.file("tic-tac-toe/1.0.0.toml", &new_text);
+        },
+        &[&expected],
+    );
+}
+
+#[test]
+fn removing_a_published_version_is_refused() {
+    let registry = TestRegistry::valid();
+    assert_refused(
+        &registry,
+        |r| {
+            r.remove("@acme/researcher/1.1.0.toml");
+        },
+        &[
+            "registry-data/@acme/researcher/1.1.0.toml: error: version @acme/researcher@1.1.0 was published and cannot be removed; restore the file",
+        ],
+    );
+}
+
+#[test]
+fn removing_a_published_expert_is_refused() {
+    let registry = TestRegistry::valid();
+    registry.version("unused", "1.0.0", "");
+    assert_refused(
+        &registry,
+        |r| {
+            fs::remove_dir_all(r.data().join("unused")).unwrap();
+        },
+        &["registry-data/unused: error: expert \"unused\" was published and cannot be removed"],
+    );
+}
+
+#[test]
+fn undeprecating_or_reviving_a_disabled_version_is_refused() {
+    let registry = TestRegistry::valid();
+    registry.version("tic-tac-toe", "0.9.0", "").file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\n[versions.\"0.9.0\"]\nstatus = \"disabled\"\nreason = \"Broken\"\n",
+    );
+    assert_refused(
+        &registry,
+        |r| {
+            r.remove("@acme/researcher/expert.toml").file(
+                "tic-tac-toe/expert.toml",
+                "[tags]\nstable = \"1.0.0\"\n[versions.\"0.9.0\"]\nstatus = \"deprecated\"\nreason = \"Old\"\n",
+            );
+        },
+        &[
+            "registry-data/@acme/researcher/expert.toml: error: version @acme/researcher@1.0.0 is deprecated in the published registry and cannot become available: deprecated never returns to available, and disabled is final",
+            "registry-data/tic-tac-toe/expert.toml: error: version tic-tac-toe@0.9.0 is disabled in the published registry and cannot become deprecated: deprecated never returns to available, and disabled is final",
+        ],
+    );
+}
+
+#[test]
+fn removing_a_published_tag_is_refused() {
+    let registry = TestRegistry::valid();
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\nlegacy = \"1.0.0\"\n",
+    );
+    assert_refused(
+        &registry,
+        |r| {
+            r.file("tic-tac-toe/expert.toml", "[tags]\nstable = \"1.0.0\"\n");
+        },
+        &[
+            "registry-data/tic-tac-toe/expert.toml: error: tag \"legacy\" of \"tic-tac-toe\" was published and cannot be removed; point it at another version instead",
+        ],
+    );
+}
+
+#[test]
+fn moving_a_tag_and_deprecating_are_allowed() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    registry.version("tic-tac-toe", "1.1.0", "").file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.1.0\"\n[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"Use 1.1.0\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    let tic = read_json(&registry.out().join("v1/experts/tic-tac-toe.json"));
+    assert_eq!(tic["dist-tags"]["stable"], "1.1.0");
+    assert_eq!(tic["versions"]["1.0.0"]["status"], "deprecated");
+}
+
+#[test]
+fn the_previous_registry_can_live_elsewhere() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--out", "deployed"]).expect_code(0);
+    registry.file(
+        "tic-tac-toe/1.0.0.toml",
+        version_file("tic-tac-toe", "1.0.0", "tags = [\"x\"]\n"),
+    );
+    let run = registry.run(&["build", "--previous", "deployed"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("was published with BLAKE3"));
+    assert!(!registry.out().join("v1/root.json").exists());
+
+    let missing = registry.run(&["build", "--previous", "nowhere"]);
+    missing.expect_code(2);
+    assert!(
+        missing.stderr().contains("nowhere/v1/root.json"),
+        "{}",
+        missing.stderr()
+    );
+}
+
+#[test]
+fn a_damaged_previous_registry_is_reported_not_trusted() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let root = read_json(&registry.out().join("v1/root.json"));
+    let snapshot = registry
+        .out()
+        .join(root["snapshot"]["path"].as_str().unwrap());
+    let mut bytes = fs::read(&snapshot).unwrap();
+    bytes.push(b' ');
+    fs::write(&snapshot, bytes).unwrap();
+    registry.version("tic-tac-toe", "1.1.0", "");
+    let run = registry.run(&["build"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("the registry is damaged"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn serial_counts_publishes_across_builds() {
+    let registry = TestRegistry::valid();
+    let mut serials = BTreeMap::new();
+    for (step, version) in ["1.1.0", "1.2.0"].iter().enumerate() {
+        registry.run(&["build"]).expect_code(0);
+        serials.insert(
+            step,
+            read_json(&registry.out().join("v1/root.json"))["serial"].clone(),
+        );
+        registry.version("tic-tac-toe", version, "");
+    }
+    registry.run(&["build"]).expect_code(0);
+    assert_eq!(serials[&0], 1);
+    assert_eq!(serials[&1], 2);
+    assert_eq!(read_json(&registry.out().join("v1/root.json"))["serial"], 3);
+}
+
+/// Adds `count` experts with two versions each, numbered from `first`.
+fn add_many(registry: &TestRegistry, first: usize, count: usize) {
+    let padding = "Read the task carefully and work step by step. ".repeat(20);
+    for n in first..first + count {
+        for version in ["1.0.0", "1.1.0"] {
+            registry.version(
+                &format!("@bulk/expert-{n}"),
+                version,
+                &format!("tags = [\"bulk\"]\n# {padding}\n"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_killed_build_leaves_the_previous_registry_valid_and_the_next_one_completes_it() {
+    let registry = TestRegistry::valid();
+    add_many(&registry, 0, 200);
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let first_root = fs::read(registry.out().join("v1/root.json")).unwrap();
+    add_many(&registry, 200, 1500);
+
+    // Kill builds at growing delays until one is caught between its first write and its root.
+    let mut caught_midway = false;
+    for delay_ms in [2u64, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(["build", "--quiet", "--no-cache"])
+            .current_dir(registry.root())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let status = child.wait().unwrap();
+        assert_consistent(&registry.out());
+        let root_now = fs::read(registry.out().join("v1/root.json")).unwrap();
+        if status.success() {
+            break;
+        }
+        let blob_count = tree(&registry.out())
+            .keys()
+            .filter(|k| k.starts_with("v1/blobs/"))
+            .count();
+        if root_now == first_root && blob_count > 400 {
+            caught_midway = true;
+            break;
+        }
+    }
+    assert!(caught_midway, "no kill landed in the middle of a build");
+
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    assert_consistent(&registry.out());
+    let staging = registry.out().join(".perstack-build/staging");
+    assert_eq!(
+        fs::read_dir(staging).unwrap().count(),
+        0,
+        "staged leftovers remain"
+    );
+
+    // The resumed registry is the one a clean build of the same history produces.
+    let clean = tempfile::tempdir().unwrap();
+    let rebuilt = |out: &Path| {
+        common::run_in(
+            registry.root(),
+            &["build", "--quiet", "--out", out.to_str().unwrap()],
+        )
+    };
+    let resumed = tree(&registry.out());
+    rebuilt(clean.path()).expect_code(0);
+    let clean_tree = tree(clean.path());
+    // The clean build has serial 1 and no first-generation snapshot; all else is identical.
+    for (path, bytes) in &clean_tree {
+        if path != "v1/root.json" {
+            assert_eq!(resumed.get(path), Some(bytes), "{path}");
+        }
+    }
+}
+
+/// Validates `document` against the schema file `schema` in schemas/.
+fn assert_matches_schema(schema: &str, document: &Value, what: &str) {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema);
+    let validator = jsonschema::validator_for(&read_json(&schema_path)).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match {schema}: {errors:#?}"
+    );
+}
+
+#[test]
+fn every_document_of_the_sample_registry_matches_its_schema() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-data");
+    let out = tempfile::tempdir().unwrap();
+    let run = common::run_in(
+        out.path(),
+        &[
+            "build",
+            "--quiet",
+            "--data",
+            sample.to_str().unwrap(),
+            "--out",
+            "dist",
+        ],
+    );
+    run.expect_code(0);
+    let dist = out.path().join("dist");
+    assert_consistent(&dist);
+    let root = read_json(&dist.join("v1/root.json"));
+    assert_matches_schema("root.schema.json", &root, "root.json");
+    let snapshot = read_json(&dist.join(root["snapshot"]["path"].as_str().unwrap()));
+    assert_matches_schema("snapshot.schema.json", &snapshot, "snapshot");
+    for (name, pointer) in snapshot["experts"].as_object().unwrap() {
+        let index = read_json(&dist.join(pointer["path"].as_str().unwrap()));
+        assert_matches_schema("expert-index.schema.json", &index, name);
+    }
+}
+
+#[test]
+fn the_schemas_reject_documents_that_break_the_format() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let mut index = read_json(&registry.out().join("v1/experts/@acme/researcher.json"));
+    index["versions"]["1.0.0"]
+        .as_object_mut()
+        .unwrap()
+        .remove("reason");
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/expert-index.schema.json");
+    let validator = jsonschema::validator_for(&read_json(&schema_path)).unwrap();
+    assert!(
+        !validator.is_valid(&index),
+        "a deprecated version without reason passed"
+    );
+}

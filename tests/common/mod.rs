@@ -1,0 +1,163 @@
+//! Test support: a builder for registries in temporary directories, and a runner for the real
+//! `perstack-registry` binary.
+
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// A registry-data tree in a temporary directory.
+pub struct TestRegistry {
+    pub temp: TempDir,
+}
+
+impl TestRegistry {
+    /// An empty registry-data directory.
+    pub fn empty() -> TestRegistry {
+        let temp = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(temp.path().join("registry-data")).unwrap();
+        TestRegistry { temp }
+    }
+
+    /// A small valid registry: a scoped expert with two versions that delegates to an unscoped
+    /// one, with a tag and a deprecated version.
+    pub fn valid() -> TestRegistry {
+        let registry = TestRegistry::empty();
+        registry
+            .version("@acme/searcher", "1.0.0", "")
+            .version(
+                "@acme/researcher",
+                "1.0.0",
+                "delegates = [\"@acme/searcher\"]\n",
+            )
+            .version(
+                "@acme/researcher",
+                "1.1.0",
+                "delegates = [\"@acme/searcher@1.0.0\", \"tic-tac-toe@stable\"]\n",
+            )
+            .version("tic-tac-toe", "1.0.0", "")
+            .file("tic-tac-toe/expert.toml", "[tags]\nstable = \"1.0.0\"\n")
+            .file(
+                "@acme/researcher/expert.toml",
+                "[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"Use 1.1.0\"\n",
+            );
+        registry
+    }
+
+    pub fn root(&self) -> &Path {
+        self.temp.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.root().join("registry-data")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.root().join("dist")
+    }
+
+    /// Writes a file below registry-data/.
+    pub fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> &TestRegistry {
+        let path = self.data().join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+        self
+    }
+
+    pub fn remove(&self, relative: &str) -> &TestRegistry {
+        fs::remove_file(self.data().join(relative)).unwrap();
+        self
+    }
+
+    /// Writes a valid version file; `extra` is appended inside the expert table.
+    pub fn version(&self, name: &str, version: &str, extra: &str) -> &TestRegistry {
+        self.file(
+            &format!("{name}/{version}.toml"),
+            version_file(name, version, extra),
+        )
+    }
+
+    /// Runs the binary with the working directory at the temp root.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(self.root(), args)
+    }
+}
+
+/// The text of a valid version file.
+pub fn version_file(name: &str, version: &str, extra: &str) -> String {
+    format!(
+        "[experts.\"{name}\"]\nversion = \"{version}\"\ndescription = \"Test expert {name}\"\ninstruction = \"Do the work.\"\n{extra}"
+    )
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().expect("exited normally")
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run perstack-registry");
+    Run { output }
+}
+
+/// Every file below `dir` with its bytes, by relative path, skipping the build's own state.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let relative = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (relative, fs::read(e.path()).unwrap())
+        })
+        .filter(|(relative, _)| !relative.starts_with(".perstack-build"))
+        .collect()
+}
+
+/// Copies a directory tree (files only; the registry has no links).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for (relative, bytes) in tree(from) {
+        let target = to.join(relative);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(target, bytes).unwrap();
+    }
+}
