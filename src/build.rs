@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::cache::BuildCache;
+use crate::cache::{self, BuildCache};
 use crate::diagnostic::Diagnostic;
 use crate::fsutil::{self, IoContext, IoError, Staging};
 use crate::index::{self, Document, RootCounts};
@@ -97,19 +97,37 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let Some(registry) = registry else {
         return Ok(BuildOutcome::Invalid(problems));
     };
+    // Saved now, not after writing, so its lookup table is freed before the documents are
+    // rendered: the cache records file contents, which the rest of the build cannot change.
+    if let Some(cache) = cache
+        && !cache.fully_reused()
+    {
+        drop(cache);
+        cache::save(&cache_path, &registry)?;
+    }
 
-    let indexes: BTreeMap<&ExpertName, Document> = registry
+    let existing = PublishedRegistry::open(&options.out_dir)?;
+    let already_written = |name: &ExpertName, hash: &Hash| {
+        existing.as_ref().and_then(|e| e.experts.get(name.as_str())) == Some(hash)
+    };
+    // Only the documents that must be written are kept; at 10k experts the others would hold
+    // tens of megabytes for nothing.
+    let indexes: Vec<(&Expert, Hash, Option<Document>)> = registry
         .experts
         .par_iter()
-        .map(|(name, expert)| (name, index::expert_index(expert)))
+        .map(|(name, expert)| {
+            let doc = index::expert_index(expert);
+            let hash = doc.hash;
+            let keep = !already_written(name, &hash);
+            (expert, hash, keep.then_some(doc))
+        })
         .collect();
     let index_hashes: BTreeMap<ExpertName, Hash> = indexes
         .iter()
-        .map(|(name, doc)| ((*name).clone(), doc.hash))
+        .map(|(expert, hash, _)| (expert.name.clone(), *hash))
         .collect();
     let snapshot = index::snapshot(&index_hashes);
 
-    let existing = PublishedRegistry::open(&options.out_dir)?;
     let previous = match &options.previous {
         Some(dir) => {
             Some(
@@ -148,16 +166,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         staging: &staging,
         progress,
     };
-    let changed: Vec<(&Expert, &Document)> = registry
-        .experts
-        .values()
-        .map(|expert| (expert, &indexes[&expert.name]))
-        .filter(|(expert, doc)| {
-            existing
-                .as_ref()
-                .and_then(|e| e.experts.get(expert.name.as_str()))
-                != Some(&doc.hash)
-        })
+    let changed: Vec<(&Expert, &Document)> = indexes
+        .iter()
+        .filter_map(|(expert, _, doc)| Some((*expert, doc.as_ref()?)))
         .collect();
     let mut written = writer.blobs(&changed)?;
     written.extend(
@@ -185,9 +196,6 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let root_path = options.out_dir.join(index::ROOT_PATH);
     if staging.write_if_changed(&root_path, &root.bytes, true)? {
         written.push(index::ROOT_PATH.to_owned());
-    }
-    if let Some(cache) = cache {
-        cache.save(&cache_path)?;
     }
     Ok(BuildOutcome::Built(BuildReport {
         experts: registry.experts.len(),

@@ -5,17 +5,23 @@
 //! time and inode are all unchanged, and re-reads any other. A file modified within the last few
 //! seconds is not remembered, so an edit in the same clock tick as a build is never missed.
 //! The cache only ever skips work: deleting it changes no output byte.
+//!
+//! At 100k versions the cache is tens of megabytes, so it is streamed from and to disk, and the
+//! lookup table is dropped as soon as the data has been loaded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::definition::VersionRecord;
 use crate::fsutil::{self, IoError};
+use crate::validate::Registry;
 
 /// Bump when the rules or the record change shape, to drop every old cache.
 const CACHE_REVISION: u32 = 1;
@@ -23,8 +29,9 @@ const CACHE_REVISION: u32 = 1;
 /// Files modified this recently are re-read on the next build rather than trusted.
 const RACY_WINDOW: Duration = Duration::from_secs(3);
 
+/// What identifies an unchanged file: size, times and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
+pub struct Stamp {
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -32,7 +39,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(metadata: &Metadata) -> Stamp {
+    pub fn of(metadata: &Metadata) -> Stamp {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
@@ -62,7 +69,7 @@ impl Stamp {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Entry {
     path: PathBuf,
     stamp: Stamp,
@@ -76,94 +83,111 @@ struct CacheFile {
     entries: Vec<Entry>,
 }
 
-/// A cache loaded from disk plus what this build learned.
+/// The records of the last build, for looking up files while loading.
 #[derive(Debug)]
 pub struct BuildCache {
-    known: HashMap<PathBuf, Entry>,
-    seen: Mutex<Vec<Entry>>,
-    /// Whether this build learned something the file on disk does not hold.
-    learned: std::sync::atomic::AtomicBool,
+    /// Each record is taken out on its hit (a file is looked up once per build), so records
+    /// are never held twice.
+    known: HashMap<PathBuf, (Stamp, Mutex<Option<VersionRecord>>)>,
+    hits: AtomicUsize,
+    misses: AtomicUsize,
     racy_after: SystemTime,
 }
 
 impl BuildCache {
     /// Loads the cache at `path`; a missing, unreadable or outdated cache is an empty one.
-    ///
-    /// Settings do not key the cache: the only setting that decides validity, the size limit,
-    /// is checked before the cache is consulted.
     pub fn load(path: &Path) -> BuildCache {
-        let known = fsutil::read_optional(path)
+        let known = std::fs::File::open(path)
             .ok()
-            .flatten()
-            .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
+            .and_then(|file| serde_json::from_reader::<_, CacheFile>(BufReader::new(file)).ok())
             .filter(|file| {
                 file.revision == CACHE_REVISION && file.generator == env!("CARGO_PKG_VERSION")
             })
             .map(|file| {
                 file.entries
                     .into_iter()
-                    .map(|entry| (entry.path.clone(), entry))
+                    .map(|entry| (entry.path, (entry.stamp, Mutex::new(Some(entry.record)))))
                     .collect()
             })
             .unwrap_or_default();
         BuildCache {
             known,
-            seen: Mutex::new(Vec::new()),
-            learned: std::sync::atomic::AtomicBool::new(false),
+            hits: AtomicUsize::new(0),
+            misses: AtomicUsize::new(0),
             racy_after: SystemTime::now() - RACY_WINDOW,
         }
     }
 
     /// The record of an unchanged file, if the cache knows it.
     pub fn lookup(&self, path: &Path, metadata: &Metadata) -> Option<VersionRecord> {
-        let entry = self.known.get(path)?;
-        if entry.stamp != Stamp::of(metadata) {
-            return None;
+        match self.known.get(path) {
+            Some((stamp, record)) if *stamp == Stamp::of(metadata) => {
+                let record = record
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .take();
+                if record.is_some() {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
+                record
+            }
+            _ => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         }
-        self.lock().push(entry.clone());
-        Some(entry.record.clone())
     }
 
-    /// Records what a valid file holds, unless it changed too recently to be trusted.
-    pub fn remember(&self, path: &Path, metadata: &Metadata, record: &VersionRecord) {
-        let recent = metadata
+    /// The stamp to remember for a file just read, unless it changed too recently to be
+    /// trusted next time.
+    pub fn stamp(&self, metadata: &Metadata) -> Option<Stamp> {
+        let settled = metadata
             .modified()
-            .map_or(true, |modified| modified >= self.racy_after);
-        self.learned
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        if !recent {
-            self.lock().push(Entry {
-                path: path.to_path_buf(),
-                stamp: Stamp::of(metadata),
-                record: record.clone(),
-            });
-        }
+            .is_ok_and(|modified| modified < self.racy_after);
+        settled.then(|| Stamp::of(metadata))
     }
 
-    /// Writes the entries used or learned by this build (and no others) to `path`, unless the
-    /// file already holds exactly those.
-    pub fn save(self, path: &Path) -> Result<(), IoError> {
-        let learned = self.learned.into_inner();
-        let mut entries = self
-            .seen
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !learned && entries.len() == self.known.len() {
-            return Ok(());
-        }
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let file = CacheFile {
-            revision: CACHE_REVISION,
-            generator: env!("CARGO_PKG_VERSION").to_owned(),
-            entries,
-        };
-        let bytes = serde_json::to_vec(&file).expect("cache entries always serialize");
-        fsutil::write_atomic(path, &bytes, false)
+    /// Whether every file was found unchanged and nothing else was in the cache, so the cache
+    /// on disk is already exactly what [`save`] would write.
+    pub fn fully_reused(&self) -> bool {
+        self.misses.load(Ordering::Relaxed) == 0
+            && self.hits.load(Ordering::Relaxed) == self.known.len()
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Writes the cache for a valid registry: one entry per version file with a settled stamp.
+pub fn save(path: &Path, registry: &Registry) -> Result<(), IoError> {
+    #[derive(Serialize)]
+    struct EntryRef<'a> {
+        path: &'a Path,
+        stamp: Stamp,
+        record: &'a VersionRecord,
     }
+    #[derive(Serialize)]
+    struct CacheFileRef<'a> {
+        revision: u32,
+        generator: &'a str,
+        entries: Vec<EntryRef<'a>>,
+    }
+    let entries = registry
+        .experts
+        .values()
+        .flat_map(|expert| expert.versions.values())
+        .filter_map(|published| {
+            Some(EntryRef {
+                path: &published.path,
+                stamp: published.stamp?,
+                record: &published.record,
+            })
+        })
+        .collect();
+    let file = CacheFileRef {
+        revision: CACHE_REVISION,
+        generator: env!("CARGO_PKG_VERSION"),
+        entries,
+    };
+    fsutil::write_atomic_with(path, |writer: &mut BufWriter<std::fs::File>| {
+        serde_json::to_writer(&mut *writer, &file).map_err(std::io::Error::other)?;
+        writer.flush()
+    })
 }

@@ -220,7 +220,13 @@ impl<'i> Checker<'_, 'i> {
                     key: key.to_owned(),
                     position: Some(Position::at(self.src.text, span.start)),
                 }),
-                Err(err) => self.error("invalid-delegate", span, format!("delegate: {err}")),
+                // The error may name only a part of the key (the name before its last '@'), so
+                // the message quotes the key as written.
+                Err(err) => self.error(
+                    "invalid-delegate",
+                    span,
+                    format!("delegate \"{key}\" is not a valid expert key: {err}"),
+                ),
             }
         }
         delegates

@@ -58,9 +58,29 @@ pub fn create_dir_all(path: &Path) -> Result<(), IoError> {
 
 /// Writes `bytes` to `path` atomically: a temporary sibling file, then a rename.
 ///
-/// With `durable`, the file is flushed to disk before the rename and the directory after it;
-/// the build asks for that only for the root document, which publishes everything else.
+/// With `durable`, the file is flushed to disk before the rename and the directory after it.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoError> {
+    write_atomic_with(path, |writer| {
+        writer.write_all(bytes)?;
+        writer.flush()?;
+        if durable {
+            writer.get_ref().sync_all()?;
+        }
+        Ok(())
+    })?;
+    if durable && let Some(Ok(dir)) = path.parent().map(fs::File::open) {
+        // Makes the rename itself durable; failing here loses nothing already written.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Streams a file's content through `write` into a temporary sibling of `path`, then renames it
+/// into place; on any failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
+) -> Result<(), IoError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_dir_all(dir)?;
     let file_name = path
@@ -68,21 +88,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoEr
         .map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = fs::File::create(&temp).with_path("cannot create", &temp)?;
-        file.write_all(bytes).with_path("cannot write", &temp)?;
-        if durable {
-            file.sync_all().with_path("cannot flush", &temp)?;
-        }
-        drop(file);
-        fs::rename(&temp, path).with_path("cannot move into place", path)?;
-        if durable {
-            // Directory fsync makes the rename itself durable; not every platform allows opening
-            // a directory, and a failure here loses nothing already written.
-            if let Ok(dir_handle) = fs::File::open(dir) {
-                let _ = dir_handle.sync_all();
-            }
-        }
-        Ok(())
+        let file = fs::File::create(&temp).with_path("cannot create", &temp)?;
+        let mut writer = io::BufWriter::new(file);
+        write(&mut writer).with_path("cannot write", &temp)?;
+        drop(writer);
+        fs::rename(&temp, path).with_path("cannot move into place", path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);

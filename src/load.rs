@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::cache::BuildCache;
+use crate::cache::{BuildCache, Stamp};
 use crate::definition::{self, VersionRecord};
 use crate::diagnostic::Diagnostic;
 use crate::fsutil::{self, IoContext, IoError};
@@ -45,6 +45,8 @@ pub struct LoadedExpert {
 pub struct LoadedVersion {
     pub path: PathBuf,
     pub record: VersionRecord,
+    /// What identifies this file unchanged next time, for the build cache.
+    pub stamp: Option<Stamp>,
 }
 
 /// A version file found by the walk, not yet read.
@@ -58,7 +60,13 @@ struct VersionFile {
 /// Reads and checks every file of the registry. I/O failures on the data directory itself are
 /// errors; problems with the data are collected in [`LoadedRegistry::problems`].
 pub fn load(data_dir: &Path, cache: Option<&BuildCache>) -> Result<LoadedRegistry, IoError> {
-    std::fs::metadata(data_dir).with_path("cannot read registry data directory", data_dir)?;
+    let action = "cannot read registry data directory";
+    let metadata = std::fs::metadata(data_dir).with_path(action, data_dir)?;
+    if !metadata.is_dir() {
+        // Walking a file finds nothing, which would pass as a valid, empty registry.
+        let source = std::io::Error::from(std::io::ErrorKind::NotADirectory);
+        return Err(IoError::new(action, data_dir, source));
+    }
     let mut problems = Vec::new();
     let settings_path = data_dir.join(settings::FILE_NAME);
     let settings = match std::fs::symlink_metadata(&settings_path) {
@@ -156,6 +164,7 @@ fn check_version(
         let loaded = LoadedVersion {
             path: file.path.clone(),
             record,
+            stamp: Some(Stamp::of(&metadata)),
         };
         return Ok((Some(loaded), problems));
     }
@@ -167,12 +176,10 @@ fn check_version(
         &bytes,
         &mut problems,
     );
-    if let (Some(cache), Some(record)) = (cache, &record) {
-        cache.remember(&file.path, &metadata, record);
-    }
     let loaded = record.map(|record| LoadedVersion {
         path: file.path.clone(),
         record,
+        stamp: cache.and_then(|cache| cache.stamp(&metadata)),
     });
     Ok((loaded, problems))
 }
@@ -181,8 +188,17 @@ fn check_version(
 #[derive(Default)]
 struct Walk {
     expert_dirs: BTreeMap<ExpertName, PathBuf>,
-    meta_files: BTreeSet<PathBuf>,
+    meta_files: std::collections::HashSet<PathBuf>,
     version_files: Vec<VersionFile>,
+}
+
+/// The role of a directory on the walk's current path, if it has one.
+type Role = Option<(DirRole, Option<ExpertName>)>;
+
+/// Records the role of the directory at `depth` (the walk has just entered it).
+fn set_role(roles: &mut Vec<Role>, depth: usize, role: Role) {
+    roles.resize(depth, None);
+    roles.push(role);
 }
 
 /// The role of a directory in the layout.
@@ -194,7 +210,9 @@ enum DirRole {
 
 impl Walk {
     fn run(&mut self, data_dir: &Path, problems: &mut Vec<Diagnostic>) -> Result<(), IoError> {
-        let mut roles: BTreeMap<PathBuf, (DirRole, Option<ExpertName>)> = BTreeMap::new();
+        // The walk is depth-first, so the roles of the directories above the current entry form
+        // a stack indexed by depth: the parent's role is `roles[depth - 1]`.
+        let mut roles: Vec<Role> = Vec::new();
         let mut entries = WalkDir::new(data_dir)
             .min_depth(1)
             .follow_links(false)
@@ -210,7 +228,9 @@ impl Walk {
             })?;
             let path = entry.path();
             let file_type = entry.file_type();
-            let parent_role = path.parent().and_then(|p| roles.get(p)).cloned();
+            let depth = entry.depth();
+            roles.truncate(depth);
+            let parent_role = roles.get(depth.wrapping_sub(1)).cloned().flatten();
             let not_in_format = |what: &str| {
                 Diagnostic::error(
                     "not-in-format",
@@ -242,13 +262,14 @@ impl Walk {
                 problems.push(not_in_format("special file"));
                 continue;
             }
-            match (entry.depth(), parent_role, is_dir) {
+            match (depth, parent_role, is_dir) {
                 (1, _, false) if file_name == settings::FILE_NAME => {}
                 (1, _, true) if file_name.starts_with('@') => {
-                    roles.insert(path.to_path_buf(), (DirRole::Scope, None));
+                    set_role(&mut roles, depth, Some((DirRole::Scope, None)));
                 }
                 (1, _, true) => {
-                    self.expert_dir(file_name, path, &mut roles, problems, &mut entries)
+                    let role = self.expert_dir(file_name, path, problems, &mut entries);
+                    set_role(&mut roles, depth, role);
                 }
                 (2, Some((DirRole::Scope, _)), true) => {
                     let full = format!(
@@ -259,12 +280,14 @@ impl Walk {
                             .and_then(|n| n.to_str())
                             .unwrap_or_default()
                     );
-                    self.expert_dir(&full, path, &mut roles, problems, &mut entries);
+                    let role = self.expert_dir(&full, path, problems, &mut entries);
+                    set_role(&mut roles, depth, role);
                 }
                 (_, Some((DirRole::Expert, Some(name))), false) => {
                     self.expert_file(name, file_name, path, problems)
                 }
                 (_, _, true) => {
+                    set_role(&mut roles, depth, None);
                     problems.push(not_in_format("directory"));
                     entries.skip_current_dir();
                 }
@@ -278,18 +301,18 @@ impl Walk {
         &mut self,
         name: &str,
         path: &Path,
-        roles: &mut BTreeMap<PathBuf, (DirRole, Option<ExpertName>)>,
         problems: &mut Vec<Diagnostic>,
         entries: &mut walkdir::IntoIter,
-    ) {
+    ) -> Option<(DirRole, Option<ExpertName>)> {
         match ExpertName::parse(name) {
             Ok(name) => {
-                roles.insert(path.to_path_buf(), (DirRole::Expert, Some(name.clone())));
-                self.expert_dirs.insert(name, path.to_path_buf());
+                self.expert_dirs.insert(name.clone(), path.to_path_buf());
+                Some((DirRole::Expert, Some(name)))
             }
             Err(err) => {
                 problems.push(Diagnostic::error("invalid-name", path, err));
                 entries.skip_current_dir();
+                None
             }
         }
     }

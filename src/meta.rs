@@ -4,12 +4,15 @@
 //! [`ExpertMeta`] and checks what the file alone can tell; whether tags and statuses name real
 //! versions is decided in `validate`, which sees the expert's versions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::Path;
+
+use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Position};
 use crate::model::{self, LATEST, Status};
-use crate::source::{self, Checker, Source};
+use crate::source::{self, Checker, Source, Table, Value};
 
 pub const FILE_NAME: &str = "expert.toml";
 
@@ -32,15 +35,30 @@ pub struct ExpertMeta {
     pub tags: BTreeMap<String, Placed<String>>,
     /// Version text -> status. Versions not listed are available.
     pub versions: BTreeMap<String, Placed<VersionStatus>>,
+    /// Tags the file sets to something that is not a version string.
+    pub invalid_tags: BTreeSet<String>,
+    /// The file, or its `[tags]`, could not be read, so which tags it sets is unknown.
+    pub unreadable: bool,
+}
+
+impl ExpertMeta {
+    /// Whether the file may set `tag` although [`ExpertMeta::tags`] does not hold it, because
+    /// the file or that tag is broken. That problem is already reported, so a delegate naming
+    /// the tag is not reported again as unknown.
+    pub fn tag_is_broken(&self, tag: &str) -> bool {
+        self.unreadable || self.invalid_tags.contains(tag)
+    }
 }
 
 pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> ExpertMeta {
     let mut meta = ExpertMeta::default();
     let Some(text) = source::check_text(path, bytes, problems) else {
+        meta.unreadable = true;
         return meta;
     };
     let src = Source::new(path, text);
     let Some(document) = src.parse(problems) else {
+        meta.unreadable = true;
         return meta;
     };
     let mut checker = Checker {
@@ -52,30 +70,41 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
         match key.get_ref().as_ref() {
             "tags" => {
                 let Some(tags) = checker.table("tags", value) else {
+                    meta.unreadable = true;
                     continue;
                 };
-                for (tag, target) in tags.iter() {
-                    let tag_name = tag.get_ref().as_ref();
+                for Entry {
+                    name: tag_name,
+                    span,
+                    value: target,
+                    ..
+                } in entries(text, tags)
+                {
                     if tag_name == LATEST {
                         checker.error(
                             "latest-tag",
-                            tag.span(),
+                            span,
                             "`latest` is computed by the registry and cannot be set".to_owned(),
                         );
                         continue;
                     }
-                    if let Err(err) = model::check_tag(tag_name) {
-                        checker.error("invalid-tag", tag.span(), err);
+                    if let Err(err) = model::check_tag(&tag_name) {
+                        checker.error("invalid-tag", span, err);
                         continue;
                     }
-                    if let Some(version) = checker.string(tag_name, target) {
-                        meta.tags.insert(
-                            tag_name.to_owned(),
-                            Placed {
-                                value: version.to_owned(),
-                                position: at(target.span()),
-                            },
-                        );
+                    match checker.string(&tag_name, target) {
+                        Some(version) => {
+                            meta.tags.insert(
+                                tag_name,
+                                Placed {
+                                    value: version.to_owned(),
+                                    position: at(target.span()),
+                                },
+                            );
+                        }
+                        None => {
+                            meta.invalid_tags.insert(tag_name);
+                        }
                     }
                 }
             }
@@ -83,8 +112,22 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
                 let Some(versions) = checker.table("versions", value) else {
                     continue;
                 };
-                for (version, entry) in versions.iter() {
-                    let what = format!("[versions.\"{}\"]", version.get_ref());
+                for Entry {
+                    name: version,
+                    span,
+                    value: entry,
+                    dotted,
+                } in entries(text, versions)
+                {
+                    if dotted {
+                        checker.error(
+                            "unquoted-version",
+                            span,
+                            format!("write the version as a quoted key, [versions.\"{version}\"]: unquoted, TOML reads its dots as nested tables"),
+                        );
+                        continue;
+                    }
+                    let what = format!("[versions.\"{version}\"]");
                     let Some(table) = checker.table(&what, entry) else {
                         continue;
                     };
@@ -126,13 +169,13 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
                         );
                     }
                     meta.versions.insert(
-                        version.get_ref().to_string(),
+                        version,
                         Placed {
                             value: VersionStatus {
                                 status,
                                 reason: reason.map(str::to_owned),
                             },
-                            position: at(version.span()),
+                            position: at(span),
                         },
                     );
                 }
@@ -141,4 +184,68 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
         }
     }
     meta
+}
+
+/// An entry of `[tags]` or `[versions]`.
+struct Entry<'t, 'i> {
+    /// The key as written, its dotted parts joined again with '.'.
+    name: String,
+    /// Where the key starts (see [`entries`]).
+    span: Range<usize>,
+    value: &'t Spanned<Value<'i>>,
+    /// Whether the key was written unquoted with dots.
+    dotted: bool,
+}
+
+/// The entries of `[tags]` or `[versions]`, with dotted keys joined back together.
+///
+/// TOML reads an unquoted `1.0.0 = "1.0.0"` (or `[versions.1.0.0]`) as the dotted key
+/// `1`.`0`.`0`, that is as nested tables, but the author meant one key named `1.0.0`. Joining
+/// the parts again lets the rules speak of the name the author wrote, rather than of a table
+/// `1` with a field `0`. The span is where the joined key starts when that is on the entry's own
+/// line (TOML keeps only the first place a shared prefix such as `1.0` was written), otherwise
+/// where its last part starts.
+fn entries<'t, 'i>(text: &str, table: &'t Table<'i>) -> Vec<Entry<'t, 'i>> {
+    fn collect<'t, 'i>(
+        text: &str,
+        entry: Entry<'t, 'i>,
+        key: Range<usize>,
+        entries: &mut Vec<Entry<'t, 'i>>,
+    ) {
+        // Only a key followed by a dot was written as a dotted key; any other table (inline or
+        // from a header) is the entry's value.
+        let dotted = text[key.end..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with('.');
+        match entry.value.get_ref() {
+            Value::Table(inner) if dotted && !inner.is_empty() => {
+                for (part, value) in inner.iter() {
+                    let next = Entry {
+                        name: format!("{}.{}", entry.name, part.get_ref()),
+                        span: entry.span.clone(),
+                        value,
+                        dotted: true,
+                    };
+                    collect(text, next, part.span(), entries);
+                }
+            }
+            _ => {
+                let start = entry.span.start;
+                let same_line = start <= key.start && !text[start..key.start].contains('\n');
+                let span = if same_line { entry.span } else { key };
+                entries.push(Entry { span, ..entry });
+            }
+        }
+    }
+    let mut entries = Vec::new();
+    for (key, value) in table.iter() {
+        let entry = Entry {
+            name: key.get_ref().to_string(),
+            span: key.span(),
+            value,
+            dotted: false,
+        };
+        collect(text, entry, key.span(), &mut entries);
+    }
+    entries
 }

@@ -18,6 +18,19 @@ pub const MAX_KEY_LEN: usize = 511;
 /// The tag the registry computes; authors can neither set nor remove it.
 pub const LATEST: &str = "latest";
 
+/// Checks a length limit. Limits and messages count characters, not bytes: a name with
+/// non-ASCII letters is refused for its letters, not with a byte count called characters.
+fn check_length(what: &str, text: &str, max: usize) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > max {
+        Err(format!(
+            "{what} is {chars} characters long; the limit is {max}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// `[a-z0-9][a-z0-9_-]*`: the shape shared by tags, expert names and scope names.
 fn is_lower_ident(text: &str) -> bool {
     let mut chars = text.chars();
@@ -34,12 +47,7 @@ impl ExpertName {
     /// Checks `text` against the runtime's name rules. The error says which rule it breaks,
     /// and suggests the canonical spelling when the only problem is letter case.
     pub fn parse(text: &str) -> Result<ExpertName, String> {
-        if text.len() > MAX_NAME_LEN {
-            return Err(format!(
-                "expert name is {} characters long; the limit is {MAX_NAME_LEN}",
-                text.len()
-            ));
-        }
+        check_length("expert name", text, MAX_NAME_LEN)?;
         let (scope, local) = match text.strip_prefix('@') {
             Some(rest) => match rest.split_once('/') {
                 Some((scope, local)) => (Some(scope), local),
@@ -51,13 +59,8 @@ impl ExpertName {
             },
             None => (None, text),
         };
-        if let Some(scope) = scope
-            && scope.len() > MAX_SCOPE_LEN
-        {
-            return Err(format!(
-                "scope \"@{scope}\" is {} characters long; the limit is {MAX_SCOPE_LEN}",
-                scope.len()
-            ));
+        if let Some(scope) = scope {
+            check_length(&format!("scope \"@{scope}\""), scope, MAX_SCOPE_LEN)?;
         }
         let parts_ok = scope.is_none_or(is_lower_ident) && is_lower_ident(local);
         if parts_ok {
@@ -136,12 +139,7 @@ pub struct ExpertKey {
 
 impl ExpertKey {
     pub fn parse(text: &str) -> Result<ExpertKey, String> {
-        if text.len() > MAX_KEY_LEN {
-            return Err(format!(
-                "expert key is {} characters long; the limit is {MAX_KEY_LEN}",
-                text.len()
-            ));
-        }
+        check_length("expert key", text, MAX_KEY_LEN)?;
         // The scope's own '@' is at index 0, so the selector's '@' is the last one after it.
         let (name, selector) = match text.rfind('@').filter(|&at| at > 0) {
             Some(at) => (&text[..at], Some(&text[at + 1..])),
@@ -177,12 +175,7 @@ impl fmt::Display for ExpertKey {
 }
 
 fn check_tag_shape(tag: &str) -> Result<(), String> {
-    if tag.len() > MAX_TAG_LEN {
-        return Err(format!(
-            "tag is {} characters long; the limit is {MAX_TAG_LEN}",
-            tag.len()
-        ));
-    }
+    check_length("tag", tag, MAX_TAG_LEN)?;
     if is_lower_ident(tag) {
         Ok(())
     } else {
@@ -243,15 +236,41 @@ pub fn check_public_https_url(url: &str) -> Result<(), String> {
         authority.split(':').next().unwrap_or("")
     }
     .to_ascii_lowercase();
+    // A trailing dot names the same host: "localhost." is localhost.
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    // URL parsers decode percent-escapes in a host, and read a host whose last label is a
+    // number as an IPv4 address in a loose form (`127.1`, `0x7f.1`, `2130706433`), so such a
+    // host cannot be judged by its text.
+    let last_label = host.rsplit('.').next().unwrap_or("");
+    let numeric = !last_label.is_empty()
+        && (last_label.bytes().all(|b| b.is_ascii_digit())
+            || last_label
+                .strip_prefix("0x")
+                .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())));
+    let private_v4 = |ip: std::net::Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_private()
+            || ip.is_loopback()
+            || ip.is_link_local()
+            || ip.is_broadcast()
+            || a == 0
+            || (a == 100 && (b & 0xc0) == 64) // shared address space (carrier-grade NAT)
+    };
     let private = match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => {
-            ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
-        }
+        Ok(std::net::IpAddr::V4(ip)) => private_v4(ip),
         Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || {
-                let first = ip.segments()[0];
-                (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-            }
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.to_ipv4_mapped().is_some_and(private_v4)
+                || {
+                    let first = ip.segments()[0];
+                    (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+                }
+        }
+        Err(_) if host.contains('%') || numeric => {
+            return Err(format!(
+                "\"{url}\" has a host that is encoded or a partial IP address; write a domain name or a full IP address"
+            ));
         }
         Err(_) => {
             host == "localhost"
@@ -272,13 +291,14 @@ pub fn check_public_https_url(url: &str) -> Result<(), String> {
 
 /// Checks a dist-tag name such as `stable`.
 pub fn check_tag(tag: &str) -> Result<(), String> {
-    check_tag_shape(tag)?;
+    // Checked before the shape, which a version (always dotted) never has, so that this more
+    // useful message is the one an author sees.
     if semver::Version::parse(tag).is_ok() {
         return Err(format!(
             "tag \"{tag}\" is a version number, so name@{tag} would be ambiguous"
         ));
     }
-    Ok(())
+    check_tag_shape(tag)
 }
 
 /// Checks an environment variable name as the runtime does.
@@ -286,12 +306,8 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let shape_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if name.len() > MAX_ENV_LEN {
-        Err(format!(
-            "environment variable name is {} characters long; the limit is {MAX_ENV_LEN}",
-            name.len()
-        ))
-    } else if shape_ok {
+    check_length("environment variable name", name, MAX_ENV_LEN)?;
+    if shape_ok {
         Ok(())
     } else {
         Err(format!(
@@ -412,6 +428,12 @@ mod tests {
         assert!(ExpertName::parse("@a.b/x").is_err());
         assert!(ExpertName::parse(&"a".repeat(256)).is_err());
         assert!(ExpertName::parse(&format!("@{}/x", "a".repeat(129))).is_err());
+        // 200 characters (400 bytes): refused for its letters, not for a length it is within.
+        assert!(
+            ExpertName::parse(&"é".repeat(200))
+                .unwrap_err()
+                .contains("is not valid")
+        );
     }
 
     #[test]
@@ -431,7 +453,7 @@ mod tests {
     #[test]
     fn tags_cannot_look_like_versions() {
         assert!(check_tag("stable").is_ok());
-        assert!(check_tag("1.0.0").is_err());
+        assert!(check_tag("1.0.0").unwrap_err().contains("version number"));
         assert!(check_tag("Beta").is_err());
     }
 
@@ -479,6 +501,19 @@ mod tests {
         assert!(check_public_https_url("https://10.1.2.3/sse").is_err());
         assert!(check_public_https_url("https://[::1]/sse").is_err());
         assert!(check_public_https_url("https://user:pw@example.com/").is_err());
+        assert!(check_public_https_url("https://example.com./sse").is_ok());
+        for private in [
+            "https://localhost./sse",
+            "https://[::ffff:127.0.0.1]/sse",
+            "https://100.64.0.1/sse",
+            "https://0.1.2.3/sse",
+            "https://127.1/sse",
+            "https://2130706433/sse",
+            "https://10.0.0.0x1/sse",
+            "https://127.0.0.1%2e/sse",
+        ] {
+            assert!(check_public_https_url(private).is_err(), "{private}");
+        }
     }
 
     #[test]

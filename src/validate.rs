@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::cache::Stamp;
 use crate::definition::VersionRecord;
 use crate::diagnostic::Diagnostic;
 use crate::load::{LoadedExpert, LoadedRegistry};
@@ -35,6 +36,8 @@ pub struct Expert {
 pub struct Published {
     pub path: PathBuf,
     pub record: VersionRecord,
+    /// The source file's stamp, when the build cache may remember it.
+    pub stamp: Option<Stamp>,
     pub status: Status,
     pub reason: Option<String>,
 }
@@ -73,9 +76,10 @@ pub fn compute_latest<'a>(
 /// Applies the cross-file rules. Returns the registry when neither the load nor these rules
 /// found an error; all problems (warnings too) are returned either way.
 pub fn validate(loaded: LoadedRegistry) -> (Option<Registry>, Vec<Diagnostic>) {
-    let mut problems = loaded.problems;
+    let mut loaded = loaded;
+    let mut problems = std::mem::take(&mut loaded.problems);
     let mut experts = BTreeMap::new();
-    for expert in loaded.experts.values() {
+    for expert in loaded.experts.values_mut() {
         experts.insert(expert.name.clone(), check_expert(expert, &mut problems));
     }
     for expert in experts.values() {
@@ -93,7 +97,9 @@ pub fn validate(loaded: LoadedRegistry) -> (Option<Registry>, Vec<Diagnostic>) {
     (registry, problems)
 }
 
-fn check_expert(loaded: &LoadedExpert, problems: &mut Vec<Diagnostic>) -> Expert {
+/// Checks one expert's versions, tags and statuses. The version records are moved out of
+/// `loaded` (a registry holds 100k of them; copying them would double the memory).
+fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Expert {
     let mut by_precedence: BTreeMap<(u64, u64, u64, &semver::Prerelease), &semver::Version> =
         BTreeMap::new();
     for (version, published) in &loaded.versions {
@@ -111,29 +117,29 @@ fn check_expert(loaded: &LoadedExpert, problems: &mut Vec<Diagnostic>) -> Expert
     }
 
     let meta: &ExpertMeta = &loaded.meta;
-    let find = |text: &str| {
-        loaded
-            .versions
-            .keys()
-            .find(|v| v.to_string() == text)
-            .cloned()
-    };
     let mut versions = BTreeMap::new();
-    for (version, file) in &loaded.versions {
+    for (version, file) in std::mem::take(&mut loaded.versions) {
         let (status, reason) = match meta.versions.get(&file.record.version) {
             Some(entry) => (entry.value.status, entry.value.reason.clone()),
             None => (Status::Available, None),
         };
         versions.insert(
-            version.clone(),
+            version,
             Published {
-                path: file.path.clone(),
-                record: file.record.clone(),
+                path: file.path,
+                record: file.record,
+                stamp: file.stamp,
                 status,
                 reason,
             },
         );
     }
+    let find = |text: &str| {
+        versions
+            .iter()
+            .find(|(_, published)| published.record.version == text)
+            .map(|(v, _)| v.clone())
+    };
     for (version_text, entry) in &meta.versions {
         if find(version_text).is_none() && !loaded.invalid_versions.contains(version_text) {
             problems.push(
@@ -241,7 +247,8 @@ fn check_delegates(
                 }
             }
             (Selector::Tag(tag), None) => {
-                if !loaded[&key.name].meta.tags.contains_key(tag) {
+                let meta = &loaded[&key.name].meta;
+                if !meta.tags.contains_key(tag) && !meta.tag_is_broken(tag) {
                     problems.push(at(
                         "delegate-unknown-tag",
                         format!(

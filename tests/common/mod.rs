@@ -161,3 +161,20 @@ pub fn copy_tree(from: &Path, to: &Path) {
         fs::write(target, bytes).unwrap();
     }
 }
+
+impl TestRegistry {
+    /// Creates a directory (and its parents) below registry-data/.
+    pub fn dir(&self, relative: &str) -> &TestRegistry {
+        fs::create_dir_all(self.data().join(relative)).unwrap();
+        self
+    }
+
+    /// Creates a symbolic link at `relative` (below registry-data/) pointing at `target`, which
+    /// is written as given: relative targets resolve from the link's own directory.
+    pub fn symlink(&self, relative: &str, target: impl AsRef<Path>) -> &TestRegistry {
+        let path = self.data().join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, path).unwrap();
+        self
+    }
+}
