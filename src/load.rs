@@ -80,6 +80,15 @@ pub fn load(data_dir: &Path, cache: Option<&BuildCache>) -> Result<LoadedRegistr
 
     let mut walk = Walk::default();
     walk.run(data_dir, &mut problems)?;
+    for (scope_dir, non_empty) in &walk.scope_dirs {
+        if !non_empty {
+            problems.push(Diagnostic::error(
+                "empty-scope",
+                scope_dir,
+                "scope directory holds no expert directory",
+            ));
+        }
+    }
 
     let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
         .version_files
@@ -188,6 +197,8 @@ fn check_version(
 #[derive(Default)]
 struct Walk {
     expert_dirs: BTreeMap<ExpertName, PathBuf>,
+    /// Scope directories, each with whether it holds at least one entry.
+    scope_dirs: BTreeMap<PathBuf, bool>,
     meta_files: std::collections::HashSet<PathBuf>,
     version_files: Vec<VersionFile>,
 }
@@ -229,6 +240,11 @@ impl Walk {
             let path = entry.path();
             let file_type = entry.file_type();
             let depth = entry.depth();
+            if depth == 2
+                && let Some(non_empty) = path.parent().and_then(|p| self.scope_dirs.get_mut(p))
+            {
+                *non_empty = true;
+            }
             roles.truncate(depth);
             let parent_role = roles.get(depth.wrapping_sub(1)).cloned().flatten();
             let not_in_format = |what: &str| {
@@ -266,6 +282,7 @@ impl Walk {
                 (1, _, false) if file_name == settings::FILE_NAME => {}
                 (1, _, true) if file_name.starts_with('@') => {
                     set_role(&mut roles, depth, Some((DirRole::Scope, None)));
+                    self.scope_dirs.insert(path.to_path_buf(), false);
                 }
                 (1, _, true) => {
                     let role = self.expert_dir(file_name, path, problems, &mut entries);

@@ -1377,3 +1377,13 @@ fn unknown_flag_is_a_usage_failure() {
         run.stderr()
     );
 }
+
+#[test]
+fn empty_scope_directory_is_refused() {
+    let registry = TestRegistry::valid();
+    std::fs::create_dir(registry.data().join("@empty")).unwrap();
+    assert_invalid(
+        &registry,
+        &["registry-data/@empty: error: scope directory holds no expert directory"],
+    );
+}
