@@ -91,8 +91,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let cache_path = state_dir.join("cache.json");
     let cache = options.use_cache.then(|| BuildCache::load(&cache_path));
 
-    progress.stage("checking", 0, 1);
-    let loaded = load::load(&options.data_dir, cache.as_ref())?;
+    let loaded = load::load_with_progress(&options.data_dir, cache.as_ref(), &|done, total| {
+        progress.stage("checking", done, total)
+    })?;
     let (registry, problems) = validate::validate(loaded);
     let Some(registry) = registry else {
         return Ok(BuildOutcome::Invalid(problems));

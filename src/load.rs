@@ -60,6 +60,15 @@ struct VersionFile {
 /// Reads and checks every file of the registry. I/O failures on the data directory itself are
 /// errors; problems with the data are collected in [`LoadedRegistry::problems`].
 pub fn load(data_dir: &Path, cache: Option<&BuildCache>) -> Result<LoadedRegistry, IoError> {
+    load_with_progress(data_dir, cache, &|_, _| {})
+}
+
+/// [`load`], calling `progress(done, total)` as version files are checked.
+pub fn load_with_progress(
+    data_dir: &Path,
+    cache: Option<&BuildCache>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<LoadedRegistry, IoError> {
     let action = "cannot read registry data directory";
     let metadata = std::fs::metadata(data_dir).with_path(action, data_dir)?;
     if !metadata.is_dir() {
@@ -90,10 +99,18 @@ pub fn load(data_dir: &Path, cache: Option<&BuildCache>) -> Result<LoadedRegistr
         }
     }
 
+    let total = walk.version_files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
         .version_files
         .par_iter()
-        .map(|file| check_version(file, &settings, cache))
+        .map(|file| {
+            let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if step.is_multiple_of(1024) {
+                progress(step, total);
+            }
+            check_version(file, &settings, cache)
+        })
         .collect::<Result<_, IoError>>()?;
 
     let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();

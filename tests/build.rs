@@ -556,3 +556,36 @@ fn the_schemas_reject_documents_that_break_the_format() {
         "a deprecated version without reason passed"
     );
 }
+
+#[test]
+fn progress_is_shown_on_a_terminal_and_never_in_pipes() {
+    let registry = TestRegistry::valid();
+    // Piped stderr: only the one-line summary.
+    let run = registry.run(&["build"]);
+    run.expect_code(0);
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("built dist: 3 experts, 4 versions, serial 1, "),
+        "{stderr}"
+    );
+
+    // A terminal (util-linux `script` provides a pseudo-terminal): progress, then the summary.
+    let binary = env!("CARGO_BIN_EXE_perstack-registry");
+    let typescript = registry.root().join("typescript");
+    let output = std::process::Command::new("script")
+        .args(["-qec", &format!("{binary} build --no-cache --out tty-dist")])
+        .arg(&typescript)
+        .current_dir(registry.root())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(output.status.success());
+    let shown = String::from_utf8_lossy(&fs::read(&typescript).unwrap()).into_owned();
+    assert!(shown.contains("checking 0/4"), "{shown}");
+    assert!(shown.contains("\r\x1b[2Kbuilt tty-dist:"), "{shown}");
+
+    // --quiet silences both.
+    let quiet = registry.run(&["build", "--quiet", "--out", "quiet-dist"]);
+    quiet.expect_code(0);
+    assert_eq!(quiet.stderr(), "");
+}
