@@ -1,6 +1,7 @@
 //! `expert.toml`: the part of an expert that may change after publishing.
 //!
-//! It holds custom dist-tags and the status of versions. This module reads the file into an
+//! It holds custom dist-tags, tags retired on purpose (so the write-once rules know a published
+//! tag's removal was deliberate), and the status of versions. This module reads the file into an
 //! [`ExpertMeta`] and checks what the file alone can tell; whether tags and statuses name real
 //! versions is decided in `validate`, which sees the expert's versions.
 
@@ -12,6 +13,8 @@ use crate::model::{self, LATEST, Status};
 use crate::source::{self, Checker, Source};
 
 pub const FILE_NAME: &str = "expert.toml";
+/// The table of tags removed on purpose.
+pub const RETIRED_TAGS: &str = "retired-tags";
 
 /// A value together with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub struct VersionStatus {
 pub struct ExpertMeta {
     /// Custom tag -> version text.
     pub tags: BTreeMap<String, Placed<String>>,
+    /// Tag -> why it was removed. A published tag may vanish from `[tags]` only if it is here.
+    pub retired_tags: BTreeMap<String, Placed<String>>,
     /// Version text -> status. Versions not listed are available.
     pub versions: BTreeMap<String, Placed<VersionStatus>>,
 }
@@ -55,25 +60,34 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
                     continue;
                 };
                 for (tag, target) in tags.iter() {
-                    let tag_name = tag.get_ref().as_ref();
-                    if tag_name == LATEST {
-                        checker.error(
-                            "latest-tag",
-                            tag.span(),
-                            "`latest` is computed by the registry and cannot be set".to_owned(),
-                        );
+                    let Some(tag_name) = checker.custom_tag(tag) else {
                         continue;
-                    }
-                    if let Err(err) = model::check_tag(tag_name) {
-                        checker.error("invalid-tag", tag.span(), err);
-                        continue;
-                    }
+                    };
                     if let Some(version) = checker.string(tag_name, target) {
                         meta.tags.insert(
                             tag_name.to_owned(),
                             Placed {
                                 value: version.to_owned(),
                                 position: at(target.span()),
+                            },
+                        );
+                    }
+                }
+            }
+            RETIRED_TAGS => {
+                let Some(retired) = checker.table(RETIRED_TAGS, value) else {
+                    continue;
+                };
+                for (tag, reason) in retired.iter() {
+                    let Some(tag_name) = checker.custom_tag(tag) else {
+                        continue;
+                    };
+                    if let Some(reason) = checker.non_empty_string(tag_name, reason) {
+                        meta.retired_tags.insert(
+                            tag_name.to_owned(),
+                            Placed {
+                                value: reason.to_owned(),
+                                position: at(tag.span()),
                             },
                         );
                     }
@@ -140,5 +154,40 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
             other => checker.unknown_key(FILE_NAME, other, key.span()),
         }
     }
+    for (tag, retired) in &meta.retired_tags {
+        if meta.tags.contains_key(tag) {
+            problems.push(
+                Diagnostic::error(
+                    "tag-retired-and-set",
+                    path,
+                    format!("tag \"{tag}\" is both set in [tags] and listed in [{RETIRED_TAGS}]; remove it from one of them"),
+                )
+                .at(retired.position),
+            );
+        }
+    }
     meta
+}
+
+impl Checker<'_, '_> {
+    /// Checks a key naming a custom tag: a valid tag name, and never `latest`.
+    fn custom_tag<'k>(
+        &mut self,
+        tag: &'k toml::Spanned<std::borrow::Cow<'_, str>>,
+    ) -> Option<&'k str> {
+        let name = tag.get_ref().as_ref();
+        if name == LATEST {
+            self.error(
+                "latest-tag",
+                tag.span(),
+                "`latest` is computed by the registry and cannot be set or retired".to_owned(),
+            );
+            return None;
+        }
+        if let Err(err) = model::check_tag(name) {
+            self.error("invalid-tag", tag.span(), err);
+            return None;
+        }
+        Some(name)
+    }
 }

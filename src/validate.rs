@@ -28,6 +28,8 @@ pub struct Expert {
     pub versions: BTreeMap<semver::Version, Published>,
     /// Custom tags (never `latest`) in byte order.
     pub tags: BTreeMap<String, semver::Version>,
+    /// Tags removed on purpose, with the reason (`[retired-tags]` in expert.toml).
+    pub retired_tags: BTreeMap<String, String>,
     pub latest: Option<semver::Version>,
 }
 
@@ -181,6 +183,11 @@ fn check_expert(loaded: &LoadedExpert, problems: &mut Vec<Diagnostic>) -> Expert
         name: loaded.name.clone(),
         versions,
         tags,
+        retired_tags: meta
+            .retired_tags
+            .iter()
+            .map(|(tag, reason)| (tag.clone(), reason.value.clone()))
+            .collect(),
         latest,
     }
 }
