@@ -37,6 +37,91 @@ pub enum Command {
         after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/"
     )]
     Build(BuildArgs),
+    /// Point a custom tag at a published version.
+    ///
+    /// Edits the expert's expert.toml, keeping its comments and layout, after checking that the
+    /// version exists and is not disabled and that the registry stays valid. A tag retired by
+    /// `untag` may be set again. `latest` is computed and cannot be set. Exit status: 0 done,
+    /// 1 unknown expert or version or a refused change, 2 usage or I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry tag @acme/researcher@1.2.3 stable\n  perstack-registry tag tic-tac-toe@1.1.0 beta --data registry-data"
+    )]
+    Tag(TagArgs),
+    /// Remove a custom tag, recording it in [retired-tags] so the removal is deliberate.
+    ///
+    /// A published tag may only disappear this way. Refused when another expert delegates to
+    /// NAME@TAG. Exit status: 0 done, 1 unknown expert or tag or a refused change, 2 usage or
+    /// I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry untag @acme/researcher beta\n  perstack-registry untag @acme/researcher beta --reason \"2.0 is out; use latest\""
+    )]
+    Untag(UntagArgs),
+    /// Mark a published version deprecated: it still resolves, but users are warned.
+    ///
+    /// Allowed from available (or to update the reason of a deprecated version); a disabled
+    /// version stays disabled. Exit status: 0 done, 1 unknown expert or version or a refused
+    /// change, 2 usage or I/O failure.
+    #[command(
+        after_help = "Example:\n  perstack-registry deprecate @acme/researcher@1.0.0 --reason \"Use 1.2.0: fixes the search loop\""
+    )]
+    Deprecate(StatusArgs),
+    /// Disable a published version: it no longer resolves for new use. This is final.
+    ///
+    /// Refused while a tag points at the version (move or retire the tag first). Exit status:
+    /// 0 done, 1 unknown expert or version or a refused change, 2 usage or I/O failure.
+    #[command(
+        after_help = "Example:\n  perstack-registry disable @acme/researcher@1.0.0 --reason \"Leaks the API key into reports\""
+    )]
+    Disable(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EditOutputArgs {
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The version to tag, as NAME@VERSION.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// The tag, e.g. stable or beta.
+    pub tag: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub output: EditOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagArgs {
+    /// The expert, e.g. @acme/researcher.
+    pub name: String,
+    /// The tag to remove.
+    pub tag: String,
+    /// Why the tag was removed, recorded in [retired-tags].
+    #[arg(long, default_value = crate::edit::DEFAULT_UNTAG_REASON)]
+    pub reason: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub output: EditOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The version, as NAME@VERSION.
+    #[arg(value_name = "NAME@VERSION")]
+    pub target: String,
+    /// Why, and what to use instead; shown to every user of the version.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub output: EditOutputArgs,
 }
 
 #[derive(Debug, Args)]

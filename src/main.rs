@@ -7,8 +7,12 @@ use std::time::Instant;
 use clap::Parser;
 
 use perstack_registry::build::{self, BuildOptions, BuildOutcome};
-use perstack_registry::cli::{BuildArgs, CheckArgs, Cli, Command};
+use perstack_registry::cli::{BuildArgs, CheckArgs, Cli, Command, StatusArgs, TagArgs, UntagArgs};
 use perstack_registry::diagnostic::{Diagnostics, Severity};
+use perstack_registry::edit::{self, MetaChange};
+use perstack_registry::model::Status;
+use perstack_registry::outcome::CommandError;
+use perstack_registry::printer::Format;
 use perstack_registry::printer::{self, TerminalProgress};
 
 const INVALID: u8 = 1;
@@ -19,7 +23,75 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Build(args) => run_build(args),
+        Command::Tag(args) => tag(args),
+        Command::Untag(args) => untag(args),
+        Command::Deprecate(args) => set_status(args, Status::Deprecated),
+        Command::Disable(args) => set_status(args, Status::Disabled),
     }
+}
+
+fn tag(args: TagArgs) -> ExitCode {
+    let change = edit::parse_name_at_version(&args.target).map(|(name, version)| {
+        let change = MetaChange::Tag {
+            tag: args.tag.clone(),
+            version,
+        };
+        (name, change)
+    });
+    run_edit(&args.data.data, change, args.output.quiet)
+}
+
+fn untag(args: UntagArgs) -> ExitCode {
+    let change = MetaChange::Untag {
+        tag: args.tag,
+        reason: args.reason,
+    };
+    run_edit(&args.data.data, Ok((args.name, change)), args.output.quiet)
+}
+
+fn set_status(args: StatusArgs, status: Status) -> ExitCode {
+    let change = edit::parse_name_at_version(&args.target).map(|(name, version)| {
+        let change = MetaChange::SetStatus {
+            version,
+            status,
+            reason: args.reason.clone(),
+        };
+        (name, change)
+    });
+    run_edit(&args.data.data, change, args.output.quiet)
+}
+
+fn run_edit(
+    data: &std::path::Path,
+    change: Result<(String, MetaChange), CommandError>,
+    quiet: bool,
+) -> ExitCode {
+    let result = change.and_then(|(name, change)| edit::apply(data, &name, &change));
+    match result {
+        Ok(report) => {
+            printer::status(
+                quiet,
+                &format!("{}: {}", report.path.display(), report.summary),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => command_failure(err, Format::Human),
+    }
+}
+
+/// Prints why a command failed (every problem, for invalid data) and picks the exit status.
+fn command_failure(err: CommandError, format: Format) -> ExitCode {
+    if let CommandError::Invalid(problems) = &err {
+        printer::print_diagnostics(&sorted(problems.clone()), format, false);
+        eprintln!("error: {err}; nothing was written");
+    } else {
+        eprintln!("error: {err}");
+    }
+    ExitCode::from(if err.is_about_data() {
+        INVALID
+    } else {
+        FAILURE
+    })
 }
 
 fn check(args: CheckArgs) -> ExitCode {
