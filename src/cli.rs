@@ -37,6 +37,19 @@ pub enum Command {
         after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/"
     )]
     Build(BuildArgs),
+    /// Publish experts from an author's perstack.toml as new version files.
+    ///
+    /// Writes registry-data/<name>/<version>.toml for each chosen expert, holding only that
+    /// expert's table and skills as written; top-level run settings (model, provider, envPath,
+    /// ...) are dropped, with a note. Everything is validated first with the same rules as
+    /// `check`, and a version that already exists is refused: nothing is ever overwritten, and
+    /// on any problem nothing is written. Prints each file with its BLAKE3 hash (like b3sum).
+    /// Exit status: 0 published, 1 invalid definition, unknown expert or existing version,
+    /// 2 usage or I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry publish\n  perstack-registry publish ../my-experts/perstack.toml --expert @acme/researcher\n  perstack-registry publish perstack.toml --all --dry-run"
+    )]
+    Publish(PublishArgs),
     /// Point a custom tag at a published version.
     ///
     /// Edits the expert's expert.toml, keeping its comments and layout, after checking that the
@@ -73,6 +86,37 @@ pub enum Command {
         after_help = "Example:\n  perstack-registry disable @acme/researcher@1.0.0 --reason \"Leaks the API key into reports\""
     )]
     Disable(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The author's perstack.toml.
+    #[arg(value_name = "PATH", default_value = "perstack.toml")]
+    pub source: PathBuf,
+    /// Publish this expert (repeat for several) [default: the file's only expert].
+    #[arg(long = "expert", value_name = "NAME", conflicts_with = "all")]
+    pub experts: Vec<String>,
+    /// Publish every expert the file defines, each after the experts it delegates to.
+    #[arg(long)]
+    pub all: bool,
+    /// Check and print what would be written, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// How to print the result: human, or json (one document on stdout).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How a command that reports data prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

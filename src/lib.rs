@@ -20,6 +20,7 @@ pub mod meta;
 pub mod model;
 pub mod outcome;
 pub mod printer;
+pub mod publish;
 pub mod published;
 pub mod settings;
 pub mod source;

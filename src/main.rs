@@ -7,13 +7,16 @@ use std::time::Instant;
 use clap::Parser;
 
 use perstack_registry::build::{self, BuildOptions, BuildOutcome};
-use perstack_registry::cli::{BuildArgs, CheckArgs, Cli, Command, StatusArgs, TagArgs, UntagArgs};
+use perstack_registry::cli::{
+    BuildArgs, CheckArgs, Cli, Command, PublishArgs, ReportFormat, StatusArgs, TagArgs, UntagArgs,
+};
 use perstack_registry::diagnostic::{Diagnostics, Severity};
 use perstack_registry::edit::{self, MetaChange};
 use perstack_registry::model::Status;
 use perstack_registry::outcome::CommandError;
 use perstack_registry::printer::Format;
 use perstack_registry::printer::{self, TerminalProgress};
+use perstack_registry::publish::{self, PublishOptions, Selection};
 
 const INVALID: u8 = 1;
 const FAILURE: u8 = 2;
@@ -23,11 +26,62 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Build(args) => run_build(args),
+        Command::Publish(args) => run_publish(args),
         Command::Tag(args) => tag(args),
         Command::Untag(args) => untag(args),
         Command::Deprecate(args) => set_status(args, Status::Deprecated),
         Command::Disable(args) => set_status(args, Status::Disabled),
     }
+}
+
+fn run_publish(args: PublishArgs) -> ExitCode {
+    let selection = if args.all {
+        Selection::All
+    } else if args.experts.is_empty() {
+        Selection::Only
+    } else {
+        Selection::Named(args.experts.clone())
+    };
+    let options = PublishOptions {
+        source: args.source.clone(),
+        data_dir: args.data.data.clone(),
+        selection,
+        dry_run: args.dry_run,
+    };
+    let report = match publish::publish(&options) {
+        Ok(report) => report,
+        Err(err) => {
+            let format = match args.format {
+                ReportFormat::Json => Format::Json,
+                ReportFormat::Human => Format::Human,
+            };
+            return command_failure(err, format);
+        }
+    };
+    printer::print_diagnostics(&sorted(report.warnings.clone()), Format::Human, args.quiet);
+    if !report.dropped.is_empty() {
+        printer::status(
+            args.quiet,
+            &format!(
+                "note: left out of the published definitions (run settings, not part of an expert): {}",
+                report.dropped.join(", ")
+            ),
+        );
+    }
+    match args.format {
+        ReportFormat::Json => printer::print_json(&report),
+        ReportFormat::Human => printer::print_published(&report),
+    }
+    let verb = if report.dry_run {
+        "dry run: would publish"
+    } else {
+        "published"
+    };
+    printer::status(
+        args.quiet,
+        &format!("{verb} {} version(s)", report.files.len()),
+    );
+    ExitCode::SUCCESS
 }
 
 fn tag(args: TagArgs) -> ExitCode {

@@ -24,7 +24,7 @@ pub enum CommandError {
     #[error("{0}")]
     Refused(String),
     /// The result would break the registry's rules; nothing was written.
-    #[error("the change would leave the registry invalid: {} problem(s)", .0.len())]
+    #[error("{} problem(s) found", .0.len())]
     Invalid(Vec<Diagnostic>),
 }
 

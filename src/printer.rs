@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::build::Progress;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::publish::PublishReport;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,6 +93,25 @@ fn escape_data(text: &str) -> String {
 
 fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Any report as one pretty JSON document on stdout.
+pub fn print_json(report: &impl Serialize) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, report);
+    let _ = writeln!(stdout);
+}
+
+/// The files `publish` wrote, as `b3sum` prints them (`<hash>  <path>`); for a dry run, each
+/// with the text it would hold.
+pub fn print_published(report: &PublishReport) {
+    let mut stdout = std::io::stdout().lock();
+    for file in &report.files {
+        let _ = writeln!(stdout, "{}  {}", file.blake3, file.path.display());
+        if let Some(content) = &file.content {
+            let _ = writeln!(stdout, "{content}");
+        }
+    }
 }
 
 /// A one-line message on stderr, unless quiet.
