@@ -22,9 +22,14 @@ pub enum Command {
     /// Validate registry-data/ and write nothing.
     ///
     /// Every problem is reported in one run, each with its file and, where known, line and
-    /// column. Exit status: 0 valid, 1 invalid data, 2 usage or I/O failure.
+    /// column. With --base, also reviews the change since a git revision (a pull request's
+    /// base): published version files must not change or vanish, statuses only move forward,
+    /// tags do not silently vanish, and new names must not pass for existing ones; the versions
+    /// added and the tag and status changes are listed as notes. Exit status: 0 valid, 1 invalid
+    /// data or refused change, 2 usage, I/O or git failure (such as a base revision that is not
+    /// in a shallow clone).
     #[command(
-        after_help = "Examples:\n  perstack-registry check\n  perstack-registry check --data registry-data --format github"
+        after_help = "Examples:\n  perstack-registry check\n  perstack-registry check --data registry-data --format github\n  perstack-registry check --base origin/main --format github"
     )]
     Check(CheckArgs),
     /// Build registry-data/ into a static, content-addressed registry.
@@ -189,6 +194,9 @@ pub struct OutputArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    /// Review the change since this git revision (read from git, never checked out).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -17,6 +17,7 @@ use perstack_registry::outcome::CommandError;
 use perstack_registry::printer::Format;
 use perstack_registry::printer::{self, TerminalProgress};
 use perstack_registry::publish::{self, PublishOptions, Selection};
+use perstack_registry::review;
 
 const INVALID: u8 = 1;
 const FAILURE: u8 = 2;
@@ -149,6 +150,9 @@ fn command_failure(err: CommandError, format: Format) -> ExitCode {
 }
 
 fn check(args: CheckArgs) -> ExitCode {
+    if let Some(base) = &args.base {
+        return check_base(&args, base);
+    }
     let output = &args.output;
     let (registry, problems) = match build::check(&args.data.data) {
         Ok(result) => result,
@@ -174,6 +178,40 @@ fn check(args: CheckArgs) -> ExitCode {
             ExitCode::from(INVALID)
         }
     }
+}
+
+fn check_base(args: &CheckArgs, base: &str) -> ExitCode {
+    let output = &args.output;
+    let report = match review::review(&args.data.data, base) {
+        Ok(report) => report,
+        Err(err) => return command_failure(err, output.format),
+    };
+    let problems = sorted(report.problems);
+    printer::print_review(&problems, &report.changes, output.format, output.quiet);
+    let errors = problems
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        summarize_problems(
+            &problems,
+            &format!("the change since {base} to {}", args.data.data.display()),
+        );
+        return ExitCode::from(INVALID);
+    }
+    let (experts, versions) = report
+        .registry
+        .as_ref()
+        .map_or((0, 0), |r| (r.experts.len(), r.version_count()));
+    printer::status(
+        output.quiet,
+        &format!(
+            "{} is valid and the change since {base} keeps what was published: {} change(s), {experts} experts, {versions} versions",
+            args.data.data.display(),
+            report.changes.len()
+        ),
+    );
+    ExitCode::SUCCESS
 }
 
 fn run_build(args: BuildArgs) -> ExitCode {
