@@ -55,6 +55,26 @@ pub enum Command {
         after_help = "Examples:\n  perstack-registry publish\n  perstack-registry publish ../my-experts/perstack.toml --expert @acme/researcher\n  perstack-registry publish perstack.toml --all --dry-run"
     )]
     Publish(PublishArgs),
+    /// Print the deploy plan of the last build: the files new relative to the previous
+    /// registry, in an order safe to upload one by one (blobs, index documents, snapshot,
+    /// readable documents, _headers, and v1/root.json last).
+    ///
+    /// The plan is read from <out>/.perstack-build/plan.json, which every successful build
+    /// writes (and a failed one removes). Exit status: 0 printed, 2 no plan or I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry plan\n  perstack-registry plan --out dist --format json\n  perstack-registry plan --out dist | while read -r f; do aws s3 cp \"dist/$f\" \"s3://bucket/$f\"; done"
+    )]
+    Plan(PlanArgs),
+    /// Write a CODEOWNERS file from the scope owners in registry.toml.
+    ///
+    /// Each [scopes."@scope"] owners entry becomes a rule for registry-data/@scope/, so the
+    /// code host requires the owners' review for changes to their scope. Run it from the
+    /// repository root. Exit status: 0 written (or, with --check, up to date), 1 invalid
+    /// registry.toml or, with --check, out of date, 2 usage or I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry codeowners\n  perstack-registry codeowners --output CODEOWNERS --check"
+    )]
+    Codeowners(CodeownersArgs),
     /// Point a custom tag at a published version.
     ///
     /// Edits the expert's expert.toml, keeping its comments and layout, after checking that the
@@ -112,6 +132,37 @@ pub struct PublishArgs {
     /// How to print the result: human, or json (one document on stdout).
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The registry directory the build wrote.
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    pub out: PathBuf,
+    /// lines: one path per line, in upload order; json: the whole plan with each file's kind.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Lines)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Lines,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeownersArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The file to write.
+    #[arg(long, value_name = "FILE", default_value = crate::codeowners::DEFAULT_PATH)]
+    pub output: PathBuf,
+    /// Write nothing; fail (exit 1) if the file is not up to date.
+    #[arg(long)]
+    pub check: bool,
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,

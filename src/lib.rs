@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod codeowners;
 pub mod definition;
 pub mod diagnostic;
 pub mod edit;
@@ -20,6 +21,7 @@ pub mod meta;
 pub mod model;
 pub mod names;
 pub mod outcome;
+pub mod plan;
 pub mod printer;
 pub mod publish;
 pub mod published;

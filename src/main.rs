@@ -8,12 +8,15 @@ use clap::Parser;
 
 use perstack_registry::build::{self, BuildOptions, BuildOutcome};
 use perstack_registry::cli::{
-    BuildArgs, CheckArgs, Cli, Command, PublishArgs, ReportFormat, StatusArgs, TagArgs, UntagArgs,
+    BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, PlanArgs, PlanFormat, PublishArgs,
+    ReportFormat, StatusArgs, TagArgs, UntagArgs,
 };
+use perstack_registry::codeowners;
 use perstack_registry::diagnostic::{Diagnostics, Severity};
 use perstack_registry::edit::{self, MetaChange};
 use perstack_registry::model::Status;
 use perstack_registry::outcome::CommandError;
+use perstack_registry::plan::Plan;
 use perstack_registry::printer::Format;
 use perstack_registry::printer::{self, TerminalProgress};
 use perstack_registry::publish::{self, PublishOptions, Selection};
@@ -28,6 +31,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Build(args) => run_build(args),
         Command::Publish(args) => run_publish(args),
+        Command::Plan(args) => print_plan(args),
+        Command::Codeowners(args) => run_codeowners(args),
         Command::Tag(args) => tag(args),
         Command::Untag(args) => untag(args),
         Command::Deprecate(args) => set_status(args, Status::Deprecated),
@@ -83,6 +88,46 @@ fn run_publish(args: PublishArgs) -> ExitCode {
         &format!("{verb} {} version(s)", report.files.len()),
     );
     ExitCode::SUCCESS
+}
+
+fn print_plan(args: PlanArgs) -> ExitCode {
+    let plan = match Plan::read(&args.out) {
+        Ok(plan) => plan,
+        Err(err) => return failure(&err),
+    };
+    match args.format {
+        PlanFormat::Json => printer::print_json(&plan),
+        PlanFormat::Lines => printer::print_plan_lines(&plan),
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_codeowners(args: CodeownersArgs) -> ExitCode {
+    let report = match codeowners::codeowners(&args.data.data, &args.output, args.check) {
+        Ok(report) => report,
+        Err(err) => return command_failure(err, Format::Human),
+    };
+    let path = report.path.display();
+    match (args.check, report.changed) {
+        (true, true) => {
+            eprintln!(
+                "error: {path} does not match the [scopes] owners in registry.toml; run perstack-registry codeowners"
+            );
+            ExitCode::from(INVALID)
+        }
+        (true, false) => {
+            printer::status(args.quiet, &format!("{path} is up to date"));
+            ExitCode::SUCCESS
+        }
+        (false, changed) => {
+            let verb = if changed { "wrote" } else { "unchanged:" };
+            printer::status(
+                args.quiet,
+                &format!("{verb} {path} ({} scope(s))", report.scopes),
+            );
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn tag(args: TagArgs) -> ExitCode {

@@ -12,6 +12,7 @@ use crate::build::Progress;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Position, Severity};
+use crate::plan::Plan;
 use crate::publish::PublishReport;
 use crate::review::Change;
 
@@ -153,6 +154,14 @@ pub fn print_published(report: &PublishReport) {
         if let Some(content) = &file.content {
             let _ = writeln!(stdout, "{content}");
         }
+    }
+}
+
+/// A deploy plan as one path per line, in upload order.
+pub fn print_plan_lines(plan: &Plan) {
+    let mut stdout = std::io::stdout().lock();
+    for file in &plan.files {
+        let _ = writeln!(stdout, "{}", file.path);
     }
 }
 
