@@ -75,6 +75,16 @@ pub enum Command {
         after_help = "Examples:\n  perstack-registry codeowners\n  perstack-registry codeowners --output CODEOWNERS --check"
     )]
     Codeowners(CodeownersArgs),
+    /// Start a new registry repository in DIR.
+    ///
+    /// Writes registry-data/registry.toml, a README for authors, .github/CODEOWNERS, a
+    /// .gitignore, and two GitHub Actions workflows: the pull-request check (check --base) and
+    /// the deploy recipe chosen with --deploy. Refuses, writing nothing, if any of these files
+    /// exists. Exit status: 0 written, 1 a file exists, 2 usage or I/O failure.
+    #[command(
+        after_help = "Examples:\n  perstack-registry init my-registry\n  perstack-registry init . --deploy s3 --name \"Acme Expert Registry\""
+    )]
+    Init(InitArgs),
     /// Point a custom tag at a published version.
     ///
     /// Edits the expert's expert.toml, keeping its comments and layout, after checking that the
@@ -132,6 +142,22 @@ pub struct PublishArgs {
     /// How to print the result: human, or json (one document on stdout).
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+    /// Print only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The repository directory (created if missing).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Where pushes to main deploy the registry.
+    #[arg(long, value_enum, default_value_t = crate::init::DeployTarget::Pages)]
+    pub deploy: crate::init::DeployTarget,
+    /// The registry's display name, written to registry.toml.
+    #[arg(long, default_value = crate::settings::DEFAULT_NAME)]
+    pub name: String,
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,

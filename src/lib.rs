@@ -16,6 +16,7 @@ pub mod edit;
 pub mod fsutil;
 pub mod git;
 pub mod index;
+pub mod init;
 pub mod load;
 pub mod meta;
 pub mod model;

@@ -8,12 +8,13 @@ use clap::Parser;
 
 use perstack_registry::build::{self, BuildOptions, BuildOutcome};
 use perstack_registry::cli::{
-    BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, PlanArgs, PlanFormat, PublishArgs,
-    ReportFormat, StatusArgs, TagArgs, UntagArgs,
+    BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, InitArgs, PlanArgs, PlanFormat,
+    PublishArgs, ReportFormat, StatusArgs, TagArgs, UntagArgs,
 };
 use perstack_registry::codeowners;
 use perstack_registry::diagnostic::{Diagnostics, Severity};
 use perstack_registry::edit::{self, MetaChange};
+use perstack_registry::init;
 use perstack_registry::model::Status;
 use perstack_registry::outcome::CommandError;
 use perstack_registry::plan::Plan;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Build(args) => run_build(args),
         Command::Publish(args) => run_publish(args),
+        Command::Init(args) => run_init(args),
         Command::Plan(args) => print_plan(args),
         Command::Codeowners(args) => run_codeowners(args),
         Command::Tag(args) => tag(args),
@@ -88,6 +90,18 @@ fn run_publish(args: PublishArgs) -> ExitCode {
         &format!("{verb} {} version(s)", report.files.len()),
     );
     ExitCode::SUCCESS
+}
+
+fn run_init(args: InitArgs) -> ExitCode {
+    match init::init(&args.dir, &args.name, args.deploy) {
+        Ok(written) => {
+            for path in written {
+                printer::status(args.quiet, &format!("wrote {}", path.display()));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => command_failure(err, Format::Human),
+    }
 }
 
 fn print_plan(args: PlanArgs) -> ExitCode {
