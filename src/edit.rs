@@ -204,7 +204,7 @@ fn check_rules(
 fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
     match change {
         MetaChange::Tag { tag, version } => {
-            table(document, "tags", false).insert(tag, toml_edit::value(version.to_string()));
+            set_string(table(document, "tags", false), tag, &version.to_string());
             if let Some(retired) = existing_table(document, meta::RETIRED_TAGS) {
                 retired.remove(tag);
             }
@@ -213,7 +213,7 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
             if let Some(tags) = existing_table(document, "tags") {
                 tags.remove(tag);
             }
-            table(document, meta::RETIRED_TAGS, false).insert(tag, toml_edit::value(reason));
+            set_string(table(document, meta::RETIRED_TAGS, false), tag, reason);
         }
         MetaChange::SetStatus {
             version,
@@ -227,8 +227,8 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
                 .get_mut(&key)
                 .and_then(|item| item.as_table_like_mut())
             {
-                entry.insert("status", toml_edit::value(status.as_str()));
-                entry.insert("reason", toml_edit::value(reason));
+                set_string(entry, "status", status.as_str());
+                set_string(entry, "reason", reason);
                 return;
             }
             if inline {
@@ -242,6 +242,20 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
                 entry.insert("reason", toml_edit::value(reason));
                 versions.insert(&key, Item::Table(entry));
             }
+        }
+    }
+}
+
+/// Sets `key` to a string, keeping the comments and spacing around an existing value.
+fn set_string(table: &mut dyn TableLike, key: &str, text: &str) {
+    match table.get_mut(key).and_then(Item::as_value_mut) {
+        Some(value) => {
+            let decor = value.decor().clone();
+            *value = text.into();
+            *value.decor_mut() = decor;
+        }
+        None => {
+            table.insert(key, toml_edit::value(text));
         }
     }
 }
