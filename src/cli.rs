@@ -44,7 +44,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Publish experts from an author's perstack.toml as new version files.
     ///
-    /// Writes registry-data/<name>/<version>.toml for each chosen expert, holding only that
+    /// Writes registry-data/NAME/VERSION.toml for each chosen expert, holding only that
     /// expert's table and skills as written; top-level run settings (model, provider, envPath,
     /// ...) are dropped, with a note. Everything is validated first with the same rules as
     /// `check`, and a version that already exists is refused: nothing is ever overwritten, and
@@ -59,7 +59,7 @@ pub enum Command {
     /// registry, in an order safe to upload one by one (blobs, index documents, snapshot,
     /// readable documents, _headers, and v1/root.json last).
     ///
-    /// The plan is read from <out>/.perstack-build/plan.json, which every successful build
+    /// The plan is read from OUT/.perstack-build/plan.json, which every successful build
     /// writes (and a failed one removes). Exit status: 0 printed, 2 no plan or I/O failure.
     #[command(
         after_help = "Examples:\n  perstack-registry plan\n  perstack-registry plan --out dist --format json\n  perstack-registry plan --out dist | while read -r f; do aws s3 cp \"dist/$f\" \"s3://bucket/$f\"; done"
@@ -67,8 +67,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write a CODEOWNERS file from the scope owners in registry.toml.
     ///
-    /// Each [scopes."@scope"] owners entry becomes a rule for registry-data/@scope/, so the
-    /// code host requires the owners' review for changes to their scope. Run it from the
+    /// The owners of each scope in registry.toml (scopes."@acme".owners) get a rule for
+    /// registry-data/@acme/, so the code host requires their review for changes to their
+    /// scope. Run it from the
     /// repository root. Exit status: 0 written (or, with --check, up to date), 1 invalid
     /// registry.toml or, with --check, out of date, 2 usage or I/O failure.
     #[command(
