@@ -4,7 +4,8 @@
 //! memory, compare with the registry published before (refusing, with nothing written, anything
 //! the write-once rules forbid), then write. Writes go in a safe order (blobs, index documents,
 //! snapshot, readable documents, and the root last), each file by rename, so a build killed at
-//! any moment leaves the previous registry valid and the next build completes the work.
+//! any moment leaves the previous registry valid and the next build completes the work. The
+//! same order, relative to the previous registry, is recorded as the deploy plan (`plan`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,6 +19,7 @@ use crate::fsutil::{self, IoContext, IoError, Staging};
 use crate::index::{self, Document, RootCounts};
 use crate::load;
 use crate::model::{ExpertName, Hash};
+use crate::plan::{self, Plan};
 use crate::published::{PublishedError, PublishedRegistry};
 use crate::validate::{self, Expert, Registry};
 use crate::writeonce;
@@ -63,6 +65,9 @@ pub struct BuildReport {
     pub serial: u64,
     /// Paths written, relative to the output directory, in the order they were written.
     pub written: Vec<String>,
+    /// The files new relative to the previous registry, in safe upload order (also written to
+    /// `.perstack-build/plan.json`).
+    pub plan: Plan,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -88,6 +93,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let state_dir = options.out_dir.join(STATE_DIR);
     fsutil::create_dir_all(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
+    Plan::remove(&options.out_dir)?;
     let cache_path = state_dir.join("cache.json");
     let cache = options.use_cache.then(|| BuildCache::load(&cache_path));
 
@@ -161,6 +167,17 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         },
     );
 
+    let plan = plan::compute(
+        &plan::Built {
+            registry: &registry,
+            index_hashes: &index_hashes,
+            snapshot: &snapshot,
+            root: &root,
+            serial,
+        },
+        previous.as_ref(),
+    )?;
+
     let staging = Staging::new(state_dir.join("staging"))?;
     let writer = Writer {
         out: &options.out_dir,
@@ -198,11 +215,13 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     if staging.write_if_changed(&root_path, &root.bytes, true)? {
         written.push(index::ROOT_PATH.to_owned());
     }
+    plan.write(&options.out_dir)?;
     Ok(BuildOutcome::Built(BuildReport {
         experts: registry.experts.len(),
         versions: registry.version_count(),
         serial,
         written,
+        plan,
         warnings: problems,
     }))
 }

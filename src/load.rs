@@ -167,6 +167,59 @@ pub fn load_with_progress(
     })
 }
 
+impl LoadedRegistry {
+    /// Adds a version file that is not on disk yet (`path` is where it would be written), checked
+    /// like every other one, so that `publish` can validate the registry it is about to create
+    /// before it writes anything.
+    pub fn add_version(
+        &mut self,
+        name: &ExpertName,
+        version: &semver::Version,
+        path: &Path,
+        bytes: &[u8],
+    ) {
+        let version_text = version.to_string();
+        let record =
+            definition::check_version_file(path, name, &version_text, bytes, &mut self.problems);
+        let dir = name.data_dir(&self.data_dir);
+        let expert = self
+            .experts
+            .entry(name.clone())
+            .or_insert_with(|| LoadedExpert {
+                name: name.clone(),
+                meta_path: dir.join(meta::FILE_NAME),
+                dir,
+                versions: BTreeMap::new(),
+                invalid_versions: BTreeSet::new(),
+                meta: ExpertMeta::default(),
+            });
+        match record {
+            Some(record) => {
+                let loaded = LoadedVersion {
+                    path: path.to_path_buf(),
+                    record,
+                    stamp: None,
+                };
+                expert.versions.insert(version.clone(), loaded);
+            }
+            None => {
+                expert.invalid_versions.insert(version_text);
+            }
+        }
+    }
+
+    /// Replaces an expert's `expert.toml` with `bytes`, not yet written, dropping what the old
+    /// file was found to break, so that an edit is validated before it is written.
+    pub fn replace_meta(&mut self, name: &ExpertName, bytes: &[u8]) {
+        let Some(expert) = self.experts.get_mut(name) else {
+            return;
+        };
+        let meta_path = expert.meta_path.clone();
+        self.problems.retain(|problem| problem.file != meta_path);
+        expert.meta = meta::parse(&meta_path, bytes, &mut self.problems);
+    }
+}
+
 fn check_version(
     file: &VersionFile,
     settings: &Settings,

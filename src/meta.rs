@@ -1,6 +1,7 @@
 //! `expert.toml`: the part of an expert that may change after publishing.
 //!
-//! It holds custom dist-tags and the status of versions. This module reads the file into an
+//! It holds custom dist-tags, tags retired on purpose (so the write-once rules know a published
+//! tag's removal was deliberate), and the status of versions. This module reads the file into an
 //! [`ExpertMeta`] and checks what the file alone can tell; whether tags and statuses name real
 //! versions is decided in `validate`, which sees the expert's versions.
 
@@ -15,6 +16,8 @@ use crate::model::{self, LATEST, Status};
 use crate::source::{self, Checker, Source, Table, Value};
 
 pub const FILE_NAME: &str = "expert.toml";
+/// The table of tags removed on purpose.
+pub const RETIRED_TAGS: &str = "retired-tags";
 
 /// A value together with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct VersionStatus {
 pub struct ExpertMeta {
     /// Custom tag -> version text.
     pub tags: BTreeMap<String, Placed<String>>,
+    /// Tag -> why it was removed. A published tag may vanish from `[tags]` only if it is here.
+    pub retired_tags: BTreeMap<String, Placed<String>>,
     /// Version text -> status. Versions not listed are available.
     pub versions: BTreeMap<String, Placed<VersionStatus>>,
     /// Tags the file sets to something that is not a version string.
@@ -80,16 +85,7 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
                     ..
                 } in entries(text, tags)
                 {
-                    if tag_name == LATEST {
-                        checker.error(
-                            "latest-tag",
-                            span,
-                            "`latest` is computed by the registry and cannot be set".to_owned(),
-                        );
-                        continue;
-                    }
-                    if let Err(err) = model::check_tag(&tag_name) {
-                        checker.error("invalid-tag", span, err);
+                    if !checker.custom_tag(&tag_name, span) {
                         continue;
                     }
                     match checker.string(&tag_name, target) {
@@ -105,6 +101,31 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
                         None => {
                             meta.invalid_tags.insert(tag_name);
                         }
+                    }
+                }
+            }
+            RETIRED_TAGS => {
+                let Some(retired) = checker.table(RETIRED_TAGS, value) else {
+                    continue;
+                };
+                for Entry {
+                    name: tag_name,
+                    span,
+                    value: reason,
+                    ..
+                } in entries(text, retired)
+                {
+                    if !checker.custom_tag(&tag_name, span.clone()) {
+                        continue;
+                    }
+                    if let Some(reason) = checker.non_empty_string(&tag_name, reason) {
+                        meta.retired_tags.insert(
+                            tag_name,
+                            Placed {
+                                value: reason.to_owned(),
+                                position: at(span),
+                            },
+                        );
                     }
                 }
             }
@@ -183,6 +204,18 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
             other => checker.unknown_key(FILE_NAME, other, key.span()),
         }
     }
+    for (tag, retired) in &meta.retired_tags {
+        if meta.tags.contains_key(tag) {
+            problems.push(
+                Diagnostic::error(
+                    "tag-retired-and-set",
+                    path,
+                    format!("tag \"{tag}\" is both set in [tags] and listed in [{RETIRED_TAGS}]; remove it from one of them"),
+                )
+                .at(retired.position),
+            );
+        }
+    }
     meta
 }
 
@@ -248,4 +281,23 @@ fn entries<'t, 'i>(text: &str, table: &'t Table<'i>) -> Vec<Entry<'t, 'i>> {
         collect(text, entry, key.span(), &mut entries);
     }
     entries
+}
+
+impl Checker<'_, '_> {
+    /// Checks a key naming a custom tag: a valid tag name, and never `latest`.
+    fn custom_tag(&mut self, name: &str, span: Range<usize>) -> bool {
+        if name == LATEST {
+            self.error(
+                "latest-tag",
+                span,
+                "`latest` is computed by the registry and cannot be set or retired".to_owned(),
+            );
+            return false;
+        }
+        if let Err(err) = model::check_tag(name) {
+            self.error("invalid-tag", span, err);
+            return false;
+        }
+        true
+    }
 }

@@ -9,7 +9,12 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::build::Progress;
-use crate::diagnostic::{Diagnostic, Severity};
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Position, Severity};
+use crate::plan::Plan;
+use crate::publish::PublishReport;
+use crate::review::Change;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,10 +33,28 @@ struct JsonReport<'a> {
     errors: usize,
     warnings: usize,
     diagnostics: &'a [Diagnostic],
+    /// Only for `check --base`: what the change does that is allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a [Change]>,
 }
 
 /// Prints diagnostics in the chosen format. With `quiet`, human output keeps only errors.
 pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool) {
+    print_report(diagnostics, None, format, quiet);
+}
+
+/// Prints the review of a change: its problems and, as notes (`::notice` for GitHub), what it
+/// does that is allowed.
+pub fn print_review(diagnostics: &[Diagnostic], changes: &[Change], format: Format, quiet: bool) {
+    print_report(diagnostics, Some(changes), format, quiet);
+}
+
+fn print_report(
+    diagnostics: &[Diagnostic],
+    changes: Option<&[Change]>,
+    format: Format,
+    quiet: bool,
+) {
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
@@ -44,6 +67,9 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool
                     let _ = writeln!(stderr, "{diagnostic}");
                 }
             }
+            for change in changes.unwrap_or_default().iter().filter(|_| !quiet) {
+                let _ = writeln!(stderr, "{}: note: {}", place(change), change.message);
+            }
         }
         Format::Json => {
             let report = JsonReport {
@@ -51,6 +77,7 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool
                 errors,
                 warnings: diagnostics.len() - errors,
                 diagnostics,
+                changes,
             };
             let mut stdout = std::io::stdout().lock();
             let _ = serde_json::to_writer_pretty(&mut stdout, &report);
@@ -60,6 +87,14 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool
             let mut stdout = std::io::stdout().lock();
             for diagnostic in diagnostics {
                 let _ = writeln!(stdout, "{}", github_annotation(diagnostic));
+            }
+            for change in changes.unwrap_or_default() {
+                let _ = writeln!(
+                    stdout,
+                    "::notice {}::{}",
+                    github_place(&change.file, change.position),
+                    escape_data(&change.message)
+                );
             }
         }
     }
@@ -71,17 +106,26 @@ pub fn github_annotation(diagnostic: &Diagnostic) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut properties = format!(
-        "file={}",
-        escape_property(&diagnostic.file.to_string_lossy())
-    );
-    if let Some(position) = diagnostic.position {
-        properties.push_str(&format!(",line={},col={}", position.line, position.column));
-    }
     format!(
-        "::{command} {properties}::{}",
+        "::{command} {}::{}",
+        github_place(&diagnostic.file, diagnostic.position),
         escape_data(&diagnostic.message)
     )
+}
+
+fn github_place(file: &Path, position: Option<Position>) -> String {
+    let mut properties = format!("file={}", escape_property(&file.to_string_lossy()));
+    if let Some(position) = position {
+        properties.push_str(&format!(",line={},col={}", position.line, position.column));
+    }
+    properties
+}
+
+fn place(change: &Change) -> String {
+    match change.position {
+        Some(p) => format!("{}:{}:{}", change.file.display(), p.line, p.column),
+        None => change.file.display().to_string(),
+    }
 }
 
 fn escape_data(text: &str) -> String {
@@ -92,6 +136,33 @@ fn escape_data(text: &str) -> String {
 
 fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Any report as one pretty JSON document on stdout.
+pub fn print_json(report: &impl Serialize) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, report);
+    let _ = writeln!(stdout);
+}
+
+/// The files `publish` wrote, as `b3sum` prints them (`<hash>  <path>`); for a dry run, each
+/// with the text it would hold.
+pub fn print_published(report: &PublishReport) {
+    let mut stdout = std::io::stdout().lock();
+    for file in &report.files {
+        let _ = writeln!(stdout, "{}  {}", file.blake3, file.path.display());
+        if let Some(content) = &file.content {
+            let _ = writeln!(stdout, "{content}");
+        }
+    }
+}
+
+/// A deploy plan as one path per line, in upload order.
+pub fn print_plan_lines(plan: &Plan) {
+    let mut stdout = std::io::stdout().lock();
+    for file in &plan.files {
+        let _ = writeln!(stdout, "{}", file.path);
+    }
 }
 
 /// A one-line message on stderr, unless quiet.
@@ -144,8 +215,6 @@ impl Progress for TerminalProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::Position;
-    use std::path::Path;
 
     #[test]
     fn github_annotations_escape_their_fields() {

@@ -29,6 +29,8 @@ pub struct Expert {
     pub versions: BTreeMap<semver::Version, Published>,
     /// Custom tags (never `latest`) in byte order.
     pub tags: BTreeMap<String, semver::Version>,
+    /// Tags removed on purpose, with the reason (`[retired-tags]` in expert.toml).
+    pub retired_tags: BTreeMap<String, String>,
     pub latest: Option<semver::Version>,
 }
 
@@ -187,6 +189,11 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
         name: loaded.name.clone(),
         versions,
         tags,
+        retired_tags: meta
+            .retired_tags
+            .iter()
+            .map(|(tag, reason)| (tag.clone(), reason.value.clone()))
+            .collect(),
         latest,
     }
 }

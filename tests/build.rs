@@ -338,8 +338,28 @@ fn removing_a_published_tag_is_refused() {
             r.file("tic-tac-toe/expert.toml", "[tags]\nstable = \"1.0.0\"\n");
         },
         &[
-            "registry-data/tic-tac-toe/expert.toml: error: tag \"legacy\" of \"tic-tac-toe\" was published and cannot be removed; point it at another version instead",
+            "registry-data/tic-tac-toe/expert.toml: error: tag \"legacy\" of \"tic-tac-toe\" was published and cannot silently vanish; point it at another version, or retire it with `perstack-registry untag tic-tac-toe legacy`",
         ],
+    );
+}
+
+#[test]
+fn retiring_a_published_tag_is_allowed() {
+    let registry = TestRegistry::valid();
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\nlegacy = \"1.0.0\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\n[retired-tags]\nlegacy = \"No longer maintained\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    let tic = read_json(&registry.out().join("v1/experts/tic-tac-toe.json"));
+    assert_eq!(
+        tic["dist-tags"],
+        serde_json::json!({"latest": "1.0.0", "stable": "1.0.0"})
     );
 }
 

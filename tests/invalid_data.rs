@@ -982,7 +982,7 @@ fn latest_cannot_be_set_as_a_tag() {
     assert_invalid(
         &registry,
         &[&format!(
-            "{TIC_META}:3:1: error: `latest` is computed by the registry and cannot be set"
+            "{TIC_META}:3:1: error: `latest` is computed by the registry and cannot be set or retired"
         )],
     );
 }
@@ -1260,7 +1260,7 @@ fn all_problems_are_reported_in_one_run_sorted_by_file_and_position() {
             "registry-data/README.md: error: file is not part of the registry format (see docs/format.md)",
             "registry-data/registry.toml:1:1: error: unknown field `nmae` in registry.toml",
             "registry-data/tic-tac-toe/1.0.0.toml:5:1: error: unknown field `model` in expert",
-            "registry-data/tic-tac-toe/expert.toml:2:1: error: `latest` is computed by the registry and cannot be set",
+            "registry-data/tic-tac-toe/expert.toml:2:1: error: `latest` is computed by the registry and cannot be set or retired",
         ],
     );
 }
@@ -1336,7 +1336,7 @@ fn github_format_prints_annotations_on_stdout() {
          ::error file=registry-data/README.md::file is not part of the registry format (see docs/format.md)\n\
          ::error file=registry-data/registry.toml,line=1,col=1::unknown field `nmae` in registry.toml\n\
          ::error file=registry-data/tic-tac-toe/1.0.0.toml,line=5,col=1::unknown field `model` in expert\n\
-         ::error file=registry-data/tic-tac-toe/expert.toml,line=2,col=1::`latest` is computed by the registry and cannot be set\n"
+         ::error file=registry-data/tic-tac-toe/expert.toml,line=2,col=1::`latest` is computed by the registry and cannot be set or retired\n"
     );
 }
 

@@ -1,0 +1,550 @@
+//! Publishing by git push, end to end in real temporary git repositories: publish from real
+//! perstack.toml files, review pull requests with `check --base`, change tags and statuses,
+//! and deploy with the plan. Every bad input gets a clear message and changes nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use common::{TestRegistry, commit_all, example_files, git, run_in, version_file};
+
+/// Every file of the repository except git's own, by relative path.
+fn repo_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    common::tree(dir)
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(".git/"))
+        .collect()
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// A git repository with an empty registry, committed.
+fn repository() -> (TestRegistry, String) {
+    let registry = TestRegistry::empty();
+    registry.file("registry.toml", "name = \"Test Registry\"\n");
+    git(registry.root(), &["init", "-q"]);
+    let base = commit_all(registry.root(), "Start the registry");
+    (registry, base)
+}
+
+#[test]
+fn every_example_publishes_and_its_pull_request_passes_review() {
+    let (registry, base) = repository();
+    let mut published = Vec::new();
+    for example in example_files() {
+        let run = registry.run(&["publish", example.to_str().unwrap(), "--all"]);
+        run.expect_code(0);
+        assert!(
+            run.stderr().contains("note: left out of the published definitions (run settings, not part of an expert): model"),
+            "{}",
+            run.stderr()
+        );
+        for line in run.stdout().lines() {
+            let (hash, path) = line.split_once("  ").expect("b3sum-style line");
+            let bytes = fs::read(registry.root().join(path)).unwrap();
+            assert_eq!(hash, blake3_hex(&bytes), "{path}");
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(
+                text.starts_with("[experts.") || text.starts_with('#'),
+                "{path}"
+            );
+            assert!(!text.contains("model ="), "{path} kept a run setting");
+            published.push(path.to_owned());
+        }
+    }
+    assert_eq!(published.len(), 11, "{published:#?}");
+    // gmail-assistant.toml: the delegating expert comes after the experts it delegates to.
+    let position = |name: &str| {
+        published
+            .iter()
+            .position(|p| p.contains(&format!("/{name}/")))
+            .unwrap()
+    };
+    for delegate in ["inbox-searcher", "knowledge-finder", "email-composer"] {
+        assert!(position(delegate) < position("email-assistant"));
+    }
+    registry.run(&["check"]).expect_code(0);
+
+    commit_all(registry.root(), "Publish the examples");
+    let review = registry.run(&["check", "--base", &base, "--format", "github"]);
+    review.expect_code(0);
+    let stdout = review.stdout();
+    let notices: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::notice"))
+        .collect();
+    assert_eq!(notices.len(), 11, "{}", review.stdout());
+    let bug_finder = fs::read(registry.data().join("bug-finder/1.0.0.toml")).unwrap();
+    assert!(notices.contains(&format!(
+        "::notice file=registry-data/bug-finder/1.0.0.toml::adds bug-finder@1.0.0 (BLAKE3 {})",
+        blake3_hex(&bug_finder)
+    )
+    .as_str()));
+}
+
+#[test]
+fn editing_a_published_version_is_refused_at_its_first_changed_line() {
+    let (registry, _) = repository();
+    registry
+        .version("@acme/searcher", "1.0.0", "")
+        .version("@acme/searcher", "1.1.0", "");
+    let published = commit_all(registry.root(), "Publish @acme/searcher");
+    let path = "@acme/searcher/1.0.0.toml";
+    let old = fs::read(registry.data().join(path)).unwrap();
+    let edited = version_file("@acme/searcher", "1.0.0", "").replace(
+        "instruction = \"Do the work.\"",
+        "instruction = \"Do the work, then more.\"",
+    );
+    registry.file(path, &edited);
+    registry.remove("@acme/searcher/1.1.0.toml");
+    commit_all(registry.root(), "Quietly change a published version");
+
+    let run = registry.run(&["check", "--base", &published, "--format", "github"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stdout(),
+        format!(
+            "::error file=registry-data/@acme/searcher/1.0.0.toml,line=4,col=1::version @acme/searcher@1.0.0 was published with BLAKE3 {}, but the file now hashes to {}; published versions never change, so publish a new version instead\n\
+             ::error file=registry-data/@acme/searcher/1.1.0.toml::version @acme/searcher@1.1.0 was published and cannot be removed; restore the file\n",
+            blake3_hex(&old),
+            blake3_hex(edited.as_bytes())
+        )
+    );
+    assert!(
+        run.stderr()
+            .contains("is invalid: 2 error(s), 0 warning(s)"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn deprecating_is_reviewed_and_undeprecating_is_refused() {
+    let (registry, _) = repository();
+    registry
+        .version("tic-tac-toe", "1.0.0", "")
+        .version("tic-tac-toe", "1.1.0", "");
+    let published = commit_all(registry.root(), "Publish tic-tac-toe");
+
+    let run = registry.run(&[
+        "deprecate",
+        "tic-tac-toe@1.0.0",
+        "--reason",
+        "Use 1.1.0: it never loses",
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr(),
+        "registry-data/tic-tac-toe/expert.toml: tic-tac-toe@1.0.0 is now deprecated\n"
+    );
+    let review = registry.run(&["check", "--base", &published]);
+    review.expect_code(0);
+    assert!(
+        review.stderr().contains(
+            "registry-data/tic-tac-toe/expert.toml:1:11: note: tic-tac-toe@1.0.0: available -> deprecated: Use 1.1.0: it never loses"
+        ),
+        "{}",
+        review.stderr()
+    );
+    let deprecated = commit_all(registry.root(), "Deprecate tic-tac-toe 1.0.0");
+
+    // There is no command to undeprecate; editing expert.toml by hand is caught in review.
+    registry.remove("tic-tac-toe/expert.toml");
+    let run = registry.run(&["check", "--base", &deprecated]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(
+            "registry-data/tic-tac-toe/expert.toml: error: version tic-tac-toe@1.0.0 is deprecated in the published registry and cannot become available: deprecated never returns to available, and disabled is final"
+        ),
+        "{}",
+        run.stderr()
+    );
+    git(registry.root(), &["checkout", "-q", "--", "."]);
+
+    registry
+        .run(&["disable", "tic-tac-toe@1.0.0", "--reason", "Cheats"])
+        .expect_code(0);
+    let before = repo_tree(registry.root());
+    let run = registry.run(&["deprecate", "tic-tac-toe@1.0.0", "--reason", "Back"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr(),
+        "error: tic-tac-toe@1.0.0 is disabled and cannot become deprecated: deprecated never returns to available, and disabled is final\n"
+    );
+    assert_eq!(repo_tree(registry.root()), before);
+}
+
+#[test]
+fn tags_move_retire_and_return_keeping_comments() {
+    let (registry, _) = repository();
+    registry
+        .version("tic-tac-toe", "1.0.0", "")
+        .version("tic-tac-toe", "1.1.0", "")
+        .file(
+            "tic-tac-toe/expert.toml",
+            "# Tags of tic-tac-toe.\n[tags]\nstable = \"1.0.0\" # what most people pin\nbeta = \"1.1.0\"\n",
+        );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let published = commit_all(registry.root(), "Publish tic-tac-toe");
+
+    registry
+        .run(&["tag", "tic-tac-toe@1.1.0", "stable"])
+        .expect_code(0);
+    let run = registry.run(&["untag", "tic-tac-toe", "beta"]);
+    run.expect_code(0);
+    assert_eq!(
+        fs::read_to_string(registry.data().join("tic-tac-toe/expert.toml")).unwrap(),
+        "# Tags of tic-tac-toe.\n[tags]\nstable = \"1.1.0\" # what most people pin\n\n[retired-tags]\nbeta = \"removed by untag\"\n"
+    );
+    let review = registry.run(&["check", "--base", &published]);
+    review.expect_code(0);
+    let stderr = review.stderr();
+    let notes: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("note:"))
+        .map(|l| l.split("note: ").nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "moves tag \"stable\" of tic-tac-toe from 1.0.0 to 1.1.0",
+            "retires tag \"beta\" of tic-tac-toe: removed by untag",
+        ]
+    );
+    // The build accepts the retired tag vanishing, since the removal is recorded.
+    registry.run(&["build", "--quiet"]).expect_code(0);
+
+    registry
+        .run(&["tag", "tic-tac-toe@1.0.0", "beta"])
+        .expect_code(0);
+    assert_eq!(
+        fs::read_to_string(registry.data().join("tic-tac-toe/expert.toml")).unwrap(),
+        "# Tags of tic-tac-toe.\n[tags]\nstable = \"1.1.0\" # what most people pin\nbeta = \"1.0.0\"\n\n[retired-tags]\n"
+    );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+}
+
+#[test]
+fn new_names_that_pass_for_existing_ones_are_refused_unless_allowed() {
+    let (registry, _) = repository();
+    registry.version("@acme/researcher", "1.0.0", "").version(
+        "@acme/writer",
+        "1.0.0",
+        "delegates = [\"@acme/researcher\"]\n",
+    );
+    let base = commit_all(registry.root(), "Publish");
+    registry
+        .version("@acme/research-er", "1.0.0", "")
+        .version("@acrne/tool", "1.0.0", "")
+        .version("@acme/reseacher", "1.0.0", "");
+    let run = registry.run(&["check", "--base", &base, "--format", "json"]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let problems: Vec<(String, String)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                d["file"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                "name-similar".to_owned(),
+                "registry-data/@acme/reseacher".to_owned()
+            ),
+            (
+                "name-confusable".to_owned(),
+                "registry-data/@acme/research-er".to_owned()
+            ),
+            (
+                "scope-confusable".to_owned(),
+                "registry-data/@acrne".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(report["changes"].as_array().unwrap().len(), 3);
+
+    registry.file(
+        "registry.toml",
+        "name = \"Test Registry\"\n[names]\nallow = [\"@acme/research-er\", \"@acrne\", \"@acme/reseacher\"]\n",
+    );
+    let run = registry.run(&["check", "--base", &base, "--format", "json"]);
+    run.expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(report["diagnostics"], serde_json::json!([]));
+}
+
+#[test]
+fn review_works_in_a_shallow_clone_once_the_base_is_fetched() {
+    let (registry, base) = repository();
+    registry.version("tic-tac-toe", "1.0.0", "");
+    commit_all(registry.root(), "Publish tic-tac-toe");
+    let clones = tempfile::tempdir().unwrap();
+    let origin = format!("file://{}", registry.root().display());
+    git(
+        clones.path(),
+        &["clone", "-q", "--depth=1", &origin, "shallow"],
+    );
+    let shallow = clones.path().join("shallow");
+
+    let run = run_in(&shallow, &["check", "--base", &base]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: revision \"{base}\" is not in this repository; in a shallow clone, fetch it first: git fetch --depth=1 origin {base}\n"
+        )
+    );
+    git(&shallow, &["fetch", "-q", "--depth=1", "origin", &base]);
+    let run = run_in(&shallow, &["check", "--base", &base]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("registry-data/tic-tac-toe/1.0.0.toml: note: adds tic-tac-toe@1.0.0"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn the_plan_lists_exactly_the_new_files_in_safe_order() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let first = registry.run(&["plan"]);
+    first.expect_code(0);
+    let all: Vec<String> = common::tree(&registry.out()).into_keys().collect();
+    let mut listed: Vec<String> = first.stdout().lines().map(str::to_owned).collect();
+    assert_eq!(listed.last().unwrap(), "v1/root.json");
+    listed.sort();
+    assert_eq!(listed, all, "the first plan lists every file");
+
+    let before = common::tree(&registry.out());
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let after = common::tree(&registry.out());
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(path, bytes)| before.get(*path) != Some(*bytes))
+        .map(|(path, _)| path)
+        .collect();
+    let run = registry.run(&["plan", "--format", "json"]);
+    run.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let files: Vec<(String, String)> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = files.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["blob", "index", "snapshot", "readable", "root"]);
+    let mut paths: Vec<&String> = files.iter().map(|(_, p)| p).collect();
+    paths.sort();
+    assert_eq!(paths, changed, "the plan lists exactly the new files");
+    assert_eq!(plan["serial"], 2);
+
+    // A build with nothing new plans nothing, and a refused build leaves no plan behind.
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    assert_eq!(registry.run(&["plan"]).stdout(), "");
+    registry.remove("tic-tac-toe/1.1.0.toml");
+    registry.run(&["build", "--quiet"]).expect_code(1);
+    let run = registry.run(&["plan"]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr(),
+        "error: dist/.perstack-build/plan.json: no plan here; run `perstack-registry build` first\n"
+    );
+}
+
+#[test]
+fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--out", "deployed"])
+        .expect_code(0);
+    // The deployed copy needs no blobs: the previous index documents say which exist.
+    fs::remove_dir_all(registry.root().join("deployed/v1/blobs")).unwrap();
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry
+        .run(&["build", "--quiet", "--previous", "deployed"])
+        .expect_code(0);
+    let lines = registry.run(&["plan"]).stdout();
+    let kinds: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split('/').take(2).collect::<Vec<_>>().join("/"))
+        .map(|p| match p.as_str() {
+            "v1/blobs" => "blob",
+            "v1/index" => "index",
+            "v1/snapshots" => "snapshot",
+            "v1/experts" => "readable",
+            _ => "root",
+        })
+        .collect();
+    assert_eq!(kinds, ["blob", "index", "snapshot", "readable", "root"]);
+}
+
+#[test]
+fn codeowners_follows_the_scope_owners() {
+    let (registry, _) = repository();
+    registry.file(
+        "registry.toml",
+        "name = \"Test Registry\"\n[scopes.\"@mailcraft\"]\nowners = [\"@mailcraft/maintainers\"]\n[scopes.\"@acme\"]\nowners = [\"@acme-org/maintainers\", \"ops@acme.example\"]\n",
+    );
+    registry.run(&["codeowners"]).expect_code(0);
+    assert_eq!(
+        fs::read_to_string(registry.root().join(".github/CODEOWNERS")).unwrap(),
+        "# Generated by `perstack-registry codeowners` from registry-data/registry.toml; do not edit.\n# Changes to a scope need the review of its owners.\n/registry-data/@acme/ @acme-org/maintainers ops@acme.example\n/registry-data/@mailcraft/ @mailcraft/maintainers\n"
+    );
+    registry.run(&["codeowners", "--check"]).expect_code(0);
+    registry.file("registry.toml", "name = \"Test Registry\"\n");
+    let run = registry.run(&["codeowners", "--check"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("does not match"), "{}", run.stderr());
+}
+
+/// Runs `args` in the repository, asserts the exit code and the exact stderr, and that no file
+/// changed.
+fn assert_rejected(registry: &TestRegistry, args: &[&str], code: i32, stderr: &str) {
+    let before = repo_tree(registry.root());
+    let run = registry.run(args);
+    run.expect_code(code);
+    assert_eq!(run.stderr(), stderr, "{args:?}");
+    assert_eq!(repo_tree(registry.root()), before, "{args:?} changed files");
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_changes_nothing() {
+    let (registry, _) = repository();
+    registry
+        .version("tic-tac-toe", "1.0.0", "")
+        .file("tic-tac-toe/expert.toml", "[tags]\nstable = \"1.0.0\"\n");
+    fs::write(
+        registry.root().join("perstack.toml"),
+        "model = \"m\"\n[experts.\"tic-tac-toe\"]\nversion = \"1.0.0\"\ndescription = \"d\"\ninstruction = \"i\"\n[experts.\"other\"]\nversion = \"1.0.0\"\ndescription = \"d\"\ninstruction = \"i\"\n",
+    )
+    .unwrap();
+    fs::write(
+        registry.root().join("broken.toml"),
+        "[experts.\"x\"\nversion = 1\n",
+    )
+    .unwrap();
+
+    assert_rejected(
+        &registry,
+        &["publish", "missing.toml"],
+        2,
+        "error: cannot read missing.toml: No such file or directory (os error 2)\n",
+    );
+    assert_rejected(
+        &registry,
+        &["publish", "broken.toml"],
+        1,
+        "broken.toml:1:13: error: invalid TOML: unclosed table, expected `]`\nerror: 1 problem(s) found; nothing was written\n",
+    );
+    assert_rejected(
+        &registry,
+        &["publish", "--expert", "nobody"],
+        1,
+        "error: perstack.toml defines no expert \"nobody\"; it defines tic-tac-toe, other\n",
+    );
+    assert_rejected(
+        &registry,
+        &["publish"],
+        2,
+        "error: perstack.toml defines 2 experts (tic-tac-toe, other): choose with --expert NAME or --all\n",
+    );
+    assert_rejected(
+        &registry,
+        &["publish", "--all"],
+        1,
+        "perstack.toml:3:11: error: registry-data/tic-tac-toe/1.0.0.toml already exists: tic-tac-toe@1.0.0 is published and never changes; raise `version` to publish a new one\nerror: 1 problem(s) found; nothing was written\n",
+    );
+    assert_rejected(
+        &registry,
+        &["tag", "nobody@1.0.0", "stable"],
+        1,
+        "error: there is no expert \"nobody\" in registry-data (registry-data/nobody does not exist)\n",
+    );
+    assert_rejected(
+        &registry,
+        &["tag", "tic-tac-toe@2.0.0", "stable"],
+        1,
+        "error: \"tic-tac-toe\" has no version 2.0.0 (registry-data/tic-tac-toe/2.0.0.toml does not exist)\n",
+    );
+    assert_rejected(
+        &registry,
+        &["tag", "tic-tac-toe", "stable"],
+        2,
+        "error: \"tic-tac-toe\" is not NAME@VERSION (for example @acme/researcher@1.2.3): it names no version\n",
+    );
+    assert_rejected(
+        &registry,
+        &["tag", "tic-tac-toe@1.0.0", "latest"],
+        2,
+        "error: `latest` is computed by the registry: it cannot be set or removed by hand\n",
+    );
+    assert_rejected(
+        &registry,
+        &["untag", "tic-tac-toe", "beta"],
+        1,
+        "error: \"tic-tac-toe\" has no tag \"beta\"\n",
+    );
+    assert_rejected(
+        &registry,
+        &["disable", "tic-tac-toe@1.0.0", "--reason", "Broken"],
+        1,
+        "error: tag \"stable\" points at tic-tac-toe@1.0.0; move it first (perstack-registry tag tic-tac-toe@<version> stable) or retire it (perstack-registry untag tic-tac-toe stable)\n",
+    );
+    assert_rejected(
+        &registry,
+        &["check", "--base", "no-such-revision"],
+        2,
+        "error: revision \"no-such-revision\" is not in this repository; in a shallow clone, fetch it first: git fetch --depth=1 origin no-such-revision\n",
+    );
+    assert_rejected(
+        &registry,
+        &["init", "."],
+        1,
+        "error: refusing to overwrite ./registry-data/registry.toml; nothing was written\n",
+    );
+    let run = registry.run(&["deprecate", "tic-tac-toe@1.0.0"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("--reason <REASON>"),
+        "{}",
+        run.stderr()
+    );
+
+    registry.file("tic-tac-toe/expert.toml", "[tags\n");
+    assert_rejected(
+        &registry,
+        &["tag", "tic-tac-toe@1.0.0", "beta"],
+        1,
+        "registry-data/tic-tac-toe/expert.toml:1:6: error: invalid TOML: unclosed table, expected `]`\nerror: 1 problem(s) found; nothing was written\n",
+    );
+    registry.file(
+        "registry.toml",
+        "name = \"Test\"\n[scopes.\"acme\"]\nowners = [\"@a\"]\n",
+    );
+    assert_rejected(
+        &registry,
+        &["codeowners"],
+        1,
+        "registry-data/registry.toml:2:9: error: \"acme\" is not a scope: write @ followed by lowercase letters, digits, '-' and '_' (e.g. \"@acme\")\nerror: 1 problem(s) found; nothing was written\n",
+    );
+}
