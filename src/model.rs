@@ -1,4 +1,4 @@
-//! Checked names and values: an [`ExpertName`], a [`Tag`], a [`Status`], a BLAKE3 [`Hash`].
+//! Checked names and values: an [`ExpertName`], an [`ExpertKey`], a [`Status`], a BLAKE3 [`struct@Hash`].
 //!
 //! Raw text from files is converted into these types once, at the edge; a value of one of them
 //! is known to satisfy the Perstack naming rules (PERSTACK.md). An `ExpertName` also knows its
