@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::printer::Format;
+use crate::printer::{ClientFormat, Format};
+use crate::transport::Source;
 
 /// A static, content-addressed registry of Perstack Expert definitions.
 ///
@@ -34,9 +35,18 @@ pub enum Command {
     /// previous registry published. Exit status: 0 built, 1 invalid data or refused change,
     /// 2 usage or I/O failure.
     #[command(
-        after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/"
+        after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/\n  perstack-registry build --previous https://registry.example.com/"
     )]
     Build(BuildArgs),
+    /// Make an Ed25519 key pair for signing the registry's root.
+    ///
+    /// Prints the public key (ed25519:...), which goes into [trust] keys of registry.toml and
+    /// into clients' --trust, and the secret key (ed25519-secret:...), which goes into the
+    /// environment variable named by build --sign-key-env and nowhere else.
+    #[command(
+        after_help = "Examples:\n  perstack-registry keygen\n  perstack-registry keygen --secret-out registry.key\n  REGISTRY_KEY=$(cat registry.key) perstack-registry build --sign-key-env REGISTRY_KEY"
+    )]
+    Keygen(KeygenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,13 +81,38 @@ pub struct BuildArgs {
     /// Where to write the registry.
     #[arg(long, value_name = "DIR", default_value = "dist")]
     pub out: PathBuf,
-    /// The registry published before, to enforce write-once against [default: the registry
-    /// already in --out, if any].
-    #[arg(long, value_name = "DIR")]
-    pub previous: Option<PathBuf>,
+    /// The registry published before, to enforce write-once against: a directory, a file://
+    /// URL or an http(s):// base URL [default: the registry already in --out, if any].
+    #[arg(long, value_name = "SRC")]
+    pub previous: Option<Source>,
     /// Re-read every version file instead of trusting unchanged ones from the last build.
     #[arg(long)]
     pub no_cache: bool,
     #[command(flatten)]
+    pub signing: SigningArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SigningArgs {
+    /// Sign the root with the secret key (ed25519-secret:...) held in this environment
+    /// variable; repeat to sign with several keys while rotating.
+    #[arg(long, value_name = "VAR")]
+    pub sign_key_env: Vec<String>,
+    /// How many days a newly signed root stays valid. A build re-signs an unchanged root once
+    /// half of this has passed.
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub expires_in: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the secret key to this file (created with mode 0600; never overwritten) instead of
+    /// printing it.
+    #[arg(long, value_name = "FILE")]
+    pub secret_out: Option<PathBuf>,
+    /// human: `secret ...` and `public ...` lines; json: {"public", "secret"}.
+    #[arg(long, value_enum, default_value_t = ClientFormat::Human)]
+    pub format: ClientFormat,
 }

@@ -40,7 +40,9 @@ pub struct Document {
 }
 
 impl Document {
-    fn render(value: &Value) -> Document {
+    /// Renders a JSON document the one documented way: two-space indentation, key order as
+    /// inserted, and a trailing newline.
+    pub fn render(value: &Value) -> Document {
         let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
         bytes.push(b'\n');
         let hash = Hash::of(&bytes);
@@ -103,19 +105,26 @@ pub struct RootCounts {
 }
 
 pub fn root(snapshot: &Hash, counts: RootCounts) -> Document {
-    Document::render(&json!({
+    Document::render(&root_value(snapshot, counts))
+}
+
+/// The fields of an unsigned root; signing (`signing`) appends `expires`, `keys` and
+/// `signatures`.
+pub fn root_value(snapshot: &Hash, counts: RootCounts) -> Value {
+    json!({
         "format": FORMAT,
         "serial": counts.serial,
         "snapshot": { "path": snapshot_path(snapshot), "blake3": snapshot.to_hex() },
         "experts": counts.experts,
         "versions": counts.versions,
         "generator": generator(),
-    }))
+    })
 }
 
 /// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
-/// they are cached for a year as immutable; the root and readable documents change per publish,
-/// so caches must revalidate them after a minute.
+/// they are cached for a year as immutable; the root, readable documents and Perstack API
+/// documents change per publish, so caches must revalidate them after a minute. The API
+/// documents have no file extension, so their type is set here.
 pub fn headers_file() -> &'static str {
     "\
 /v1/blobs/*
@@ -131,6 +140,10 @@ pub fn headers_file() -> &'static str {
 /v1/experts/*
   Cache-Control: public, max-age=60, must-revalidate
 /v1/*
+  Access-Control-Allow-Origin: *
+/api/*
+  Content-Type: application/json
+  Cache-Control: public, max-age=60, must-revalidate
   Access-Control-Allow-Origin: *
 "
 }

@@ -6,6 +6,7 @@
 //! registry published before ([`published`]); [`build`] writes it all atomically. The library
 //! never prints and never exits: `main` does, through [`printer`].
 
+pub mod api;
 pub mod build;
 pub mod cache;
 pub mod cli;
@@ -19,6 +20,9 @@ pub mod model;
 pub mod printer;
 pub mod published;
 pub mod settings;
+pub mod signing;
 pub mod source;
+pub mod timestamp;
+pub mod transport;
 pub mod validate;
 pub mod writeonce;

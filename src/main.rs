@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use perstack_registry::build::{self, BuildOptions, BuildOutcome};
-use perstack_registry::cli::{BuildArgs, CheckArgs, Cli, Command};
+use perstack_registry::build::{self, BuildOptions, BuildOutcome, Signing};
+use perstack_registry::cli::{BuildArgs, CheckArgs, Cli, Command, KeygenArgs, SigningArgs};
 use perstack_registry::diagnostic::{Diagnostics, Severity};
-use perstack_registry::printer::{self, TerminalProgress};
+use perstack_registry::fsutil;
+use perstack_registry::printer::{self, ClientFormat, KeygenJson, TerminalProgress};
+use perstack_registry::signing::SecretKey;
 
 const INVALID: u8 = 1;
 const FAILURE: u8 = 2;
@@ -19,7 +21,61 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Build(args) => run_build(args),
+        Command::Keygen(args) => keygen(args),
     }
+}
+
+fn keygen(args: KeygenArgs) -> ExitCode {
+    let secret = match SecretKey::generate() {
+        Ok(secret) => secret,
+        Err(err) => return failure_message(&err),
+    };
+    let public = secret.public().to_string();
+    let secret_text = secret.to_text();
+    let printed_secret = match &args.secret_out {
+        Some(path) => {
+            if let Err(err) = fsutil::write_new_private(path, format!("{secret_text}\n").as_bytes())
+            {
+                return failure(&err);
+            }
+            eprintln!("wrote the secret key to {}; keep it secret", path.display());
+            None
+        }
+        None => Some(secret_text.as_str()),
+    };
+    match args.format {
+        ClientFormat::Json => printer::print_json(&KeygenJson {
+            public: &public,
+            secret: printed_secret,
+        }),
+        ClientFormat::Human => {
+            if let Some(secret) = printed_secret {
+                println!("secret {secret}");
+            }
+            println!("public {public}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads the secret keys named by --sign-key-env.
+fn signing(args: &SigningArgs) -> Result<Option<Signing>, String> {
+    if args.sign_key_env.is_empty() {
+        return Ok(None);
+    }
+    let keys = args
+        .sign_key_env
+        .iter()
+        .map(|var| {
+            let text = std::env::var(var)
+                .map_err(|_| format!("--sign-key-env {var}: the variable is not set"))?;
+            SecretKey::parse(&text).map_err(|err| format!("--sign-key-env {var}: {err}"))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Some(Signing {
+        keys,
+        expires_in_days: args.expires_in,
+    }))
 }
 
 fn check(args: CheckArgs) -> ExitCode {
@@ -53,11 +109,16 @@ fn check(args: CheckArgs) -> ExitCode {
 fn run_build(args: BuildArgs) -> ExitCode {
     let started = Instant::now();
     let output = &args.output;
+    let signing = match signing(&args.signing) {
+        Ok(signing) => signing,
+        Err(err) => return failure_message(&err),
+    };
     let options = BuildOptions {
         data_dir: args.data.data.clone(),
         out_dir: args.out.clone(),
         previous: args.previous.clone(),
         use_cache: !args.no_cache,
+        signing,
     };
     let progress = TerminalProgress::new(output.quiet);
     let outcome = build::build(&options, &progress);
@@ -118,6 +179,10 @@ fn summarize_problems(problems: &[perstack_registry::diagnostic::Diagnostic], wh
 }
 
 fn failure(err: &dyn std::error::Error) -> ExitCode {
-    eprintln!("error: {err}");
+    failure_message(&err.to_string())
+}
+
+fn failure_message(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
     ExitCode::from(FAILURE)
 }

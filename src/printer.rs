@@ -22,6 +22,31 @@ pub enum Format {
     Github,
 }
 
+/// How the client commands (`resolve`, `fetch`, `lock`, `mirror`, `verify`, `keygen`) print
+/// their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientFormat {
+    /// Short lines for people.
+    Human,
+    /// One JSON document on stdout; the shapes are the `*Json` types of this module.
+    Json,
+}
+
+/// `keygen --format json`.
+#[derive(Serialize)]
+pub struct KeygenJson<'a> {
+    pub public: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json(value: &impl Serialize) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, value);
+    let _ = writeln!(stdout);
+}
+
 #[derive(Serialize)]
 struct JsonReport<'a> {
     valid: bool,

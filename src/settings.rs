@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::diagnostic::Diagnostic;
+use crate::signing::PublicKey;
 use crate::source::{self, Checker, Source};
 
 pub const FILE_NAME: &str = "registry.toml";
@@ -17,6 +18,8 @@ pub struct Settings {
     pub name: String,
     /// The largest version file accepted, in bytes.
     pub max_version_bytes: u64,
+    /// The public keys that may sign the registry's root (`[trust] keys`), as written.
+    pub trust_keys: Vec<String>,
 }
 
 impl Default for Settings {
@@ -24,6 +27,7 @@ impl Default for Settings {
         Settings {
             name: DEFAULT_NAME.to_owned(),
             max_version_bytes: DEFAULT_MAX_VERSION_BYTES,
+            trust_keys: Vec::new(),
         }
     }
 }
@@ -66,6 +70,24 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
                             None => {}
                         },
                         other => checker.unknown_key("[limits]", other, key.span()),
+                    }
+                }
+            }
+            "trust" => {
+                let Some(trust) = checker.table("trust", value) else {
+                    continue;
+                };
+                for (key, value) in trust.iter() {
+                    match key.get_ref().as_ref() {
+                        "keys" => {
+                            for (text, span) in checker.string_array("keys", value) {
+                                match PublicKey::parse(text) {
+                                    Ok(_) => settings.trust_keys.push(text.to_owned()),
+                                    Err(err) => checker.error("invalid-key", span, err),
+                                }
+                            }
+                        }
+                        other => checker.unknown_key("[trust]", other, key.span()),
                     }
                 }
             }
