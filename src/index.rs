@@ -11,6 +11,7 @@ use crate::validate::Expert;
 
 pub const FORMAT: u64 = 1;
 pub const ROOT_PATH: &str = "v1/root.json";
+pub const HEADERS_PATH: &str = "_headers";
 
 /// The generator string recorded in the root.
 pub fn generator() -> String {
@@ -30,6 +31,23 @@ pub fn index_path(hash: &Hash) -> String {
 
 pub fn snapshot_path(hash: &Hash) -> String {
     format!("v1/snapshots/{}.json", hash.to_hex())
+}
+
+/// The hash a hash-named file's path carries (`v1/blobs/<h2>/<hash>.toml`,
+/// `v1/index/<hash>.json`, `v1/snapshots/<hash>.json`), if `relative` is one.
+pub fn hash_in_path(relative: &str) -> Option<Hash> {
+    let hash = |hex: &str| Hash::parse(hex);
+    if let Some(rest) = relative.strip_prefix("v1/blobs/") {
+        let (shard, file) = rest.split_once('/')?;
+        let found = hash(file.strip_suffix(".toml")?)?;
+        return (blob_path(&found) == relative && shard.len() == 2).then_some(found);
+    }
+    let found = relative
+        .strip_prefix("v1/index/")
+        .or_else(|| relative.strip_prefix("v1/snapshots/"))
+        .and_then(|file| file.strip_suffix(".json"))
+        .and_then(hash)?;
+    (index_path(&found) == relative || snapshot_path(&found) == relative).then_some(found)
 }
 
 /// A rendered document and its hash.

@@ -7,22 +7,29 @@
 //! never prints and never exits: `main` does, through [`printer`].
 
 pub mod api;
+pub mod audit;
 pub mod build;
 pub mod cache;
 pub mod cli;
+pub mod client;
 pub mod definition;
 pub mod diagnostic;
 pub mod fsutil;
 pub mod index;
 pub mod load;
+pub mod lockfile;
 pub mod meta;
+pub mod mirror;
 pub mod model;
 pub mod printer;
 pub mod published;
+pub mod replica;
+pub mod resolve;
 pub mod settings;
 pub mod signing;
 pub mod source;
 pub mod timestamp;
 pub mod transport;
+pub mod trust;
 pub mod validate;
 pub mod writeonce;

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::build::Progress;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::mirror::MirrorReport;
+use crate::resolve::Resolved;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,6 +40,59 @@ pub struct KeygenJson<'a> {
     pub public: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<&'a str>,
+}
+
+/// `resolve --format json`.
+#[derive(Serialize)]
+pub struct ResolveJson {
+    pub key: String,
+    pub name: String,
+    pub version: String,
+    pub blake3: String,
+    pub size: u64,
+    pub path: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&Resolved> for ResolveJson {
+    fn from(resolved: &Resolved) -> ResolveJson {
+        ResolveJson {
+            key: resolved.key(),
+            name: resolved.name.to_string(),
+            version: resolved.version.clone(),
+            blake3: resolved.blake3.to_hex(),
+            size: resolved.size,
+            path: resolved.path.clone(),
+            status: resolved.status.as_str(),
+            reason: resolved.reason.clone(),
+        }
+    }
+}
+
+/// `mirror --format json`.
+#[derive(Serialize)]
+pub struct MirrorJson {
+    pub experts: usize,
+    pub versions: usize,
+    pub serial: u64,
+    pub downloaded: usize,
+    pub present: usize,
+    pub partial: bool,
+}
+
+impl From<&MirrorReport> for MirrorJson {
+    fn from(report: &MirrorReport) -> MirrorJson {
+        MirrorJson {
+            experts: report.experts,
+            versions: report.versions,
+            serial: report.serial,
+            downloaded: report.downloaded,
+            present: report.present,
+            partial: report.partial,
+        }
+    }
 }
 
 /// Prints one JSON document on stdout.

@@ -43,6 +43,14 @@ impl PublicKey {
     }
 }
 
+impl std::str::FromStr for PublicKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PublicKey, String> {
+        PublicKey::parse(text)
+    }
+}
+
 impl std::fmt::Display for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{PUBLIC_PREFIX}{}", hex_encode(&self.0))

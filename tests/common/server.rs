@@ -23,7 +23,8 @@ pub enum Fault {
 
 #[derive(Default)]
 struct State {
-    requests: Vec<String>,
+    /// (path, status answered)
+    requests: Vec<(String, u16)>,
     faults: BTreeMap<String, Fault>,
 }
 
@@ -71,7 +72,29 @@ impl TestServer {
 
     /// Every path requested so far, in order.
     pub fn requests(&self) -> Vec<String> {
-        self.state.lock().unwrap().requests.clone()
+        let state = self.state.lock().unwrap();
+        state
+            .requests
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
+    /// How many times `path` was requested.
+    pub fn count(&self, path: &str) -> usize {
+        let state = self.state.lock().unwrap();
+        state.requests.iter().filter(|(p, _)| p == path).count()
+    }
+
+    /// The statuses answered to requests for `path`, in order.
+    pub fn statuses(&self, path: &str) -> Vec<u16> {
+        let state = self.state.lock().unwrap();
+        state
+            .requests
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, status)| *status)
+            .collect()
     }
 
     pub fn reset_requests(&self) {
@@ -91,9 +114,9 @@ impl Drop for TestServer {
 fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
     let raw = request.url().split('?').next().unwrap_or("").to_owned();
     let path = percent_decode(raw.trim_start_matches('/'));
+    let record = |status: u16| state.lock().unwrap().requests.push((path.clone(), status));
     let fault = {
         let mut state = state.lock().unwrap();
-        state.requests.push(path.clone());
         let fault = state.faults.get(&path).cloned();
         if let Some(Fault::Status(code, remaining)) = &fault {
             if *remaining <= 1 {
@@ -111,10 +134,12 @@ fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
     };
     let bytes = match fault {
         Some(Fault::Status(code, _)) => {
+            record(code);
             let _ = request.respond(tiny_http::Response::empty(code));
             return;
         }
         Some(Fault::Redirect(to)) => {
+            record(302);
             let _ = request
                 .respond(tiny_http::Response::empty(302).with_header(header("Location", &to)));
             return;
@@ -126,6 +151,7 @@ fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
         }
     };
     let Some(bytes) = bytes else {
+        record(404);
         let _ = request.respond(tiny_http::Response::empty(404));
         return;
     };
@@ -135,9 +161,11 @@ fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
         .iter()
         .any(|h| h.field.equiv("If-None-Match") && h.value.as_str() == etag);
     if matches {
+        record(304);
         let _ = request.respond(tiny_http::Response::empty(304).with_header(header("ETag", &etag)));
         return;
     }
+    record(200);
     let _ =
         request.respond(tiny_http::Response::from_data(bytes).with_header(header("ETag", &etag)));
 }
