@@ -338,7 +338,8 @@ fn signed_root(
 }
 
 /// Whether an existing signed root says what `unsigned` says, carries a valid signature by
-/// each of `signers` and by no other key, and is not in the second half of its validity.
+/// each of `signers` and by no other key, is not in the second half of its validity, and does
+/// not outlive the validity asked for now.
 fn still_good(
     old: &[u8],
     unsigned: &Value,
@@ -372,7 +373,7 @@ fn still_good(
     content == *unsigned
         && signatures.len() == signers.len()
         && verified == *signers
-        && expires.is_some_and(|expires| expires - now > window / 2)
+        && expires.is_some_and(|expires| expires - now > window / 2 && expires - now <= window)
 }
 
 /// Takes the build lock, which the operating system releases if the process dies.
