@@ -43,7 +43,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Make an Ed25519 key pair for signing the registry's root.
     ///
-    /// Prints the public key (ed25519:...), which goes into [trust] keys of registry.toml and
+    /// Prints the public key (ed25519:...), which goes into the trust keys of registry.toml and
     /// into clients' --trust, and the secret key (ed25519-secret:...), which goes into the
     /// environment variable named by build --sign-key-env and nowhere else.
     #[command(

@@ -187,17 +187,16 @@ impl Client {
         let Some(index_hash) = self.registry.experts.get(name).copied() else {
             return Ok(());
         };
-        let index = self.registry.read_index_at(&index_hash)?;
+        let index_path = index::index_path(&index_hash);
+        let index_bytes = published::read_hashed(self.replica.as_ref(), &index_path, &index_hash)?;
+        let index: IndexDoc =
+            published::parse_json(&self.replica.location(&index_path), &index_bytes)?;
         index
             .versions
             .values()
             .collect::<Vec<_>>()
             .par_iter()
             .try_for_each(|entry| self.registry.read_blob(&entry.blake3).map(drop))?;
-        let index_bytes = self
-            .replica
-            .read_local(&index::index_path(&index_hash))?
-            .unwrap_or_default();
         let mut experts = self.cached_experts()?;
         experts.insert(name.to_owned(), index_hash);
         let mut versions = 0;
@@ -257,6 +256,7 @@ pub fn fetch_root(
     let etag = state.root_etag.clone().filter(|_| cached.is_some());
     let (bytes, etag) = match source.get_if_changed(index::ROOT_PATH, etag.as_deref())? {
         Conditional::Missing => return Err(ClientError::NoRegistry(source.describe())),
+        // A conditional request is sent only when a cached copy exists.
         Conditional::NotModified => (cached.unwrap_or_default(), etag),
         Conditional::Fetched { bytes, etag } => (bytes, etag),
     };

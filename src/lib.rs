@@ -2,9 +2,17 @@
 //!
 //! The data flows through the modules in this order: [`load`] walks `registry-data/` and checks
 //! each file ([`definition`], [`meta`], [`settings`]); [`validate`] applies the rules that need
-//! the whole registry; [`index`] renders the JSON documents; [`writeonce`] compares with the
-//! registry published before ([`published`]); [`build`] writes it all atomically. The library
-//! never prints and never exits: `main` does, through [`printer`].
+//! the whole registry; [`index`] renders the JSON documents and [`api`] the Perstack API
+//! documents; [`writeonce`] compares with the registry published before ([`published`]);
+//! [`build`] writes it all atomically, signing the root with [`signing`] ([`timestamp`] gives
+//! it an expiry).
+//!
+//! Reading a built registry goes the other way: [`transport`] fetches its files from a
+//! directory or over HTTP; [`published`] follows hashes from the root; [`trust`] decides whether
+//! to accept the root; [`replica`] keeps verified local copies, which the client cache
+//! ([`client`], with [`resolve`] and [`lockfile`]) and [`mirror`] are made of; [`audit`] checks
+//! a whole registry. The library never prints and never exits: `main` does, through
+//! [`printer`].
 
 pub mod api;
 pub mod audit;

@@ -172,10 +172,8 @@ pub fn mirror(
         let Ok(expert) = ExpertName::parse(name) else {
             continue;
         };
-        let index_bytes = registry
-            .reader
-            .read(&index::index_path(hash))?
-            .unwrap_or_default();
+        let index_bytes =
+            published::read_hashed(registry.reader.as_ref(), &index::index_path(hash), hash)?;
         replica.write(&expert.readable_index_path(), &index_bytes, false)?;
         stale.extend(write_api(&replica, &registry, &expert, hash, doc)?);
     }

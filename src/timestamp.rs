@@ -36,7 +36,7 @@ pub fn format(seconds: i64) -> String {
     )
 }
 
-/// Parses exactly the form [`format`] writes.
+/// Parses exactly the form [`format()`] writes.
 pub fn parse(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let shape = b.len() == 20
