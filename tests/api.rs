@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestRegistry;
-use common::server::{PythonServer, http_get};
+use common::server::{NginxServer, PythonServer, http_get};
 use serde_json::{Value, json};
 
 /// The key as the runtime sends it: percent-encoded as a whole.
@@ -13,11 +13,11 @@ fn encode(key: &str) -> String {
 }
 
 fn get_expert(server: &PythonServer, key: &str) -> (u16, Value) {
-    let (status, body) = http_get(&format!(
-        "{}api/registry/v1/experts/{}",
-        server.url,
-        encode(key)
-    ));
+    get_expert_at(&server.url, key)
+}
+
+fn get_expert_at(base: &str, key: &str) -> (u16, Value) {
+    let (status, body) = http_get(&format!("{base}api/registry/v1/experts/{}", encode(key)));
     let json = if status == 200 {
         serde_json::from_slice(&body).unwrap()
     } else {
@@ -138,5 +138,38 @@ fn a_version_disabled_later_stops_being_served() {
             .out()
             .join("api/registry/v1/experts/@acme/researcher@1.1.0")
             .exists()
+    );
+}
+
+#[test]
+fn nginx_serves_the_percent_encoded_keys_and_the_registry() {
+    let registry = registry();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let Some(server) = NginxServer::serve(&registry.out()) else {
+        return;
+    };
+    for (key, resolved) in [
+        ("@acme/searcher@1.1.0", "@acme/searcher@1.1.0"),
+        ("@acme/searcher", "@acme/searcher@1.1.0"),
+        ("tic-tac-toe@stable", "tic-tac-toe@1.0.0"),
+    ] {
+        let (status, doc) = get_expert_at(&server.url, key);
+        assert_eq!(status, 200, "{key}");
+        assert_eq!(doc["data"]["expert"]["key"], resolved, "{key}");
+    }
+    assert_eq!(get_expert_at(&server.url, "tic-tac-toe@0.9.0").0, 404);
+    let cache = registry.root().join("cache");
+    let run = registry.run(&[
+        "fetch",
+        "tic-tac-toe@stable",
+        "--registry",
+        &server.url,
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.output.stdout,
+        std::fs::read(registry.data().join("tic-tac-toe/1.0.0.toml")).unwrap()
     );
 }

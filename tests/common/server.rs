@@ -264,3 +264,74 @@ pub fn http_get(url: &str) -> (u16, Vec<u8>) {
 pub fn arg(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
+
+/// nginx serving `dir` with the configuration README recommends for the Perstack API
+/// documents: what a production static host does with a request.
+pub struct NginxServer {
+    pub url: String,
+    child: Child,
+    _conf: tempfile::TempDir,
+}
+
+impl NginxServer {
+    /// Starts nginx; `None` (after a loud message) when it is missing outside CI.
+    pub fn serve(dir: &Path) -> Option<NginxServer> {
+        let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+            .into_iter()
+            .find(|path| Path::new(path).exists());
+        let Some(binary) = binary else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "nginx is required in CI (.ci/run installs nginx-light)"
+            );
+            eprintln!(
+                "SKIPPED: nginx is not installed; this test needs it (apt-get install nginx-light)"
+            );
+            return None;
+        };
+        let conf = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let state = conf.path().display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\nuser root;\npid {state}/nginx.pid;\nerror_log {state}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {state}/body;\n  proxy_temp_path {state}/proxy;\n  fastcgi_temp_path {state}/fastcgi;\n  uwsgi_temp_path {state}/uwsgi;\n  scgi_temp_path {state}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n    location /api/ {{ default_type application/json; }}\n  }}\n}}\n",
+            dir.display()
+        );
+        let conf_file = conf.path().join("nginx.conf");
+        fs::write(&conf_file, config).unwrap();
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&conf_file)
+            .arg("-p")
+            .arg(conf.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        // Bounded wait for the port to open.
+        let ready = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(
+            ready,
+            "nginx did not start: {}",
+            fs::read_to_string(conf.path().join("error.log")).unwrap_or_default()
+        );
+        Some(NginxServer {
+            url: format!("http://127.0.0.1:{port}/"),
+            child,
+            _conf: conf,
+        })
+    }
+}
+
+impl Drop for NginxServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
