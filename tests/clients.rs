@@ -318,6 +318,15 @@ fn server_errors_are_retried_and_redirects_to_another_host_refused() {
     );
     s.server.clear_faults();
 
+    // A redirect on the same host is followed.
+    s.server.fault(
+        "v1/root.json",
+        Fault::Redirect(format!("{}./v1/root.json", s.server.url)),
+    );
+    s.client(&["resolve", "tic-tac-toe"]).expect_code(0);
+    // ...and the conditional request goes along: the root did not change.
+    assert_eq!(s.server.statuses("./v1/root.json"), [304]);
+
     let elsewhere = s.server.url.replace("127.0.0.1", "localhost");
     s.server.fault(
         "v1/root.json",
@@ -398,6 +407,18 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
         &["verify", out.to_str().unwrap(), "--lock", lockfile],
     );
     verify.expect_code(0);
+    let over_http = run_in(
+        s.registry.root(),
+        &["verify", &s.server.url, "--lock", lockfile],
+    );
+    over_http.expect_code(0);
+    assert_eq!(
+        over_http.stderr(),
+        format!(
+            "{} is intact: 3 experts, 6 versions, 14 files checked\n",
+            s.server.url
+        )
+    );
 
     // A lockfile that disagrees with the registry is refused by both.
     let searcher = blake3_hex(&s.data("@acme/searcher/1.0.0.toml"));

@@ -291,3 +291,64 @@ fn keys_are_learnt_on_first_use_and_through_a_rotation() {
     ]);
     verify.expect_code(0);
 }
+
+#[test]
+fn a_partial_mirror_is_unsigned_unless_signed_with_its_own_key() {
+    let registry = TestRegistry::valid();
+    let upstream = keygen(registry.root());
+    let mirror_key = keygen(registry.root());
+    build_signed(&registry, &[&upstream], now(), &[]).expect_code(0);
+    let out = registry.out();
+    let out = out.to_str().unwrap();
+    let unsigned = registry.root().join("unsigned");
+    let run = registry.run(&[
+        "mirror",
+        out,
+        unsigned.to_str().unwrap(),
+        "--scope",
+        "@acme",
+        "--trust",
+        &upstream.public,
+    ]);
+    run.expect_code(0);
+    let refused = registry.run(&[
+        "verify",
+        unsigned.to_str().unwrap(),
+        "--trust",
+        &upstream.public,
+    ]);
+    refused.expect_code(1);
+    assert_eq!(
+        refused.stderr().lines().next().unwrap(),
+        "v1/root.json: error: the root is not signed, but --trust names keys"
+    );
+    // The source's signed root is kept for auditing, byte for byte.
+    assert_eq!(
+        fs::read(unsigned.join("v1/upstream-root.json")).unwrap(),
+        fs::read(registry.out().join("v1/root.json")).unwrap()
+    );
+
+    let signed = registry.root().join("signed");
+    run_env(
+        registry.root(),
+        &[
+            "mirror",
+            out,
+            signed.to_str().unwrap(),
+            "--scope",
+            "@acme",
+            "--sign-key-env",
+            "MIRROR_KEY",
+        ],
+        &[("MIRROR_KEY", &mirror_key.secret)],
+    )
+    .expect_code(0);
+    registry
+        .run(&[
+            "verify",
+            signed.to_str().unwrap(),
+            "--trust",
+            &mirror_key.public,
+        ])
+        .expect_code(0);
+}
