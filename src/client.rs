@@ -141,10 +141,6 @@ impl Client {
         })
     }
 
-    pub fn registry(&self) -> &PublishedRegistry {
-        &self.registry
-    }
-
     pub fn cache_dir(&self) -> &Path {
         &self.replica.dir
     }

@@ -77,10 +77,6 @@ impl Replica {
         })
     }
 
-    pub fn upstream(&self) -> Option<&Source> {
-        self.upstream.as_ref()
-    }
-
     pub fn state_path(&self) -> PathBuf {
         self.dir.join(STATE_DIR).join("state.json")
     }

@@ -7,10 +7,9 @@
 //! documents that change, and never follow a redirect to another host: that would let whoever
 //! controls a redirect choose where the registry really comes from.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ureq::http::Uri;
@@ -39,7 +38,6 @@ pub struct HttpSource {
     /// The base URL, always ending with `/`.
     base: String,
     agent: ureq::Agent,
-    requests: AtomicU64,
 }
 
 /// The answer to a conditional request.
@@ -173,14 +171,6 @@ impl Source {
         format!("{readable}-{}", &hash[..12])
     }
 
-    /// The number of HTTP requests made so far (always 0 for a directory).
-    pub fn requests(&self) -> u64 {
-        match self {
-            Source::Dir(_) => 0,
-            Source::Http(http) => http.requests.load(Ordering::Relaxed),
-        }
-    }
-
     /// The bytes at `relative`, or `None` when there is no such file.
     pub fn get(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
         match self.get_if_changed(relative, None)? {
@@ -206,14 +196,6 @@ impl Source {
                 Some(bytes) => Conditional::Fetched { bytes, etag: None },
             }),
             Source::Http(http) => http.get(relative, etag),
-        }
-    }
-
-    /// The directory, for a local source.
-    pub fn as_dir(&self) -> Option<&Path> {
-        match self {
-            Source::Dir(dir) => Some(dir),
-            Source::Http(_) => None,
         }
     }
 }
@@ -246,11 +228,7 @@ impl HttpSource {
             .user_agent(crate::index::generator())
             .build()
             .into();
-        HttpSource {
-            base,
-            agent,
-            requests: AtomicU64::new(0),
-        }
+        HttpSource { base, agent }
     }
 
     fn url(&self, relative: &str) -> String {
@@ -316,7 +294,6 @@ impl HttpSource {
     }
 
     fn attempt(&self, url: &str, etag: Option<&str>) -> Result<Answer, Failure> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.agent.get(url);
         if let Some(etag) = etag {
             request = request.header("If-None-Match", etag);
@@ -405,7 +382,7 @@ fn resolve_redirect(from: &str, location: &str) -> Option<String> {
 }
 
 /// Decodes `%XX` sequences; `None` when one is malformed or the result is not UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
+fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -425,6 +402,7 @@ pub fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn locations_parse_into_sources() {
