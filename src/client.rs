@@ -238,8 +238,8 @@ impl Reader for LocalOnly {
     }
 }
 
-/// Downloads the upstream root (conditionally, when a copy at `cached_copy` and its ETag are
-/// known) and checks it against the trust state. Returns its bytes and the state to record.
+/// Downloads the upstream root (conditionally, when the copy at `cached_copy` is the root the
+/// recorded ETag belongs to) and checks it against the trust state. Returns its bytes and the state to record.
 pub fn fetch_root(
     source: &Source,
     replica: &Replica,
@@ -248,7 +248,9 @@ pub fn fetch_root(
     state: TrustState,
 ) -> Result<(Vec<u8>, TrustState), ClientError> {
     let location = source.location(index::ROOT_PATH);
-    let cached = replica.read_local(cached_copy)?;
+    let cached = replica
+        .read_local(cached_copy)?
+        .filter(|bytes| state.root_blake3 == Some(Hash::of(bytes)));
     let etag = state.root_etag.clone().filter(|_| cached.is_some());
     let (bytes, etag) = match source.get_if_changed(index::ROOT_PATH, etag.as_deref())? {
         Conditional::Missing => return Err(ClientError::NoRegistry(source.describe())),
@@ -259,5 +261,6 @@ pub fn fetch_root(
     let root = published::parse_root(&location, &bytes)?;
     let mut state = trust::check(&location, &bytes, &root, pinned, &state, timestamp::now())?;
     state.root_etag = etag;
+    state.root_blake3 = Some(Hash::of(&bytes));
     Ok((bytes, state))
 }

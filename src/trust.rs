@@ -29,6 +29,9 @@ pub struct TrustState {
     /// The ETag of the last upstream root downloaded, for conditional requests.
     #[serde(default)]
     pub root_etag: Option<String>,
+    /// The BLAKE3 of that root, so a cached copy is trusted to be it only when it hashes so.
+    #[serde(default)]
+    pub root_blake3: Option<crate::model::Hash>,
 }
 
 impl TrustState {
