@@ -159,8 +159,21 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         experts: registry.experts.len(),
         versions: registry.version_count(),
     };
+    let mut warnings = problems;
     let root = match &options.signing {
-        None => index::root(&snapshot.hash, counts),
+        None => {
+            if existing
+                .as_ref()
+                .is_some_and(|e| !e.root.signatures.is_empty())
+            {
+                warnings.push(Diagnostic::warning(
+                    "unsigned-root",
+                    &options.out_dir.join(index::ROOT_PATH),
+                    "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
+                ));
+            }
+            index::root(&snapshot.hash, counts)
+        }
         Some(signing) => signed_root(
             index::root_value(&snapshot.hash, counts),
             &registry.settings.trust_keys,
@@ -226,7 +239,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         versions: registry.version_count(),
         serial,
         written,
-        warnings: problems,
+        warnings,
     }))
 }
 

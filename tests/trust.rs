@@ -140,6 +140,16 @@ fn a_signed_root_is_kept_by_a_no_change_build_until_half_its_validity_has_passed
     assert_eq!(resigned["expires"], "2001-10-25T01:46:40Z");
     assert_ne!(resigned["signatures"], root["signatures"]);
 
+    let unsigned = registry.run(&["build"]);
+    unsigned.expect_code(0);
+    assert!(
+        unsigned.stderr().starts_with(
+            "dist/v1/root.json: warning: the previous root was signed, but this build writes an unsigned one"
+        ),
+        "{}",
+        unsigned.stderr()
+    );
+
     let other = keygen(registry.root());
     let unlisted = build_signed(&registry, &[&other], EPOCH, &[]);
     unlisted.expect_code(0);
