@@ -3,24 +3,31 @@
 //! The stages run in the order the data flows: load and validate, render every document in
 //! memory, compare with the registry published before (refusing, with nothing written, anything
 //! the write-once rules forbid), then write. Writes go in a safe order (blobs, index documents,
-//! snapshot, readable documents, and the root last), each file by rename, so a build killed at
-//! any moment leaves the previous registry valid and the next build completes the work. The
-//! same order, relative to the previous registry, is recorded as the deploy plan (`plan`).
+//! snapshot, readable documents, Perstack API documents, and the root last), each file by
+//! rename, so a build killed at any moment leaves the previous registry valid and the next build
+//! completes the work. The same order, relative to the previous registry, is recorded as the
+//! deploy plan (`plan`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
+use serde_json::{Value, json};
 
+use crate::api::{self, ApiExpert, ApiVersion};
 use crate::cache::{self, BuildCache};
 use crate::diagnostic::Diagnostic;
 use crate::fsutil::{self, IoContext, IoError, Staging};
 use crate::index::{self, Document, RootCounts};
 use crate::load;
-use crate::model::{ExpertName, Hash};
+use crate::model::{ExpertName, Hash, LATEST, Status};
 use crate::plan::{self, Plan};
 use crate::published::{PublishedError, PublishedRegistry};
+use crate::signing::{self, PublicKey, SecretKey};
+use crate::timestamp;
+use crate::transport::Source;
 use crate::validate::{self, Expert, Registry};
 use crate::writeonce;
 
@@ -32,9 +39,20 @@ pub const STATE_DIR: &str = ".perstack-build";
 pub struct BuildOptions {
     pub data_dir: PathBuf,
     pub out_dir: PathBuf,
-    /// The registry published before; `None` means the registry already in `out_dir`, if any.
-    pub previous: Option<PathBuf>,
+    /// The registry published before (a directory or URL); `None` means the registry already in
+    /// `out_dir`, if any.
+    pub previous: Option<Source>,
     pub use_cache: bool,
+    /// Sign the root with these keys; `None` writes an unsigned root.
+    pub signing: Option<Signing>,
+}
+
+/// How to sign the root.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    pub keys: Vec<SecretKey>,
+    /// How long a freshly signed root stays valid.
+    pub expires_in_days: u32,
 }
 
 /// Receives progress; the library never prints.
@@ -81,6 +99,10 @@ pub enum BuildError {
     Locked(PathBuf),
     #[error("{path}: the file changed while the build was running; run the build again")]
     ChangedDuringBuild { path: PathBuf },
+    #[error("Perstack API document: {0}")]
+    Api(String),
+    #[error("cannot sign the root: {0}")]
+    Signing(String),
 }
 
 /// Loads and validates `registry-data/` without writing anything.
@@ -113,7 +135,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         cache::save(&cache_path, &registry)?;
     }
 
-    let existing = PublishedRegistry::open(&options.out_dir)?;
+    let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
     let already_written = |name: &ExpertName, hash: &Hash| {
         existing.as_ref().and_then(|e| e.experts.get(name.as_str())) == Some(hash)
     };
@@ -136,14 +158,14 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let snapshot = index::snapshot(&index_hashes);
 
     let previous = match &options.previous {
-        Some(dir) => {
-            Some(
-                PublishedRegistry::open(dir)?.ok_or_else(|| PublishedError::Invalid {
-                    path: dir.join(index::ROOT_PATH),
+        Some(source) => Some(
+            PublishedRegistry::open(Arc::new(source.clone()))?.ok_or_else(|| {
+                PublishedError::Invalid {
+                    location: source.location(index::ROOT_PATH),
                     message: "no registry here (the file is missing)".to_owned(),
-                })?,
-            )
-        }
+                }
+            })?,
+        ),
         None => existing.clone(),
     };
     if let Some(previous) = &previous {
@@ -158,14 +180,33 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         Some(p) if p.root.snapshot.blake3 == snapshot.hash => p.root.serial,
         Some(p) => p.root.serial + 1,
     };
-    let root = index::root(
-        &snapshot.hash,
-        RootCounts {
-            serial,
-            experts: registry.experts.len(),
-            versions: registry.version_count(),
-        },
-    );
+    let counts = RootCounts {
+        serial,
+        experts: registry.experts.len(),
+        versions: registry.version_count(),
+    };
+    let mut warnings = problems;
+    let root = match &options.signing {
+        None => {
+            if existing
+                .as_ref()
+                .is_some_and(|e| !e.root.signatures.is_empty())
+            {
+                warnings.push(Diagnostic::warning(
+                    "unsigned-root",
+                    &options.out_dir.join(index::ROOT_PATH),
+                    "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
+                ));
+            }
+            index::root(&snapshot.hash, counts)
+        }
+        Some(signing) => signed_root(
+            index::root_value(&snapshot.hash, counts),
+            &registry.settings.trust_keys,
+            signing,
+            existing.as_ref().map(|e| e.root_bytes.as_slice()),
+        )?,
+    };
 
     let plan = plan::compute(
         &plan::Built {
@@ -207,6 +248,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             written.push(path);
         }
     }
+    let (api_written, api_stale) = write_api(&options.out_dir, &staging, &changed)?;
+    written.extend(api_written);
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(&headers_path, index::headers_file().as_bytes(), false)? {
         written.push("_headers".to_owned());
@@ -215,6 +258,9 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     if staging.write_if_changed(&root_path, &root.bytes, true)? {
         written.push(index::ROOT_PATH.to_owned());
     }
+    for path in api_stale {
+        std::fs::remove_file(&path).with_path("cannot remove", &path)?;
+    }
     plan.write(&options.out_dir)?;
     Ok(BuildOutcome::Built(BuildReport {
         experts: registry.experts.len(),
@@ -222,8 +268,154 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         serial,
         written,
         plan,
-        warnings: problems,
+        warnings,
     }))
+}
+
+/// Writes the Perstack API documents (`api`) of changed experts. Returns the paths written and
+/// the files of versions no longer served, which the caller removes once the new root is in
+/// place, so the registry published before stays whole until then.
+fn write_api(
+    out: &Path,
+    staging: &Staging,
+    changed: &[(&Expert, &Document)],
+) -> Result<(Vec<String>, Vec<PathBuf>), BuildError> {
+    let per_expert: Vec<(Vec<String>, Vec<PathBuf>)> = changed
+        .par_iter()
+        .map(|(expert, _)| {
+            let servable: Vec<&validate::Published> = expert
+                .versions
+                .values()
+                .filter(|p| p.status != Status::Disabled)
+                .collect();
+            let mut files = Vec::new();
+            for published in &servable {
+                let bytes = fsutil::read(&published.path)?;
+                if Hash::of(&bytes) != published.record.blake3 {
+                    return Err(BuildError::ChangedDuringBuild {
+                        path: published.path.clone(),
+                    });
+                }
+                files.push(bytes);
+            }
+            let mut dist_tags: Vec<(&str, String)> = Vec::new();
+            if let Some(latest) = &expert.latest {
+                dist_tags.push((LATEST, latest.to_string()));
+            }
+            for (tag, version) in &expert.tags {
+                dist_tags.push((tag, version.to_string()));
+            }
+            let api_expert = ApiExpert {
+                name: &expert.name,
+                dist_tags: dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect(),
+                versions: servable
+                    .iter()
+                    .zip(&files)
+                    .map(|(published, bytes)| ApiVersion {
+                        version: &published.record.version,
+                        status: published.status,
+                        blake3: published.record.blake3,
+                        bytes,
+                    })
+                    .collect(),
+            };
+            let documents = api::documents(&api_expert).map_err(BuildError::Api)?;
+            let mut written = Vec::new();
+            for (path, bytes) in &documents {
+                if staging.write_if_changed(&out.join(path), bytes, false)? {
+                    written.push(path.clone());
+                }
+            }
+            let keep = documents.into_iter().map(|(path, _)| path).collect();
+            Ok((written, api::stale_files(out, &expert.name, &keep)))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let mut written = Vec::new();
+    let mut stale = Vec::new();
+    for (w, s) in per_expert {
+        written.extend(w);
+        stale.extend(s);
+    }
+    Ok((written, stale))
+}
+
+/// The signed root: the existing one when it says the same thing, is signed by the same keys
+/// and is not yet in the second half of its validity; otherwise a fresh one. Keeping it means a
+/// build with no change writes nothing; re-signing keeps the serial, which counts snapshots.
+fn signed_root(
+    mut unsigned: Value,
+    trust_keys: &[String],
+    signing: &Signing,
+    existing: Option<&[u8]>,
+) -> Result<Document, BuildError> {
+    let signers: BTreeSet<String> = signing
+        .keys
+        .iter()
+        .map(|k| k.public().to_string())
+        .collect();
+    let keys: Vec<String> = if trust_keys.is_empty() {
+        signers.iter().cloned().collect()
+    } else {
+        trust_keys.to_vec()
+    };
+    if let Some(unlisted) = signers.iter().find(|k| !keys.contains(k)) {
+        return Err(BuildError::Signing(format!(
+            "the signing key {unlisted} is not listed in [trust] keys of registry.toml"
+        )));
+    }
+    unsigned["keys"] = json!(keys);
+    let now = timestamp::build_time().map_err(BuildError::Signing)?;
+    let window = i64::from(signing.expires_in_days) * 86_400;
+    if let Some(old) = existing.filter(|old| still_good(old, &unsigned, &signers, now, window)) {
+        return Ok(Document {
+            bytes: old.to_vec(),
+            hash: Hash::of(old),
+        });
+    }
+    let mut root = unsigned;
+    root["expires"] = json!(timestamp::format(now + window));
+    root["signatures"] = json!([]);
+    signing::sign_root(&mut root, &signing.keys);
+    Ok(Document::render(&root))
+}
+
+/// Whether an existing signed root says what `unsigned` says, carries a valid signature by
+/// each of `signers` and by no other key, is not in the second half of its validity, and does
+/// not outlive the validity asked for now.
+fn still_good(
+    old: &[u8],
+    unsigned: &Value,
+    signers: &BTreeSet<String>,
+    now: i64,
+    window: i64,
+) -> bool {
+    let Ok(old) = serde_json::from_slice::<Value>(old) else {
+        return false;
+    };
+    let mut content = old.clone();
+    if let Some(object) = content.as_object_mut() {
+        object.remove("expires");
+        object.remove("signatures");
+    }
+    let message = signing::signed_bytes(&old);
+    let signatures = old["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let verified: BTreeSet<String> = signatures
+        .iter()
+        .filter_map(|sig| {
+            let keyid = sig["keyid"].as_str()?;
+            let key = PublicKey::parse(keyid).ok()?;
+            key.verifies(&message, sig["sig"].as_str()?)
+                .then(|| keyid.to_owned())
+        })
+        .collect();
+    let expires = old["expires"].as_str().and_then(timestamp::parse);
+    content == *unsigned
+        && signatures.len() == signers.len()
+        && verified == *signers
+        && expires.is_some_and(|expires| expires - now > window / 2 && expires - now <= window)
 }
 
 /// Takes the build lock, which the operating system releases if the process dies.

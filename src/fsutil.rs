@@ -100,6 +100,21 @@ pub fn write_atomic_with(
     result
 }
 
+/// Creates a file that only its owner can read, refusing to replace an existing one: for
+/// secret keys.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_path("cannot create", path)?;
+    file.write_all(bytes).with_path("cannot write", path)?;
+    file.sync_all().with_path("cannot flush", path)
+}
+
 /// Writes files atomically through one staging directory, so that the leftovers of a killed
 /// process are all in one place, which the next run empties, instead of scattered as dot-files
 /// through a tree that a static host might upload. The staging directory must be on the same

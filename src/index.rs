@@ -11,6 +11,7 @@ use crate::validate::Expert;
 
 pub const FORMAT: u64 = 1;
 pub const ROOT_PATH: &str = "v1/root.json";
+pub const HEADERS_PATH: &str = "_headers";
 
 /// The generator string recorded in the root.
 pub fn generator() -> String {
@@ -32,6 +33,23 @@ pub fn snapshot_path(hash: &Hash) -> String {
     format!("v1/snapshots/{}.json", hash.to_hex())
 }
 
+/// The hash a hash-named file's path carries (`v1/blobs/<h2>/<hash>.toml`,
+/// `v1/index/<hash>.json`, `v1/snapshots/<hash>.json`), if `relative` is one.
+pub fn hash_in_path(relative: &str) -> Option<Hash> {
+    let hash = |hex: &str| Hash::parse(hex);
+    if let Some(rest) = relative.strip_prefix("v1/blobs/") {
+        let (shard, file) = rest.split_once('/')?;
+        let found = hash(file.strip_suffix(".toml")?)?;
+        return (blob_path(&found) == relative && shard.len() == 2).then_some(found);
+    }
+    let found = relative
+        .strip_prefix("v1/index/")
+        .or_else(|| relative.strip_prefix("v1/snapshots/"))
+        .and_then(|file| file.strip_suffix(".json"))
+        .and_then(hash)?;
+    (index_path(&found) == relative || snapshot_path(&found) == relative).then_some(found)
+}
+
 /// A rendered document and its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
@@ -40,7 +58,9 @@ pub struct Document {
 }
 
 impl Document {
-    fn render(value: &Value) -> Document {
+    /// Renders a JSON document the one documented way: two-space indentation, key order as
+    /// inserted, and a trailing newline.
+    pub fn render(value: &Value) -> Document {
         let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
         bytes.push(b'\n');
         let hash = Hash::of(&bytes);
@@ -103,19 +123,26 @@ pub struct RootCounts {
 }
 
 pub fn root(snapshot: &Hash, counts: RootCounts) -> Document {
-    Document::render(&json!({
+    Document::render(&root_value(snapshot, counts))
+}
+
+/// The fields of an unsigned root; signing (`signing`) appends `expires`, `keys` and
+/// `signatures`.
+pub fn root_value(snapshot: &Hash, counts: RootCounts) -> Value {
+    json!({
         "format": FORMAT,
         "serial": counts.serial,
         "snapshot": { "path": snapshot_path(snapshot), "blake3": snapshot.to_hex() },
         "experts": counts.experts,
         "versions": counts.versions,
         "generator": generator(),
-    }))
+    })
 }
 
 /// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
-/// they are cached for a year as immutable; the root and readable documents change per publish,
-/// so caches must revalidate them after a minute.
+/// they are cached for a year as immutable; the root, readable documents and Perstack API
+/// documents change per publish, so caches must revalidate them after a minute. The API
+/// documents have no file extension, so their type is set here.
 pub fn headers_file() -> &'static str {
     "\
 /v1/blobs/*
@@ -131,6 +158,10 @@ pub fn headers_file() -> &'static str {
 /v1/experts/*
   Cache-Control: public, max-age=60, must-revalidate
 /v1/*
+  Access-Control-Allow-Origin: *
+/api/*
+  Content-Type: application/json
+  Cache-Control: public, max-age=60, must-revalidate
   Access-Control-Allow-Origin: *
 "
 }

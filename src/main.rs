@@ -6,22 +6,31 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use perstack_registry::build::{self, BuildOptions, BuildOutcome};
+use perstack_registry::audit;
+use perstack_registry::build::{self, BuildOptions, BuildOutcome, Signing};
 use perstack_registry::cli::{
-    BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, InitArgs, PlanArgs, PlanFormat,
-    PublishArgs, ReportFormat, StatusArgs, TagArgs, UntagArgs,
+    BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, FetchArgs, InitArgs, KeygenArgs, LockArgs,
+    MirrorArgs, PlanArgs, PlanFormat, PublishArgs, RegistryArgs, ReportFormat, ResolveArgs,
+    SigningArgs, StatusArgs, TagArgs, UntagArgs, VerifyArgs,
 };
+use perstack_registry::client::{self, Client, ClientError, ClientOptions};
 use perstack_registry::codeowners;
 use perstack_registry::diagnostic::{Diagnostics, Severity};
 use perstack_registry::edit::{self, MetaChange};
+use perstack_registry::fsutil;
 use perstack_registry::init;
+use perstack_registry::lockfile::{self, Lockfile};
+use perstack_registry::mirror::{self, MirrorOptions};
 use perstack_registry::model::Status;
 use perstack_registry::outcome::CommandError;
 use perstack_registry::plan::Plan;
-use perstack_registry::printer::Format;
-use perstack_registry::printer::{self, TerminalProgress};
+use perstack_registry::printer::{
+    self, ClientFormat, Format, KeygenJson, MirrorJson, ResolveJson, TerminalProgress,
+};
 use perstack_registry::publish::{self, PublishOptions, Selection};
+use perstack_registry::resolve::{Request, Resolved};
 use perstack_registry::review;
+use perstack_registry::signing::SecretKey;
 
 const INVALID: u8 = 1;
 const FAILURE: u8 = 2;
@@ -39,6 +48,12 @@ fn main() -> ExitCode {
         Command::Untag(args) => untag(args),
         Command::Deprecate(args) => set_status(args, Status::Deprecated),
         Command::Disable(args) => set_status(args, Status::Disabled),
+        Command::Keygen(args) => keygen(args),
+        Command::Resolve(args) => run_resolve(args),
+        Command::Fetch(args) => run_fetch(args),
+        Command::Lock(args) => run_lock(args),
+        Command::Mirror(args) => run_mirror(args),
+        Command::Verify(args) => run_verify(args),
     }
 }
 
@@ -208,6 +223,304 @@ fn command_failure(err: CommandError, format: Format) -> ExitCode {
     })
 }
 
+/// Opens the registry named by the arguments through the cache.
+fn open_client(args: &RegistryArgs) -> Result<Client, ExitCode> {
+    let Some(cache) = args.cache.clone().or_else(client::default_cache_dir) else {
+        return Err(failure_message(
+            "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache",
+        ));
+    };
+    Client::open(&ClientOptions {
+        source: args.registry.clone(),
+        cache,
+        offline: args.offline,
+        trust: args.trust.trust.clone(),
+    })
+    .map_err(|err| client_failure(&err))
+}
+
+fn client_failure(err: &ClientError) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::from(if err.is_refusal() { INVALID } else { FAILURE })
+}
+
+fn warn_if_deprecated(resolved: &Resolved, quiet: bool) {
+    if resolved.status == Status::Deprecated && !quiet {
+        eprintln!(
+            "warning: {} is deprecated: {}",
+            resolved.key(),
+            resolved.reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+}
+
+fn run_resolve(args: ResolveArgs) -> ExitCode {
+    let request = match Request::parse(&args.key) {
+        Ok(request) => request,
+        Err(err) => return failure_message(&format!("{}: {err}", args.key)),
+    };
+    let client = match open_client(&args.registry) {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let resolved = match client.resolve(&request) {
+        Ok(resolved) => resolved,
+        Err(err) => return client_failure(&err),
+    };
+    warn_if_deprecated(&resolved, args.output.quiet);
+    match args.output.format {
+        ClientFormat::Human => println!("{} {} {}", resolved.key(), resolved.blake3, resolved.path),
+        ClientFormat::Json => printer::print_json(&ResolveJson::from(&resolved)),
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_fetch(args: FetchArgs) -> ExitCode {
+    let (key, pinned) = if args.locked {
+        let lockfile = match Lockfile::read(&args.lockfile) {
+            Ok(lockfile) => lockfile,
+            Err(err) => return failure_message(&err.to_string()),
+        };
+        match lockfile.find(&args.key) {
+            Some(entry) => (
+                format!("{}@{}", entry.name, entry.version),
+                Some(entry.blake3),
+            ),
+            None => {
+                eprintln!(
+                    "error: {}: \"{}\" is not in the lockfile; run `perstack-registry lock` again",
+                    args.lockfile.display(),
+                    args.key
+                );
+                return ExitCode::from(INVALID);
+            }
+        }
+    } else {
+        (args.key.clone(), None)
+    };
+    let request = match Request::parse(&key) {
+        Ok(request) => request,
+        Err(err) => return failure_message(&format!("{key}: {err}")),
+    };
+    let client = match open_client(&args.registry) {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let resolved = match client.resolve(&request) {
+        Ok(resolved) => resolved,
+        Err(err) => return client_failure(&err),
+    };
+    if let Some(locked) = pinned.filter(|locked| *locked != resolved.blake3) {
+        eprintln!(
+            "error: {} is locked to BLAKE3 {locked}, but the registry now publishes {}; refusing it",
+            resolved.key(),
+            resolved.blake3
+        );
+        return ExitCode::from(INVALID);
+    }
+    warn_if_deprecated(&resolved, args.quiet);
+    let bytes = match client.fetch(&resolved) {
+        Ok(bytes) => bytes,
+        Err(err) => return client_failure(&err),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(err) = fsutil::write_atomic(path, &bytes, false) {
+                return failure(&err);
+            }
+        }
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if stdout
+                .write_all(&bytes)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::from(FAILURE);
+            }
+        }
+    }
+    let (downloaded, cached) = client.counts();
+    printer::status(
+        args.quiet,
+        &format!(
+            "fetched {} (BLAKE3 {}): {downloaded} file(s) downloaded, {cached} from the cache {}",
+            resolved.key(),
+            resolved.blake3,
+            client.cache_dir().display()
+        ),
+    );
+    ExitCode::SUCCESS
+}
+
+fn run_lock(args: LockArgs) -> ExitCode {
+    let client = match open_client(&args.registry) {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let lockfile = match lockfile::lock(&client, &args.perstack_toml) {
+        Ok(lockfile) => lockfile,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(if err.is_refusal() { INVALID } else { FAILURE });
+        }
+    };
+    let output = args.output.clone().unwrap_or_else(|| {
+        args.perstack_toml
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(lockfile::FILE_NAME)
+    });
+    if let Err(err) = fsutil::write_atomic(&output, lockfile.render().as_bytes(), false) {
+        return failure(&err);
+    }
+    printer::status(
+        args.quiet,
+        &format!(
+            "locked {} registry expert version(s) in {}",
+            lockfile.experts.len(),
+            output.display()
+        ),
+    );
+    ExitCode::SUCCESS
+}
+
+fn run_mirror(args: MirrorArgs) -> ExitCode {
+    let sign = match signing(&args.signing) {
+        Ok(signing) => signing.map(|s| (s.keys, s.expires_in_days)),
+        Err(err) => return failure_message(&err),
+    };
+    let options = MirrorOptions {
+        source: args.source.clone(),
+        dest: args.dest.clone(),
+        scopes: args.scope.clone(),
+        trust: args.trust.trust.clone(),
+        sign,
+    };
+    let progress = TerminalProgress::new(args.output.quiet);
+    let outcome = mirror::mirror(&options, &progress);
+    progress.finish();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(if err.is_refusal() { INVALID } else { FAILURE });
+        }
+    };
+    match args.output.format {
+        ClientFormat::Json => printer::print_json(&MirrorJson::from(&report)),
+        ClientFormat::Human => printer::status(
+            args.output.quiet,
+            &format!(
+                "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present",
+                args.source.describe(),
+                args.dest.display(),
+                if report.partial { " (partial)" } else { "" },
+                report.experts,
+                report.versions,
+                report.serial,
+                report.downloaded,
+                report.present
+            ),
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_verify(args: VerifyArgs) -> ExitCode {
+    let lock = match &args.lock {
+        None => None,
+        Some(path) => match Lockfile::read(path) {
+            Ok(lock) => Some(lock),
+            Err(err) => return failure_message(&err.to_string()),
+        },
+    };
+    let report = match audit::audit(&args.source, &args.trust.trust, lock.as_ref()) {
+        Ok(report) => report,
+        Err(err) => return failure(&err),
+    };
+    let problems = sorted(report.problems);
+    let format = match args.output.format {
+        ClientFormat::Human => Format::Human,
+        ClientFormat::Json => Format::Json,
+    };
+    printer::print_diagnostics(&problems, format, args.output.quiet);
+    if problems.is_empty() {
+        printer::status(
+            args.output.quiet,
+            &format!(
+                "{} is intact: {} experts, {} versions, {} files checked",
+                args.source.describe(),
+                report.experts,
+                report.versions,
+                report.files
+            ),
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "error: {} has {} problem(s)",
+            args.source.describe(),
+            problems.len()
+        );
+        ExitCode::from(INVALID)
+    }
+}
+
+fn keygen(args: KeygenArgs) -> ExitCode {
+    let secret = match SecretKey::generate() {
+        Ok(secret) => secret,
+        Err(err) => return failure_message(&err),
+    };
+    let public = secret.public().to_string();
+    let secret_text = secret.to_text();
+    let printed_secret = match &args.secret_out {
+        Some(path) => {
+            if let Err(err) = fsutil::write_new_private(path, format!("{secret_text}\n").as_bytes())
+            {
+                return failure(&err);
+            }
+            eprintln!("wrote the secret key to {}; keep it secret", path.display());
+            None
+        }
+        None => Some(secret_text.as_str()),
+    };
+    match args.format {
+        ClientFormat::Json => printer::print_json(&KeygenJson {
+            public: &public,
+            secret: printed_secret,
+        }),
+        ClientFormat::Human => {
+            if let Some(secret) = printed_secret {
+                println!("secret {secret}");
+            }
+            println!("public {public}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads the secret keys named by --sign-key-env.
+fn signing(args: &SigningArgs) -> Result<Option<Signing>, String> {
+    if args.sign_key_env.is_empty() {
+        return Ok(None);
+    }
+    let keys = args
+        .sign_key_env
+        .iter()
+        .map(|var| {
+            let text = std::env::var(var)
+                .map_err(|_| format!("--sign-key-env {var}: the variable is not set"))?;
+            SecretKey::parse(&text).map_err(|err| format!("--sign-key-env {var}: {err}"))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Some(Signing {
+        keys,
+        expires_in_days: args.expires_in,
+    }))
+}
+
 fn check(args: CheckArgs) -> ExitCode {
     if let Some(base) = &args.base {
         return check_base(&args, base);
@@ -276,11 +589,16 @@ fn check_base(args: &CheckArgs, base: &str) -> ExitCode {
 fn run_build(args: BuildArgs) -> ExitCode {
     let started = Instant::now();
     let output = &args.output;
+    let signing = match signing(&args.signing) {
+        Ok(signing) => signing,
+        Err(err) => return failure_message(&err),
+    };
     let options = BuildOptions {
         data_dir: args.data.data.clone(),
         out_dir: args.out.clone(),
         previous: args.previous.clone(),
         use_cache: !args.no_cache,
+        signing,
     };
     let progress = TerminalProgress::new(output.quiet);
     let outcome = build::build(&options, &progress);
@@ -341,6 +659,10 @@ fn summarize_problems(problems: &[perstack_registry::diagnostic::Diagnostic], wh
 }
 
 fn failure(err: &dyn std::error::Error) -> ExitCode {
-    eprintln!("error: {err}");
+    failure_message(&err.to_string())
+}
+
+fn failure_message(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
     ExitCode::from(FAILURE)
 }

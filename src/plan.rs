@@ -37,6 +37,8 @@ pub enum Kind {
     Snapshot,
     /// `v1/experts/`: index documents at readable paths.
     Readable,
+    /// `api/registry/v1/experts/`: the Perstack API documents.
+    Api,
     /// `_headers`: caching rules for the host.
     Headers,
     /// `v1/root.json`: the entry point, always last.
@@ -164,13 +166,19 @@ pub fn compute(
         }
         plan.add(Kind::Index, index::index_path(&hash));
         plan.add(Kind::Readable, name.readable_index_path());
+        // An expert's API documents are a function of its index document and blobs, so they
+        // change exactly when its index document does.
+        for path in crate::api::document_paths(expert) {
+            plan.add(Kind::Api, path);
+        }
     }
     if previous.is_none_or(|p| p.root.snapshot.blake3 != built.snapshot.hash) {
         plan.add(Kind::Snapshot, index::snapshot_path(&built.snapshot.hash));
     }
-    let unchanged = |relative: &str, bytes: &[u8]| -> Result<bool, IoError> {
+    let unchanged = |relative: &str, bytes: &[u8]| -> Result<bool, PublishedError> {
         Ok(match previous {
-            Some(p) => fsutil::read_optional(&p.dir.join(relative))?.as_deref() == Some(bytes),
+            Some(p) if relative == index::ROOT_PATH => p.root_bytes == bytes,
+            Some(p) => p.reader.read(relative)?.as_deref() == Some(bytes),
             None => false,
         })
     };

@@ -12,8 +12,10 @@ use crate::build::Progress;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Position, Severity};
+use crate::mirror::MirrorReport;
 use crate::plan::Plan;
 use crate::publish::PublishReport;
+use crate::resolve::Resolved;
 use crate::review::Change;
 
 /// How diagnostics are printed.
@@ -25,6 +27,84 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands (`::error file=...,line=...::message`) on stdout.
     Github,
+}
+
+/// How the client commands (`resolve`, `fetch`, `lock`, `mirror`, `verify`, `keygen`) print
+/// their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientFormat {
+    /// Short lines for people.
+    Human,
+    /// One JSON document on stdout; the shapes are the `*Json` types of this module.
+    Json,
+}
+
+/// `keygen --format json`.
+#[derive(Serialize)]
+pub struct KeygenJson<'a> {
+    pub public: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+}
+
+/// `resolve --format json`.
+#[derive(Serialize)]
+pub struct ResolveJson {
+    pub key: String,
+    pub name: String,
+    pub version: String,
+    pub blake3: String,
+    pub size: u64,
+    pub path: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&Resolved> for ResolveJson {
+    fn from(resolved: &Resolved) -> ResolveJson {
+        ResolveJson {
+            key: resolved.key(),
+            name: resolved.name.to_string(),
+            version: resolved.version.clone(),
+            blake3: resolved.blake3.to_hex(),
+            size: resolved.size,
+            path: resolved.path.clone(),
+            status: resolved.status.as_str(),
+            reason: resolved.reason.clone(),
+        }
+    }
+}
+
+/// `mirror --format json`.
+#[derive(Serialize)]
+pub struct MirrorJson {
+    pub experts: usize,
+    pub versions: usize,
+    pub serial: u64,
+    pub downloaded: usize,
+    pub present: usize,
+    pub partial: bool,
+}
+
+impl From<&MirrorReport> for MirrorJson {
+    fn from(report: &MirrorReport) -> MirrorJson {
+        MirrorJson {
+            experts: report.experts,
+            versions: report.versions,
+            serial: report.serial,
+            downloaded: report.downloaded,
+            present: report.present,
+            partial: report.partial,
+        }
+    }
+}
+
+/// Prints one JSON document on stdout.
+pub fn print_json(value: &impl Serialize) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, value);
+    let _ = writeln!(stdout);
 }
 
 #[derive(Serialize)]
@@ -136,13 +216,6 @@ fn escape_data(text: &str) -> String {
 
 fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// Any report as one pretty JSON document on stdout.
-pub fn print_json(report: &impl Serialize) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut stdout, report);
-    let _ = writeln!(stdout);
 }
 
 /// The files `publish` wrote, as `b3sum` prints them (`<hash>  <path>`); for a dry run, each

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::ExpertName;
+use crate::signing::PublicKey;
 use crate::source::{self, Checker, Source};
 
 pub const FILE_NAME: &str = "registry.toml";
@@ -23,6 +24,8 @@ pub struct Settings {
     pub scope_owners: BTreeMap<String, Vec<String>>,
     /// Expert names and scopes accepted even though they look like existing ones.
     pub allowed_names: BTreeSet<String>,
+    /// The public keys that may sign the registry's root (`[trust] keys`), as written.
+    pub trust_keys: Vec<String>,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             max_version_bytes: DEFAULT_MAX_VERSION_BYTES,
             scope_owners: BTreeMap::new(),
             allowed_names: BTreeSet::new(),
+            trust_keys: Vec::new(),
         }
     }
 }
@@ -144,6 +148,24 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
                             }
                         }
                         other => checker.unknown_key("[names]", other, key.span()),
+                    }
+                }
+            }
+            "trust" => {
+                let Some(trust) = checker.table("trust", value) else {
+                    continue;
+                };
+                for (key, value) in trust.iter() {
+                    match key.get_ref().as_ref() {
+                        "keys" => {
+                            for (text, span) in checker.string_array("keys", value) {
+                                match PublicKey::parse(text) {
+                                    Ok(_) => settings.trust_keys.push(text.to_owned()),
+                                    Err(err) => checker.error("invalid-key", span, err),
+                                }
+                            }
+                        }
+                        other => checker.unknown_key("[trust]", other, key.span()),
                     }
                 }
             }

@@ -202,9 +202,11 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
         .filter(|(k, v)| after.get(*k) != Some(*v))
         .map(|(k, _)| k)
         .collect();
-    // One blob, one index document and one snapshot are new; the readable document of the
-    // expert and the root changed; nothing else moved.
-    assert_eq!(added.len(), 3, "{added:?}");
+    // One blob, one index document, one snapshot and one Perstack API document are new; the
+    // readable document of the expert, its API documents whose tags moved and the root
+    // changed; nothing else moved.
+    assert_eq!(added.len(), 4, "{added:?}");
+    assert!(added.contains(&&"api/registry/v1/experts/tic-tac-toe@1.1.0".to_owned()));
     assert_eq!(
         added.iter().filter(|p| p.starts_with("v1/blobs/")).count(),
         1
@@ -220,7 +222,17 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
             .count(),
         1
     );
-    assert_eq!(changed, ["v1/experts/tic-tac-toe.json", "v1/root.json"]);
+    assert_eq!(
+        changed,
+        [
+            "api/registry/v1/experts/tic-tac-toe",
+            "api/registry/v1/experts/tic-tac-toe@1.0.0",
+            "api/registry/v1/experts/tic-tac-toe@latest",
+            "api/registry/v1/experts/tic-tac-toe@stable",
+            "v1/experts/tic-tac-toe.json",
+            "v1/root.json"
+        ]
+    );
     assert_eq!(read_json(&registry.out().join("v1/root.json"))["serial"], 2);
     assert_consistent(&registry.out());
 }

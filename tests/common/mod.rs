@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+pub mod server;
+
 /// A registry-data tree in a temporary directory.
 pub struct TestRegistry {
     pub temp: TempDir,

@@ -1,0 +1,272 @@
+//! Perstack API compatibility: the hosted Registry's `GET /api/registry/v1/experts/{key}`
+//! answers as static files, so a runtime whose `perstackApiBaseUrl` points at a static host
+//! runs registry experts unchanged.
+//!
+//! One document per servable version (`name@version`), per dist-tag (`name@tag`, `latest`
+//! included) and per bare name (the latest version), at `api/registry/v1/experts/<key>`. The
+//! runtime percent-encodes the key as a whole; static servers decode `%40` and `%2F` before
+//! mapping the path to a file, so `@acme/researcher@1.2.3` lives in directory `@acme` as file
+//! `researcher@1.2.3`. Disabled versions are not served. Everything in a document comes from
+//! the data: ids are derived from hashes and timestamps are a documented constant, never the
+//! clock, so the build stays deterministic.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::index::Document;
+use crate::model::{ExpertName, Hash, Status};
+
+pub const DIR: &str = "api/registry/v1/experts";
+/// The creation and update time of every document: the registry keeps no publish times.
+pub const TIMESTAMP: &str = "1970-01-01T00:00:00Z";
+/// What `minRuntimeVersion` says when a definition does not; the only value the API knows.
+pub const DEFAULT_MIN_RUNTIME_VERSION: &str = "v1.0";
+
+/// One published version, as the API documents need it.
+pub struct ApiVersion<'a> {
+    pub version: &'a str,
+    pub status: Status,
+    pub blake3: Hash,
+    /// The version file, byte for byte.
+    pub bytes: &'a [u8],
+}
+
+/// An expert's servable state: its dist-tags (`latest` first) and versions.
+pub struct ApiExpert<'a> {
+    pub name: &'a ExpertName,
+    pub dist_tags: Vec<(&'a str, &'a str)>,
+    pub versions: Vec<ApiVersion<'a>>,
+}
+
+/// The path of the document for `key`, relative to the registry root.
+pub fn path(key: &str) -> String {
+    format!("{DIR}/{key}")
+}
+
+/// Every document of one expert, by relative path, in path order.
+pub fn documents(expert: &ApiExpert) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let name = expert.name.as_str();
+    let latest = expert
+        .dist_tags
+        .iter()
+        .find(|(tag, _)| *tag == crate::model::LATEST)
+        .map(|(_, version)| *version);
+    let mut documents = Vec::new();
+    for version in &expert.versions {
+        if version.status == Status::Disabled {
+            continue;
+        }
+        let tags: Vec<&str> = expert
+            .dist_tags
+            .iter()
+            .filter(|(_, target)| *target == version.version)
+            .map(|(tag, _)| *tag)
+            .collect();
+        let bytes = render(expert.name, version, &tags)?;
+        let keys = version_keys(name, version.version, &tags, latest);
+        documents.extend(keys.into_iter().map(|key| (path(&key), bytes.clone())));
+    }
+    documents.sort();
+    Ok(documents)
+}
+
+/// The keys one version is served under: `name@version`, `name@tag` for each tag on it
+/// (`latest` included), and the bare name when it is the latest.
+fn version_keys(name: &str, version: &str, tags: &[&str], latest: Option<&str>) -> Vec<String> {
+    let mut keys = vec![format!("{name}@{version}")];
+    keys.extend(tags.iter().map(|tag| format!("{name}@{tag}")));
+    if latest == Some(version) {
+        keys.push(name.to_owned());
+    }
+    keys
+}
+
+/// The paths of every document [`documents`] renders for a checked expert, without rendering
+/// them (the deploy plan needs only the names).
+pub fn document_paths(expert: &crate::validate::Expert) -> Vec<String> {
+    let latest = expert.latest.as_ref().map(|v| v.to_string());
+    let mut paths = Vec::new();
+    for (version, published) in &expert.versions {
+        if published.status == Status::Disabled {
+            continue;
+        }
+        let version = version.to_string();
+        let mut tags: Vec<&str> = Vec::new();
+        if latest.as_deref() == Some(version.as_str()) {
+            tags.push(crate::model::LATEST);
+        }
+        tags.extend(
+            expert
+                .tags
+                .iter()
+                .filter(|(_, target)| target.to_string() == version)
+                .map(|(tag, _)| tag.as_str()),
+        );
+        let keys = version_keys(expert.name.as_str(), &version, &tags, latest.as_deref());
+        paths.extend(keys.iter().map(|key| path(key)));
+    }
+    paths.sort();
+    paths
+}
+
+/// The files of `name` under `out` that `keep` does not list: documents of versions since
+/// disabled, to be removed once the new root is in place.
+pub fn stale_files(out: &Path, name: &ExpertName, keep: &BTreeSet<String>) -> Vec<PathBuf> {
+    let full = name.as_str();
+    let (dir, local) = match full.rsplit_once('/') {
+        Some((scope, local)) => (out.join(DIR).join(scope), local),
+        None => (out.join(DIR), full),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let prefix = format!("{local}@");
+    let mut stale: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|entry| {
+            let file_name = entry.file_name().into_string().ok()?;
+            let ours = file_name == local || file_name.starts_with(&prefix);
+            let relative = match full.rsplit_once('/') {
+                Some((scope, _)) => format!("{DIR}/{scope}/{file_name}"),
+                None => format!("{DIR}/{file_name}"),
+            };
+            (ours && !keep.contains(&relative)).then(|| entry.path())
+        })
+        .collect();
+    stale.sort();
+    stale
+}
+
+fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<u8>, String> {
+    let location = format!("{name}@{}", version.version);
+    let text = std::str::from_utf8(version.bytes)
+        .map_err(|_| format!("{location}: the definition is not UTF-8"))?;
+    let mut document: toml::Table =
+        toml::from_str(text).map_err(|err| format!("{location}: invalid TOML: {err}"))?;
+    let definition = document
+        .remove("experts")
+        .and_then(|experts| match experts {
+            toml::Value::Table(mut experts) => experts.remove(name.as_str()),
+            _ => None,
+        })
+        .and_then(|expert| match expert {
+            toml::Value::Table(table) => Some(table),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{location}: the definition has no [experts.\"{name}\"] table"))?;
+    let text_field = |field: &str| {
+        definition
+            .get(field)
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut skills = Map::new();
+    if let Some(toml::Value::Table(table)) = definition.get("skills") {
+        for (skill_name, skill) in table {
+            let mut skill = to_json(skill)?;
+            // The API requires a description on every skill; a definition may omit it.
+            if let Some(object) = skill.as_object_mut()
+                && !object.contains_key("description")
+            {
+                object.insert("description".into(), skill_name.clone().into());
+            }
+            skills.insert(skill_name.clone(), skill);
+        }
+    }
+    let delegates = match definition.get("delegates") {
+        Some(value) => to_json(value)?,
+        None => json!([]),
+    };
+    let mut owner = Map::new();
+    if let Some(scope) = name.scope() {
+        owner.insert("name".into(), scope.trim_start_matches('@').into());
+    }
+    let owner_key = name.scope().unwrap_or(name.as_str());
+    owner.insert(
+        "organizationId".into(),
+        derived_id('o', &Hash::of(owner_key.as_bytes())).into(),
+    );
+    owner.insert("createdAt".into(), TIMESTAMP.into());
+    let expert = json!({
+        "type": "registryExpert",
+        "id": derived_id('e', &version.blake3),
+        "key": location,
+        "name": name.as_str(),
+        "version": version.version,
+        "status": version.status.as_str(),
+        "minRuntimeVersion": text_field("minRuntimeVersion")
+            .unwrap_or_else(|| DEFAULT_MIN_RUNTIME_VERSION.to_owned()),
+        "description": text_field("description").unwrap_or_default(),
+        "instruction": text_field("instruction").unwrap_or_default(),
+        "skills": skills,
+        "delegates": delegates,
+        "tags": tags,
+        "owner": owner,
+        "createdAt": TIMESTAMP,
+        "updatedAt": TIMESTAMP,
+    });
+    Ok(Document::render(&json!({ "data": { "expert": expert } })).bytes)
+}
+
+/// An id in the API's cuid2 shape (a lowercase letter, then lowercase letters and digits):
+/// the letter, then the first 24 hex digits of a hash.
+fn derived_id(letter: char, hash: &Hash) -> String {
+    format!("{letter}{}", &hash.to_hex()[..24])
+}
+
+fn to_json(value: &toml::Value) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|err| format!("cannot convert to JSON: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_versions_tags_and_the_bare_name_but_not_disabled_versions() {
+        let name = ExpertName::parse("@acme/x").unwrap();
+        let files: Vec<String> = ["0.9.0", "1.0.0", "1.1.0"]
+            .iter()
+            .map(|v| {
+                format!(
+                    "[experts.\"@acme/x\"]\nversion = \"{v}\"\ndescription = \"d\"\ninstruction = \"i\"\n"
+                )
+            })
+            .collect();
+        let version = |i: usize, status| ApiVersion {
+            version: ["0.9.0", "1.0.0", "1.1.0"][i],
+            status,
+            blake3: Hash::of(files[i].as_bytes()),
+            bytes: files[i].as_bytes(),
+        };
+        let expert = ApiExpert {
+            name: &name,
+            dist_tags: vec![("latest", "1.1.0"), ("stable", "1.0.0")],
+            versions: vec![
+                version(0, Status::Disabled),
+                version(1, Status::Deprecated),
+                version(2, Status::Available),
+            ],
+        };
+        let docs = documents(&expert).unwrap();
+        let paths: Vec<&str> = docs.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "api/registry/v1/experts/@acme/x",
+                "api/registry/v1/experts/@acme/x@1.0.0",
+                "api/registry/v1/experts/@acme/x@1.1.0",
+                "api/registry/v1/experts/@acme/x@latest",
+                "api/registry/v1/experts/@acme/x@stable",
+            ]
+        );
+        let stable: Value = serde_json::from_slice(&docs[4].1).unwrap();
+        assert_eq!(stable["data"]["expert"]["key"], "@acme/x@1.0.0");
+        assert_eq!(stable["data"]["expert"]["status"], "deprecated");
+        assert_eq!(stable["data"]["expert"]["tags"], json!(["stable"]));
+        assert_eq!(stable["data"]["expert"]["owner"]["name"], "acme");
+    }
+}

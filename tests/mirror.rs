@@ -1,0 +1,225 @@
+//! `mirror` and `verify`: full and partial copies over HTTP, resuming after `kill -9`, and
+//! audits that list every problem.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use common::server::TestServer;
+use common::{TestRegistry, copy_tree, run_in, tree};
+
+/// The registry part of a tree: without the build's and the clients' own state.
+fn registry_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir)
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(".perstack-client"))
+        .collect()
+}
+
+fn mirror(root: &Path, source: &str, dest: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec!["mirror", source, dest.to_str().unwrap()];
+    args.extend(extra);
+    run_in(root, &args)
+}
+
+#[test]
+fn a_full_mirror_is_identical_to_the_source_and_a_second_run_downloads_nothing() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let server = TestServer::serve(&registry.out());
+    let dest = registry.root().join("mirror");
+    let run = mirror(registry.root(), &server.url, &dest, &[]);
+    run.expect_code(0);
+    assert_eq!(registry_files(&dest), registry_files(&registry.out()));
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "mirrored {} into {}: 3 experts, 4 versions, serial 1; 8 file(s) downloaded, 0 already present\n",
+            server.url,
+            dest.display()
+        )
+    );
+    server.reset_requests();
+    let again = mirror(registry.root(), &server.url, &dest, &[]);
+    again.expect_code(0);
+    assert_eq!(server.requests(), ["v1/root.json"]);
+    assert_eq!(server.statuses("v1/root.json"), [304]);
+    assert!(
+        again
+            .stderr()
+            .contains("0 file(s) downloaded, 8 already present")
+    );
+    run_in(registry.root(), &["verify", dest.to_str().unwrap()]).expect_code(0);
+}
+
+#[test]
+fn a_partial_mirror_holds_only_its_scopes_and_passes_verify() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let dest = registry.root().join("acme");
+    let out = registry.out();
+    let run = mirror(
+        registry.root(),
+        out.to_str().unwrap(),
+        &dest,
+        &["--scope", "@acme"],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("(partial): 2 experts, 3 versions, serial 1"),
+        "{}",
+        run.stderr()
+    );
+    let files = registry_files(&dest);
+    assert!(files.contains_key("v1/experts/@acme/researcher.json"));
+    assert!(files.contains_key("api/registry/v1/experts/@acme/researcher@1.1.0"));
+    assert!(!files.keys().any(|path| path.contains("tic-tac-toe")));
+    assert_eq!(
+        files["v1/upstream-root.json"],
+        fs::read(out.join("v1/root.json")).unwrap()
+    );
+    let verify = run_in(registry.root(), &["verify", dest.to_str().unwrap()]);
+    verify.expect_code(0);
+    assert_eq!(
+        verify.stderr(),
+        format!(
+            "{} is intact: 2 experts, 3 versions, 9 files checked\n",
+            dest.display()
+        )
+    );
+    let bad = mirror(
+        registry.root(),
+        out.to_str().unwrap(),
+        &dest,
+        &["--scope", "acme"],
+    );
+    bad.expect_code(2);
+    assert_eq!(
+        bad.stderr(),
+        "error: --scope \"acme\" is not a scope (expected @name)\n"
+    );
+}
+
+/// Adds `count` experts with two versions each.
+fn add_many(registry: &TestRegistry, count: usize) {
+    let padding = "Read the task carefully and work step by step. ".repeat(10);
+    for n in 0..count {
+        for version in ["1.0.0", "1.1.0"] {
+            registry.version(
+                &format!("@bulk/expert-{n}"),
+                version,
+                &format!("# {padding}\n"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_mirror_killed_midway_resumes_without_downloading_again_and_ends_identical() {
+    let registry = TestRegistry::valid();
+    add_many(&registry, 1500);
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let server = TestServer::serve(&registry.out());
+    let dest = registry.root().join("mirror");
+
+    let mut caught_midway = false;
+    for delay_ms in [100u64, 200, 300, 450, 600, 800, 1000, 1300, 1700, 2200] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(["mirror", "--quiet", &server.url, dest.to_str().unwrap()])
+            .current_dir(registry.root())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let status = child.wait().unwrap();
+        assert!(!dest.join("v1/root.json").exists() || status.success());
+        if status.success() {
+            break;
+        }
+        let blobs = tree(&dest)
+            .keys()
+            .filter(|k| k.starts_with("v1/blobs/"))
+            .count();
+        if blobs > 100 {
+            caught_midway = true;
+            break;
+        }
+    }
+    assert!(caught_midway, "no kill landed in the middle of a mirror");
+
+    let had: Vec<String> = tree(&dest)
+        .keys()
+        .filter(|k| !k.starts_with(".perstack-client"))
+        .cloned()
+        .collect();
+    server.reset_requests();
+    let run = mirror(registry.root(), &server.url, &dest, &[]);
+    run.expect_code(0);
+    let requested = server.requests();
+    let again: Vec<&String> = had.iter().filter(|p| requested.contains(p)).collect();
+    assert!(
+        again.is_empty(),
+        "downloaded again: {:?}",
+        &again[..again.len().min(5)]
+    );
+    assert_eq!(registry_files(&dest), registry_files(&registry.out()));
+    assert_eq!(
+        fs::read_dir(dest.join(".perstack-client/staging"))
+            .unwrap()
+            .count(),
+        0,
+        "staged leftovers remain"
+    );
+}
+
+#[test]
+fn verify_lists_every_problem() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let copy = registry.root().join("copy");
+    copy_tree(&registry.out(), &copy);
+    let blob_of = |relative: &str| {
+        let hash = blake3::hash(&fs::read(registry.data().join(relative)).unwrap())
+            .to_hex()
+            .to_string();
+        (format!("v1/blobs/{}/{hash}.toml", &hash[..2]), hash)
+    };
+    let (altered, altered_hash) = blob_of("tic-tac-toe/1.0.0.toml");
+    let mut bytes = fs::read(copy.join(&altered)).unwrap();
+    bytes[0] ^= 1;
+    fs::write(copy.join(&altered), &bytes).unwrap();
+    let (removed, _) = blob_of("@acme/searcher/1.0.0.toml");
+    fs::remove_file(copy.join(&removed)).unwrap();
+    fs::write(copy.join("v1/experts/@acme/researcher.json"), "{}\n").unwrap();
+
+    let index_hash =
+        blake3::hash(&fs::read(registry.out().join("v1/experts/@acme/researcher.json")).unwrap())
+            .to_hex();
+
+    let run = run_in(registry.root(), &["verify", copy.to_str().unwrap()]);
+    run.expect_code(1);
+    // Problems are listed in path order, then the summary.
+    let mut expected = vec![
+        format!(
+            "{altered}: error: content hashes to {}, but its name and the registry say {altered_hash}",
+            blake3::hash(&bytes).to_hex()
+        ),
+        format!("{removed}: error: missing, but the registry points at it"),
+        format!(
+            "v1/experts/@acme/researcher.json: error: differs from v1/index/{index_hash}.json, which the snapshot names"
+        ),
+    ];
+    expected.sort();
+    expected.push(format!("error: {} has 3 problem(s)", copy.display()));
+    assert_eq!(run.stderr().lines().collect::<Vec<_>>(), expected);
+    let json = run_in(
+        registry.root(),
+        &["verify", copy.to_str().unwrap(), "--format", "json"],
+    );
+    json.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(report["errors"], 3);
+}
