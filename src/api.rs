@@ -83,61 +83,115 @@ fn version_keys(name: &str, version: &str, tags: &[&str], latest: Option<&str>) 
     keys
 }
 
-/// The paths of every document [`documents`] renders for a checked expert, without rendering
-/// them (the deploy plan needs only the names).
-pub fn document_paths(expert: &crate::validate::Expert) -> Vec<String> {
-    let latest = expert.latest.as_ref().map(|v| v.to_string());
-    let mut paths = Vec::new();
-    for (version, published) in &expert.versions {
-        if published.status == Status::Disabled {
+/// The paths of every document served for an expert whose versions have the given statuses
+/// and whose dist-tags (`latest` included) point at the given versions: `name@version` and
+/// `name@tag` for each version that is not disabled, and the bare name for the latest.
+fn paths<'a>(
+    name: &str,
+    versions: impl Iterator<Item = (&'a str, Status)>,
+    dist_tags: &[(&str, &str)],
+) -> BTreeSet<String> {
+    let latest = dist_tags
+        .iter()
+        .find(|(tag, _)| *tag == crate::model::LATEST)
+        .map(|(_, version)| *version);
+    let mut paths = BTreeSet::new();
+    for (version, status) in versions {
+        if status == Status::Disabled {
             continue;
         }
-        let version = version.to_string();
-        let mut tags: Vec<&str> = Vec::new();
-        if latest.as_deref() == Some(version.as_str()) {
-            tags.push(crate::model::LATEST);
-        }
-        tags.extend(
-            expert
-                .tags
+        let tags: Vec<&str> = dist_tags
+            .iter()
+            .filter(|(_, target)| *target == version)
+            .map(|(tag, _)| *tag)
+            .collect();
+        paths.extend(
+            version_keys(name, version, &tags, latest)
                 .iter()
-                .filter(|(_, target)| target.to_string() == version)
-                .map(|(tag, _)| tag.as_str()),
+                .map(|key| path(key)),
         );
-        let keys = version_keys(expert.name.as_str(), &version, &tags, latest.as_deref());
-        paths.extend(keys.iter().map(|key| path(key)));
     }
-    paths.sort();
     paths
 }
 
-/// The files of `name` under `out` that `keep` does not list: documents of versions since
-/// disabled, to be removed once the new root is in place.
-pub fn stale_files(out: &Path, name: &ExpertName, keep: &BTreeSet<String>) -> Vec<PathBuf> {
-    let full = name.as_str();
-    let (dir, local) = match full.rsplit_once('/') {
-        Some((scope, local)) => (out.join(DIR).join(scope), local),
-        None => (out.join(DIR), full),
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let prefix = format!("{local}@");
-    let mut stale: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|entry| {
-            let file_name = entry.file_name().into_string().ok()?;
-            let ours = file_name == local || file_name.starts_with(&prefix);
-            let relative = match full.rsplit_once('/') {
-                Some((scope, _)) => format!("{DIR}/{scope}/{file_name}"),
-                None => format!("{DIR}/{file_name}"),
-            };
-            (ours && !keep.contains(&relative)).then(|| entry.path())
-        })
+/// The paths of every document [`documents`] renders for a checked expert, without rendering
+/// them (the deploy plan needs only the names).
+pub fn document_paths(expert: &crate::validate::Expert) -> BTreeSet<String> {
+    let versions: Vec<(String, Status)> = expert
+        .versions
+        .values()
+        .map(|p| (p.record.version.clone(), p.status))
         .collect();
-    stale.sort();
-    stale
+    let mut dist_tags: Vec<(&str, String)> = Vec::new();
+    if let Some(latest) = &expert.latest {
+        dist_tags.push((crate::model::LATEST, latest.to_string()));
+    }
+    for (tag, version) in &expert.tags {
+        dist_tags.push((tag, version.to_string()));
+    }
+    let dist_tags: Vec<(&str, &str)> = dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect();
+    paths(
+        expert.name.as_str(),
+        versions.iter().map(|(v, s)| (v.as_str(), *s)),
+        &dist_tags,
+    )
+}
+
+/// The API documents already under an output directory, by expert name, as relative paths.
+/// Listed once per build rather than once per expert: the unscoped experts share one directory
+/// that can hold a hundred thousand files.
+#[derive(Debug, Default)]
+pub struct ExistingDocuments(std::collections::HashMap<String, Vec<String>>);
+
+impl ExistingDocuments {
+    pub fn list(out: &Path) -> ExistingDocuments {
+        let mut by_name: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut add = |prefix: &str, file_name: String| {
+            let name = file_name.split('@').next().unwrap_or_default();
+            by_name
+                .entry(format!("{prefix}{name}"))
+                .or_default()
+                .push(format!("{DIR}/{prefix}{file_name}"));
+        };
+        let files = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let is_dir = entry.file_type().ok()?.is_dir();
+                    Some((entry.file_name().into_string().ok()?, is_dir))
+                })
+                .collect::<Vec<_>>()
+        };
+        for (entry, is_dir) in files(&out.join(DIR)) {
+            if !is_dir {
+                add("", entry);
+            } else if entry.starts_with('@') {
+                for (file_name, is_dir) in files(&out.join(DIR).join(&entry)) {
+                    if !is_dir {
+                        add(&format!("{entry}/"), file_name);
+                    }
+                }
+            }
+        }
+        ExistingDocuments(by_name)
+    }
+
+    /// The documents of `name` under `out` that `keep` does not list: documents of versions
+    /// since disabled, to be removed once the new root is in place.
+    pub fn stale(&self, out: &Path, name: &ExpertName, keep: &BTreeSet<String>) -> Vec<PathBuf> {
+        let mut stale: Vec<PathBuf> = self
+            .0
+            .get(name.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|relative| !keep.contains(*relative))
+            .map(|relative| out.join(relative))
+            .collect();
+        stale.sort();
+        stale
+    }
 }
 
 fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<u8>, String> {

@@ -31,8 +31,8 @@ use crate::transport::Source;
 use crate::validate::{self, Expert, Registry};
 use crate::writeonce;
 
-/// The directory in the output tree that holds the build's own state (lock, staging area,
-/// cache). It is not part of the registry and need not be uploaded.
+/// The directory in the output tree that holds the build's own state (lock, the marker of a
+/// build at work, cache, plan). It is not part of the registry and need not be uploaded.
 pub const STATE_DIR: &str = ".perstack-build";
 
 #[derive(Debug, Clone)]
@@ -219,7 +219,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         previous.as_ref(),
     )?;
 
-    let staging = Staging::new(state_dir.join("staging"))?;
+    let staging = Staging::new(&options.out_dir, state_dir.join("writing"))?;
     let writer = Writer {
         out: &options.out_dir,
         staging: &staging,
@@ -280,6 +280,11 @@ fn write_api(
     staging: &Staging,
     changed: &[(&Expert, &Document)],
 ) -> Result<(Vec<String>, Vec<PathBuf>), BuildError> {
+    let existing = if changed.is_empty() {
+        api::ExistingDocuments::default()
+    } else {
+        api::ExistingDocuments::list(out)
+    };
     let per_expert: Vec<(Vec<String>, Vec<PathBuf>)> = changed
         .par_iter()
         .map(|(expert, _)| {
@@ -327,7 +332,7 @@ fn write_api(
                 }
             }
             let keep = documents.into_iter().map(|(path, _)| path).collect();
-            Ok((written, api::stale_files(out, &expert.name, &keep)))
+            Ok((written, existing.stale(out, &expert.name, &keep)))
         })
         .collect::<Result<_, BuildError>>()?;
     let mut written = Vec::new();

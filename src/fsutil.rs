@@ -115,48 +115,69 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     file.sync_all().with_path("cannot flush", path)
 }
 
-/// Writes files atomically through one staging directory, so that the leftovers of a killed
-/// process are all in one place, which the next run empties, instead of scattered as dot-files
-/// through a tree that a static host might upload. The staging directory must be on the same
-/// file system as the destinations, so the final rename is atomic.
+/// The name prefix of the temporary files a [`Staging`] writer creates.
+pub const TEMP_PREFIX: &str = ".~perstack-";
+
+/// Writes files atomically into an output tree: each file goes to a temporary sibling, then is
+/// renamed into place.
+///
+/// The temporary file sits in the destination's own directory because a rename across
+/// directories takes a file-system-wide lock on Linux, which serialized a build's writers. A
+/// marker file says a writer is at work: if a process is killed, the marker survives, and the
+/// next writer first sweeps the tree for the killed one's temporary files, so none of them stays
+/// behind in a tree that a static host might upload.
 #[derive(Debug)]
 pub struct Staging {
-    dir: PathBuf,
+    marker: PathBuf,
     counter: std::sync::atomic::AtomicU64,
 }
 
 impl Staging {
-    /// Creates (or empties) the staging directory. The caller must hold the lock that makes it
-    /// the only writer.
-    pub fn new(dir: PathBuf) -> Result<Staging, IoError> {
-        if dir.exists() {
-            fs::remove_dir_all(&dir).with_path("cannot clean staging directory", &dir)?;
+    /// Starts writing into `tree`, sweeping it first if the last writer was killed. The caller
+    /// must hold the lock that makes it the only writer; `marker` lives outside what is served.
+    pub fn new(tree: &Path, marker: PathBuf) -> Result<Staging, IoError> {
+        if marker.exists() {
+            for entry in walkdir::WalkDir::new(tree)
+                .into_iter()
+                .filter_map(Result::ok)
+            {
+                let is_temp = entry.file_type().is_file()
+                    && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+                if is_temp {
+                    fs::remove_file(entry.path()).with_path("cannot remove", entry.path())?;
+                }
+            }
         }
-        create_dir_all(&dir)?;
+        fs::write(&marker, b"").with_path("cannot create", &marker)?;
         Ok(Staging {
-            dir,
+            marker,
             counter: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
-    /// Writes `bytes` to `path` by way of a staged temporary file and a rename.
+    /// Writes `bytes` to `path` by way of a temporary sibling and a rename.
     pub fn write(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoError> {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let temp = self.dir.join(format!("{n}.tmp"));
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let temp = dir.join(format!("{TEMP_PREFIX}{}.{n}.tmp", std::process::id()));
         let result = (|| {
-            let mut file = fs::File::create(&temp).with_path("cannot create", &temp)?;
+            let mut file = match fs::File::create(&temp) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    create_dir_all(dir)?;
+                    fs::File::create(&temp)
+                }
+                other => other,
+            }
+            .with_path("cannot create", &temp)?;
             file.write_all(bytes).with_path("cannot write", &temp)?;
             if durable {
                 file.sync_all().with_path("cannot flush", &temp)?;
             }
             drop(file);
-            if let Some(parent) = path.parent() {
-                create_dir_all(parent)?;
-            }
             fs::rename(&temp, path).with_path("cannot move into place", path)?;
-            if durable && let Some(Ok(dir)) = path.parent().map(fs::File::open) {
+            if durable && let Ok(dir) = fs::File::open(dir) {
                 // Makes the rename itself durable; failing here loses nothing already written.
                 let _ = dir.sync_all();
             }
@@ -191,5 +212,13 @@ impl Staging {
         }
         self.write(path, bytes, durable)?;
         Ok(true)
+    }
+}
+
+impl Drop for Staging {
+    /// Every write either completed or removed its temporary file, even on error, so there is
+    /// nothing to sweep next time; only a killed process leaves the marker behind.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.marker);
     }
 }

@@ -167,6 +167,7 @@ pub fn mirror(
     progress.stage("documents", 0, indexes.len());
     let mut stale = Vec::new();
     let mut versions = 0;
+    let existing = api::ExistingDocuments::list(&replica.dir);
     for (name, hash, doc) in &indexes {
         versions += doc.versions.len();
         let Ok(expert) = ExpertName::parse(name) else {
@@ -175,7 +176,9 @@ pub fn mirror(
         let index_bytes =
             published::read_hashed(registry.reader.as_ref(), &index::index_path(hash), hash)?;
         replica.write(&expert.readable_index_path(), &index_bytes, false)?;
-        stale.extend(write_api(&replica, &registry, &expert, hash, doc)?);
+        stale.extend(write_api(
+            &replica, &registry, &existing, &expert, hash, doc,
+        )?);
     }
     replica.write(index::HEADERS_PATH, index::headers_file().as_bytes(), false)?;
     if partial {
@@ -209,6 +212,7 @@ pub fn mirror(
 fn write_api(
     replica: &Replica,
     registry: &PublishedRegistry,
+    existing: &api::ExistingDocuments,
     expert: &ExpertName,
     index_hash: &Hash,
     doc: &IndexDoc,
@@ -240,5 +244,5 @@ fn write_api(
         replica.write(path, bytes, false)?;
     }
     let keep = documents.into_iter().map(|(path, _)| path).collect();
-    Ok(api::stale_files(&replica.dir, expert, &keep))
+    Ok(existing.stale(&replica.dir, expert, &keep))
 }

@@ -3,7 +3,7 @@
 //! A replica directory has the serving layout, so it is itself a registry. Hash-named files
 //! (blobs, index documents, snapshots) are downloaded only when the replica lacks them, and are
 //! written only after their bytes hash to their name: a tampered download is never stored. A
-//! replica's own state (a lock, a staging area for atomic writes, what it trusts) lives in
+//! replica's own state (a lock, a marker while it is being written, what it trusts) lives in
 //! `.perstack-client/`, which is not part of the registry.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,7 +70,7 @@ impl Replica {
         Ok(Replica {
             dir: dir.to_path_buf(),
             upstream,
-            staging: Staging::new(state.join("staging"))?,
+            staging: Staging::new(dir, state.join("writing"))?,
             _lock: lock,
             downloaded: Mutex::default(),
             present: Mutex::default(),

@@ -501,12 +501,16 @@ fn a_killed_build_leaves_the_previous_registry_valid_and_the_next_one_completes_
 
     registry.run(&["build", "--quiet"]).expect_code(0);
     assert_consistent(&registry.out());
-    let staging = registry.out().join(".perstack-build/staging");
-    assert_eq!(
-        fs::read_dir(staging).unwrap().count(),
-        0,
-        "staged leftovers remain"
+    let leftovers: Vec<String> = walkdir::WalkDir::new(registry.out())
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".~perstack-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files remain: {leftovers:?}"
     );
+    assert!(!registry.out().join(".perstack-build/writing").exists());
 
     // The resumed registry is the one a clean build of the same history produces.
     let clean = tempfile::tempdir().unwrap();

@@ -166,12 +166,17 @@ fn a_mirror_killed_midway_resumes_without_downloading_again_and_ends_identical()
         &again[..again.len().min(5)]
     );
     assert_eq!(registry_files(&dest), registry_files(&registry.out()));
-    assert_eq!(
-        fs::read_dir(dest.join(".perstack-client/staging"))
-            .unwrap()
-            .count(),
-        0,
-        "staged leftovers remain"
+    let leftovers: Vec<String> = tree(&dest)
+        .into_keys()
+        .filter(|k| {
+            k.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".~perstack-"))
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files remain: {leftovers:?}"
     );
 }
 
