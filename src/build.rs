@@ -19,6 +19,7 @@ use crate::index::{self, Document, RootCounts};
 use crate::load;
 use crate::model::{ExpertName, Hash};
 use crate::published::{PublishedError, PublishedRegistry};
+use crate::site::{Site, SiteError, SiteInput};
 use crate::validate::{self, Expert, Registry};
 use crate::writeonce;
 
@@ -33,6 +34,8 @@ pub struct BuildOptions {
     /// The registry published before; `None` means the registry already in `out_dir`, if any.
     pub previous: Option<PathBuf>,
     pub use_cache: bool,
+    /// Render the website besides the API.
+    pub site: bool,
 }
 
 /// Receives progress; the library never prints.
@@ -76,6 +79,8 @@ pub enum BuildError {
     Locked(PathBuf),
     #[error("{path}: the file changed while the build was running; run the build again")]
     ChangedDuringBuild { path: PathBuf },
+    #[error(transparent)]
+    Site(#[from] SiteError),
 }
 
 /// Loads and validates `registry-data/` without writing anything.
@@ -178,6 +183,16 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             written.push(path);
         }
     }
+    if options.site {
+        let site = Site::prepare(SiteInput {
+            registry: &registry,
+            snapshot: snapshot.hash,
+            serial,
+            index_hashes: &index_hashes,
+            previous: previous.as_ref(),
+        })?;
+        written.extend(writer.site(&site)?);
+    }
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(&headers_path, index::headers_file().as_bytes(), false)? {
         written.push("_headers".to_owned());
@@ -252,6 +267,29 @@ impl Writer<'_> {
         let mut written: Vec<String> = written.into_iter().flatten().collect();
         written.sort();
         written.dedup();
+        Ok(written)
+    }
+
+    /// Renders and writes the website, wave by wave so no page links to a file not yet
+    /// written, rewriting only the files whose bytes changed.
+    fn site(&self, site: &Site<'_>) -> Result<Vec<String>, SiteError> {
+        let mut written = Vec::new();
+        for wave in site.waves() {
+            self.progress.stage("site", 0, wave.len());
+            let wrote: Vec<Option<String>> = wave
+                .into_par_iter()
+                .map(|page| {
+                    let (relative, bytes) = site.render(page)?;
+                    let changed =
+                        self.staging
+                            .write_if_changed(&self.out.join(&relative), &bytes, false)?;
+                    Ok(changed.then_some(relative))
+                })
+                .collect::<Result<_, SiteError>>()?;
+            let mut wrote: Vec<String> = wrote.into_iter().flatten().collect();
+            wrote.sort();
+            written.extend(wrote);
+        }
         Ok(written)
     }
 

@@ -58,6 +58,7 @@ fn run_build(args: BuildArgs) -> ExitCode {
         out_dir: args.out.clone(),
         previous: args.previous.clone(),
         use_cache: !args.no_cache,
+        site: !args.no_site,
     };
     let progress = TerminalProgress::new(output.quiet);
     let outcome = build::build(&options, &progress);
