@@ -19,6 +19,7 @@ use crate::index::{self, Document, RootCounts};
 use crate::load;
 use crate::model::{ExpertName, Hash};
 use crate::published::{PublishedError, PublishedRegistry};
+use crate::site::page_cache::{self, PageCache};
 use crate::site::{Site, SiteError, SiteInput};
 use crate::validate::{self, Expert, Registry};
 use crate::writeonce;
@@ -191,7 +192,12 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             index_hashes: &index_hashes,
             previous: previous.as_ref(),
         })?;
-        written.extend(writer.site(&site)?);
+        let pages_path = state_dir.join(page_cache::FILE_NAME);
+        let pages = options.use_cache.then(|| PageCache::load(&pages_path));
+        written.extend(writer.site(&site, pages.as_ref())?);
+        if let Some(pages) = pages {
+            pages.save(&pages_path)?;
+        }
     }
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(&headers_path, index::headers_file().as_bytes(), false)? {
@@ -271,14 +277,20 @@ impl Writer<'_> {
     }
 
     /// Renders and writes the website, wave by wave so no page links to a file not yet
-    /// written, rewriting only the files whose bytes changed.
-    fn site(&self, site: &Site<'_>) -> Result<Vec<String>, SiteError> {
+    /// written, rewriting only the files whose bytes changed and skipping the pages the cache
+    /// knows are unchanged.
+    fn site(&self, site: &Site<'_>, cache: Option<&PageCache>) -> Result<Vec<String>, SiteError> {
         let mut written = Vec::new();
         for wave in site.waves() {
             self.progress.stage("site", 0, wave.len());
             let wrote: Vec<Option<String>> = wave
                 .into_par_iter()
                 .map(|page| {
+                    if let (Some(cache), Some((path, key))) = (cache, site.page_key(page))
+                        && cache.is_fresh(self.out, &path, key)
+                    {
+                        return Ok(None);
+                    }
                     let (relative, bytes) = site.render(page)?;
                     let changed =
                         self.staging

@@ -368,3 +368,29 @@ fn search_shards_find_experts_by_name_scope_and_description() {
     let acme = read("search/ac.json");
     assert_eq!(acme["terms"]["acme"], serde_json::json!([0, 3, 1, 3]));
 }
+
+#[test]
+fn unchanged_expert_pages_are_not_rendered_again_unless_missing_or_asked() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+    let clean = tree(&out);
+    fs::remove_file(out.join("experts/tic-tac-toe/index.html")).unwrap();
+    let searcher = out.join("experts/@acme/searcher/index.html");
+    fs::write(&searcher, "edited by hand").unwrap();
+
+    registry.run(&["build"]).expect_code(0);
+    assert_eq!(
+        page(&out, "experts/tic-tac-toe/index.html").as_bytes(),
+        clean["experts/tic-tac-toe/index.html"],
+        "a missing page is written again"
+    );
+    assert_eq!(
+        fs::read_to_string(&searcher).unwrap(),
+        "edited by hand",
+        "the page cache trusts a page whose inputs did not change"
+    );
+
+    registry.run(&["build", "--no-cache"]).expect_code(0);
+    assert_eq!(tree(&out), clean);
+}

@@ -16,6 +16,7 @@
 //! scripts and styles.
 
 pub mod highlight;
+pub mod page_cache;
 pub mod recent;
 pub mod search;
 pub mod view;
@@ -145,6 +146,11 @@ pub struct Site<'a> {
     /// Prepared files that name other prepared files, so they go in a later wave.
     prepared_last: BTreeSet<usize>,
     used_by: BTreeMap<&'a ExpertName, BTreeSet<&'a ExpertName>>,
+    index_hashes: &'a BTreeMap<ExpertName, Hash>,
+    /// The hash of everything besides its expert that an expert page depends on: the templates,
+    /// the assets, the generator and the registry's name.
+    fingerprint: Hash,
+    version_count: usize,
     scopes: BTreeMap<&'a str, Vec<&'a Expert>>,
     recent: Vec<Summary>,
 }
@@ -212,8 +218,23 @@ impl<'a> Site<'a> {
                 .or_default()
                 .push(expert);
         }
+        let mut fingerprint = blake3::Hasher::new();
+        for part in [
+            index::generator().as_bytes(),
+            registry.settings.name.as_bytes(),
+        ]
+        .into_iter()
+        .chain(TEMPLATES.iter().map(|(_, source)| source.as_bytes()))
+        .chain(ASSETS.iter().map(|(_, _, bytes)| *bytes))
+        {
+            fingerprint.update(&(part.len() as u64).to_le_bytes());
+            fingerprint.update(part);
+        }
         Ok(Site {
             registry,
+            index_hashes: input.index_hashes,
+            fingerprint: Hash::of(fingerprint.finalize().as_bytes()),
+            version_count: registry.version_count(),
             env,
             assets,
             prepared,
@@ -249,6 +270,21 @@ impl<'a> Site<'a> {
             search_manifest.map(Page::Prepared).chain(experts).collect(),
             recent.map(Page::Prepared).chain(listings).collect(),
         ]
+    }
+
+    /// For an expert page, its path and the hash of everything it shows, so a build can skip
+    /// rendering it when that did not change (see [`page_cache`]). Other files are cheap to
+    /// render, or share what they show with many experts, and have no key.
+    pub fn page_key(&self, page: Page<'_>) -> Option<(String, Hash)> {
+        let Page::Expert(name) = page else {
+            return None;
+        };
+        let mut text = format!("{}\n{}\n", self.fingerprint, self.index_hashes[name]);
+        for user in self.used_by.get(name).into_iter().flatten() {
+            text.push_str(user.as_str());
+            text.push('\n');
+        }
+        Some((view::expert_page_path(name), Hash::of(text.as_bytes())))
     }
 
     /// Renders one file: (path relative to the registry root, bytes).
@@ -350,7 +386,7 @@ impl<'a> Site<'a> {
             registry => context! {
                 name => self.registry.settings.name.as_str(),
                 experts => self.registry.experts.len(),
-                versions => self.registry.version_count(),
+                versions => self.version_count,
             },
         };
         let template_error = |source| SiteError::Template {
