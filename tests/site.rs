@@ -92,15 +92,23 @@ fn the_sample_registry_has_a_page_per_expert_and_scope_and_every_link_resolves()
                 !link.contains("//") && !link.starts_with('/'),
                 "{path}: {link} is not relative"
             );
-            let target = link.split(['#', '?']).next().unwrap();
-            if target.is_empty() {
-                continue;
+            let (target, fragment) = link.split_once('#').unwrap_or((link, ""));
+            let target = target.split('?').next().unwrap();
+            let resolved = if target.is_empty() {
+                path.to_string()
+            } else {
+                normalize(&dir.join(target))
+            };
+            let Some(bytes) = files.get(&resolved) else {
+                panic!("{path}: {link} leads to {resolved}, which does not exist");
+            };
+            if !fragment.is_empty() {
+                let id = format!("id=\"{fragment}\"");
+                assert!(
+                    String::from_utf8_lossy(bytes).contains(&id),
+                    "{path}: {link} names no element of {resolved}"
+                );
             }
-            let resolved = normalize(&dir.join(target));
-            assert!(
-                files.contains_key(&resolved),
-                "{path}: {link} leads to {resolved}, which does not exist"
-            );
         }
     }
 }
@@ -226,7 +234,7 @@ fn an_expert_page_shows_what_a_user_needs_before_running_it() {
     assert!(researcher.contains("<tr id=\"v1.1.0\" class=\"shown\">"));
     assert!(researcher.contains("<span class=\"tag\">latest</span>"));
     assert!(researcher.contains(
-        "<li><a href=\"../../../experts/@acme/searcher/index.html\">@acme/searcher@1.0.0</a></li><li><a href=\"../../../experts/tic-tac-toe/index.html\">tic-tac-toe@stable</a></li>"
+        "<li><a href=\"../../../experts/@acme/searcher/index.html#v1.0.0\">@acme/searcher@1.0.0</a></li><li><a href=\"../../../experts/tic-tac-toe/index.html\">tic-tac-toe@stable</a></li>"
     ));
     assert!(researcher.contains("<p id=\"required-env\">None: its skills ask for no secrets.</p>"));
 

@@ -211,6 +211,19 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         json!(["@acme", "@mailcraft", "@perstack", "without a scope"])
     );
 
+    // WCAG AA asks for 4.5:1 for body text.
+    let contrast = seen["contrast"].as_object().unwrap();
+    assert_eq!(contrast.len(), 4);
+    for (page, lowest) in contrast {
+        assert!(lowest["checked"].as_u64().unwrap() > 50, "{page}: {lowest}");
+        let ratio = lowest["ratio"].as_f64().unwrap();
+        assert!(
+            ratio >= 4.5,
+            "{page}: contrast {ratio} at {}",
+            lowest["where"]
+        );
+    }
+
     for shot in [
         "home-desktop",
         "home-phone",

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::index;
-use crate::model::{ExpertKey, ExpertName, Status};
+use crate::model::{ExpertKey, ExpertName, Selector, Status};
 use crate::site::highlight::{self, Token};
 use crate::validate::{Expert, Published};
 
@@ -257,9 +257,14 @@ pub fn expert_view<'a>(
         .iter()
         .filter_map(|delegate| {
             let key = ExpertKey::parse(&delegate.key).ok()?;
+            // A pinned version links to its row in the version table.
+            let anchor = match &key.selector {
+                Selector::Version(version) => format!("#v{version}"),
+                _ => String::new(),
+            };
             Some(Link {
                 text: delegate.key.clone(),
-                href: expert_page_path(&key.name),
+                href: format!("{}{anchor}", expert_page_path(&key.name)),
             })
         })
         .collect();

@@ -82,7 +82,61 @@ async function inlineCode(page) {
   });
 }
 
+// The lowest contrast ratio (WCAG 2) between any text on the page and the background behind
+// it, with the element that has it.
+async function lowestContrast(page) {
+  return page.evaluate(() => {
+    const channels = (text) => text.match(/[\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+      const linear = (c) => {
+        const v = c / 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const backdrop = (node) => {
+      for (let n = node; n; n = n.parentElement) {
+        const color = channels(getComputedStyle(n).backgroundColor);
+        if (color.length < 4 || color[3] > 0) {
+          return color;
+        }
+      }
+      return [255, 255, 255];
+    };
+    let lowest = { ratio: 21, where: "", checked: 0 };
+    for (const node of document.querySelectorAll("body *")) {
+      const hasText = Array.from(node.childNodes).some(
+        (child) => child.nodeType === Node.TEXT_NODE && child.textContent.trim()
+      );
+      if (!hasText || node.getClientRects().length === 0) {
+        continue;
+      }
+      const a = luminance(channels(getComputedStyle(node).color));
+      const b = luminance(backdrop(node));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      lowest.checked += 1;
+      if (ratio < lowest.ratio) {
+        lowest.ratio = Math.round(ratio * 100) / 100;
+        lowest.where = `${node.tagName.toLowerCase()}.${node.className}`;
+      }
+    }
+    return lowest;
+  });
+}
+
 try {
+  // Text contrast in both colour schemes, on the pages with the most kinds of text.
+  report.contrast = {};
+  for (const scheme of ["light", "dark"]) {
+    const themed = await browser.newContext({ viewport: DESKTOP, colorScheme: scheme });
+    const page = watch(await themed.newPage());
+    for (const path of ["index.html", "experts/@acme/researcher/index.html"]) {
+      await page.goto(base + path);
+      report.contrast[`${scheme} ${path}`] = await lowestContrast(page);
+    }
+    await themed.close();
+  }
+
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = watch(await context.newPage());
 
