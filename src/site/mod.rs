@@ -47,6 +47,9 @@ pub fn header_policy() -> String {
     format!("{PAGE_POLICY}; frame-ancestors 'none'")
 }
 
+/// How many scopes the home page lists.
+const HOME_SCOPES: usize = 24;
+
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../site/templates/base.html")),
     (
@@ -314,7 +317,11 @@ impl<'a> Site<'a> {
                 "home.html",
                 "index.html".to_owned(),
                 "home",
-                context! { recent => Serde(&self.recent), scopes => Serde(self.scope_links()) },
+                context! {
+                    recent => Serde(&self.recent),
+                    scopes => Serde(self.largest_scopes()),
+                    all_scopes => self.scopes.len(),
+                },
             ),
             Page::Search => self.page(
                 "search.html",
@@ -350,6 +357,15 @@ impl<'a> Site<'a> {
             "",
             context! { expert => Serde(expert_view) },
         )
+    }
+
+    /// The scopes the home page shows: the largest, then in name order; the search page
+    /// lists them all.
+    fn largest_scopes(&self) -> Vec<ScopeLink<'_>> {
+        let mut scopes = self.scope_links();
+        scopes.sort_by_key(|scope| std::cmp::Reverse(scope.count));
+        scopes.truncate(HOME_SCOPES);
+        scopes
     }
 
     fn scope_links(&self) -> Vec<ScopeLink<'_>> {
