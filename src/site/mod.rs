@@ -145,9 +145,8 @@ pub struct Site<'a> {
     registry: &'a Registry,
     env: Environment<'static>,
     assets: Assets,
-    prepared: Vec<(String, Vec<u8>)>,
-    /// Prepared files that name other prepared files, so they go in a later wave.
-    prepared_last: BTreeSet<usize>,
+    /// Files rendered up front: (wave, path, bytes); see [`Site::waves`].
+    prepared: Vec<(usize, String, Vec<u8>)>,
     used_by: BTreeMap<&'a ExpertName, BTreeSet<&'a ExpertName>>,
     index_hashes: &'a BTreeMap<ExpertName, Hash>,
     /// The hash of everything besides its expert that an expert page depends on: the templates,
@@ -177,7 +176,7 @@ impl<'a> Site<'a> {
             let short = &Hash::of(bytes).to_hex()[..16];
             let path = format!("assets/{stem}.{short}.{ext}");
             asset_paths.push(path.clone());
-            prepared.push((path, bytes.to_vec()));
+            prepared.push((0, path, bytes.to_vec()));
         }
         let assets = Assets {
             css: asset_paths[0].clone(),
@@ -194,12 +193,10 @@ impl<'a> Site<'a> {
                 description: &view::shown_version(expert).record.description,
             })
             .collect();
-        let mut prepared_last = BTreeSet::new();
         for (path, bytes) in search::render(&entries) {
-            if path == search::MANIFEST_PATH {
-                prepared_last.insert(prepared.len());
-            }
-            prepared.push((path, bytes));
+            // The manifest names the shards, so it follows them.
+            let wave = usize::from(path == search::MANIFEST_PATH);
+            prepared.push((wave, path, bytes));
         }
 
         let recent = recent_list(&input)?;
@@ -211,8 +208,7 @@ impl<'a> Site<'a> {
                 registry.experts.get(&name).map(Summary::of)
             })
             .collect();
-        prepared_last.insert(prepared.len());
-        prepared.push((recent::PATH.to_owned(), recent.to_bytes()));
+        prepared.push((2, recent::PATH.to_owned(), recent.to_bytes()));
 
         let mut scopes: BTreeMap<&str, Vec<&Expert>> = BTreeMap::new();
         for expert in registry.experts.values() {
@@ -241,7 +237,6 @@ impl<'a> Site<'a> {
             env,
             assets,
             prepared,
-            prepared_last,
             used_by: view::used_by(&registry.experts),
             scopes,
             recent: recent_summaries,
@@ -251,28 +246,14 @@ impl<'a> Site<'a> {
     /// Every file of the site, in waves to be written one after the other: assets and search
     /// shards; then expert pages and the search manifest; then the pages that list experts.
     pub fn waves(&self) -> Vec<Vec<Page<'_>>> {
-        let (last, first): (Vec<usize>, Vec<usize>) =
-            (0..self.prepared.len()).partition(|i| self.prepared_last.contains(i));
-        let search_manifest = last
-            .iter()
-            .copied()
-            .filter(|&i| self.prepared[i].0 == search::MANIFEST_PATH);
-        let recent = last
-            .iter()
-            .copied()
-            .filter(|&i| self.prepared[i].0 != search::MANIFEST_PATH);
-        let experts = self.registry.experts.keys().map(Page::Expert);
-        let listings = self.scopes.keys().map(|scope| Page::Scope(scope)).chain([
-            Page::Home,
-            Page::Search,
-            Page::Api,
-            Page::NotFound,
-        ]);
-        vec![
-            first.into_iter().map(Page::Prepared).collect(),
-            search_manifest.map(Page::Prepared).chain(experts).collect(),
-            recent.map(Page::Prepared).chain(listings).collect(),
-        ]
+        let mut waves = vec![Vec::new(), Vec::new(), Vec::new()];
+        for (i, (wave, _, _)) in self.prepared.iter().enumerate() {
+            waves[*wave].push(Page::Prepared(i));
+        }
+        waves[1].extend(self.registry.experts.keys().map(Page::Expert));
+        waves[2].extend(self.scopes.keys().map(|scope| Page::Scope(scope)));
+        waves[2].extend([Page::Home, Page::Search, Page::Api, Page::NotFound]);
+        waves
     }
 
     /// For an expert page, its path and the hash of everything it shows, so a build can skip
@@ -293,7 +274,10 @@ impl<'a> Site<'a> {
     /// Renders one file: (path relative to the registry root, bytes).
     pub fn render(&self, page: Page<'_>) -> Result<(String, Vec<u8>), SiteError> {
         match page {
-            Page::Prepared(i) => Ok(self.prepared[i].clone()),
+            Page::Prepared(i) => {
+                let (_, path, bytes) = &self.prepared[i];
+                Ok((path.clone(), bytes.clone()))
+            }
             Page::Expert(name) => self.expert(&self.registry.experts[name]),
             Page::Scope(scope) => {
                 let experts: Vec<Summary> =
@@ -468,4 +452,61 @@ fn recent_list(input: &SiteInput<'_>) -> Result<Recent, SiteError> {
         serial: input.serial,
         changed,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_written_in_waves_so_nothing_links_ahead() {
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-data");
+        let (registry, _) = crate::build::check(&sample).unwrap();
+        let registry = registry.expect("the sample registry is valid");
+        let index_hashes = BTreeMap::new();
+        let site = Site::prepare(SiteInput {
+            registry: &registry,
+            snapshot: Hash::of(b"snapshot"),
+            serial: 1,
+            index_hashes: &index_hashes,
+            previous: None,
+        })
+        .unwrap();
+        let paths: Vec<Vec<String>> = site
+            .waves()
+            .into_iter()
+            .map(|wave| {
+                wave.into_iter()
+                    .map(|page| site.render(page).unwrap().0)
+                    .collect()
+            })
+            .collect();
+        let [first, second, third] = &paths[..] else {
+            panic!("three waves");
+        };
+        assert!(
+            first
+                .iter()
+                .all(|p| p.starts_with("assets/") || p.starts_with("search/"))
+        );
+        assert!(!first.contains(&search::MANIFEST_PATH.to_owned()));
+        assert_eq!(first.iter().filter(|p| p.starts_with("assets/")).count(), 3);
+        assert_eq!(second[0], search::MANIFEST_PATH);
+        assert_eq!(second.len(), 1 + registry.experts.len());
+        assert!(second[1..].iter().all(|p| p.starts_with("experts/")));
+        assert_eq!(
+            third,
+            &[
+                "recent.json",
+                "scopes/@acme/index.html",
+                "scopes/@mailcraft/index.html",
+                "scopes/@perstack/index.html",
+                "scopes/unscoped/index.html",
+                "index.html",
+                "search.html",
+                "api.html",
+                "404.html",
+            ]
+        );
+    }
 }
