@@ -168,10 +168,15 @@ struct SkillDefinition {
     tools: BTreeMap<String, toml::Value>,
 }
 
-/// Why a definition could not be shown.
+/// Why a definition could not be shown. The file was checked when it was loaded, so either
+/// means it changed since, or the checks and this reading disagree.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DefinitionError(String);
+pub enum DefinitionError {
+    #[error(transparent)]
+    Parse(#[from] toml::de::Error),
+    #[error("the file defines no expert")]
+    NoExpert,
+}
 
 /// Builds the view of one expert from the checked registry and the bytes of its shown version.
 pub fn expert_view<'a>(
@@ -180,13 +185,12 @@ pub fn expert_view<'a>(
     used_by: &BTreeSet<&ExpertName>,
 ) -> Result<ExpertView<'a>, DefinitionError> {
     let shown = shown_version(expert);
-    let file: VersionFile =
-        toml::from_str(text).map_err(|err| DefinitionError(err.message().to_owned()))?;
+    let file: VersionFile = toml::from_str(text)?;
     let definition = file
         .experts
         .into_values()
         .next()
-        .ok_or_else(|| DefinitionError("the file defines no expert".to_owned()))?;
+        .ok_or(DefinitionError::NoExpert)?;
 
     let mut tags_by_version: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Some(latest) = &expert.latest {
