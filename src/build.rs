@@ -3,8 +3,9 @@
 //! The stages run in the order the data flows: load and validate, render every document in
 //! memory, compare with the registry published before (refusing, with nothing written, anything
 //! the write-once rules forbid), then write. Writes go in a safe order (blobs, index documents,
-//! snapshot, readable documents, and the root last), each file by rename, so a build killed at
-//! any moment leaves the previous registry valid and the next build completes the work.
+//! snapshot, readable documents, the website, and the root last), each file by rename, so a
+//! build killed at any moment leaves the previous registry valid and the next build completes
+//! the work.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -4,8 +4,7 @@
 //! each file ([`definition`], [`meta`], [`settings`]); [`validate`] applies the rules that need
 //! the whole registry; [`index`] renders the JSON documents; [`writeonce`] compares with the
 //! registry published before ([`published`]); [`site`] renders the website; [`build`] writes it
-//! all atomically. The library
-//! never prints and never exits: `main` does, through [`printer`].
+//! all atomically. The library never prints and never exits: `main` does, through [`printer`].
 
 pub mod build;
 pub mod cache;
