@@ -210,6 +210,10 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         seen["scopesWithoutScript"],
         json!(["@acme", "@mailcraft", "@perstack", "without a scope"])
     );
+    assert_eq!(
+        seen["noScriptNotice"],
+        "Search runs in your browser and needs JavaScript. Every scope is listed below."
+    );
 
     // WCAG AA asks for 4.5:1 for body text.
     let contrast = seen["contrast"].as_object().unwrap();

@@ -221,6 +221,7 @@ try {
   const plain = watch(await noScript.newPage());
   await plain.goto(base + "search.html");
   report.scopesWithoutScript = await texts(plain, "#all-scopes + ul a");
+  report.noScriptNotice = await plain.locator("noscript p").textContent();
   await noScript.close();
 } catch (error) {
   problems.push(`step failed: ${error.message.split("\n")[0]}`);
