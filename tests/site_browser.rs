@@ -24,8 +24,10 @@ fn chromium() -> PathBuf {
 /// What is missing to run the browser test, if anything.
 fn missing_tool() -> Option<String> {
     let browser_dir = Path::new(MANIFEST_DIR).join("tests/browser");
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".to_owned());
+    for tool in ["node", "python3"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Some(format!("{tool} is not installed"));
+        }
     }
     if !chromium().exists() {
         return Some(format!(
