@@ -3,10 +3,10 @@
 //! The stages run in the order the data flows: load and validate, render every document in
 //! memory, compare with the registry published before (refusing, with nothing written, anything
 //! the write-once rules forbid), then write. Writes go in a safe order (blobs, index documents,
-//! snapshot, readable documents, Perstack API documents, and the root last), each file by
-//! rename, so a build killed at any moment leaves the previous registry valid and the next build
-//! completes the work. The same order, relative to the previous registry, is recorded as the
-//! deploy plan (`plan`).
+//! snapshot, readable documents, Perstack API documents, the website, and the root last), each
+//! file by rename, so a build killed at any moment leaves the previous registry valid and the
+//! next build completes the work. The same order, relative to the previous registry, is
+//! recorded as the deploy plan (`plan`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -26,6 +26,8 @@ use crate::model::{ExpertName, Hash, LATEST, Status};
 use crate::plan::{self, Plan};
 use crate::published::{PublishedError, PublishedRegistry};
 use crate::signing::{self, PublicKey, SecretKey};
+use crate::site::page_cache::{self, PageCache};
+use crate::site::{Site, SiteError, SiteInput};
 use crate::timestamp;
 use crate::transport::Source;
 use crate::validate::{self, Expert, Registry};
@@ -43,6 +45,8 @@ pub struct BuildOptions {
     /// `out_dir`, if any.
     pub previous: Option<Source>,
     pub use_cache: bool,
+    /// Render the website besides the API.
+    pub site: bool,
     /// Sign the root with these keys; `None` writes an unsigned root.
     pub signing: Option<Signing>,
 }
@@ -103,6 +107,8 @@ pub enum BuildError {
     Api(String),
     #[error("cannot sign the root: {0}")]
     Signing(String),
+    #[error(transparent)]
+    Site(#[from] SiteError),
 }
 
 /// Loads and validates `registry-data/` without writing anything.
@@ -208,7 +214,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         )?,
     };
 
-    let plan = plan::compute(
+    let mut plan = plan::compute(
         &plan::Built {
             registry: &registry,
             index_hashes: &index_hashes,
@@ -250,6 +256,26 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     }
     let (api_written, api_stale) = write_api(&options.out_dir, &staging, &changed)?;
     written.extend(api_written);
+    if options.site {
+        let site = Site::prepare(SiteInput {
+            registry: &registry,
+            snapshot: snapshot.hash,
+            serial,
+            index_hashes: &index_hashes,
+            previous: previous.as_ref(),
+        })?;
+        let pages_path = state_dir.join(page_cache::FILE_NAME);
+        let pages = options.use_cache.then(|| PageCache::load(&pages_path));
+        let site_written = writer.site(&site, pages.as_ref())?;
+        // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
+        // site files this build wrote: every one of them when building into a fresh directory,
+        // as deploys do.
+        plan.add_all(plan::Kind::Site, site_written.iter().cloned());
+        written.extend(site_written);
+        if let Some(pages) = pages {
+            pages.save(&pages_path)?;
+        }
+    }
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(&headers_path, index::headers_file().as_bytes(), false)? {
         written.push("_headers".to_owned());
@@ -477,6 +503,35 @@ impl Writer<'_> {
         let mut written: Vec<String> = written.into_iter().flatten().collect();
         written.sort();
         written.dedup();
+        Ok(written)
+    }
+
+    /// Renders and writes the website, wave by wave so no page links to a file not yet
+    /// written, rewriting only the files whose bytes changed and skipping the pages the cache
+    /// knows are unchanged.
+    fn site(&self, site: &Site<'_>, cache: Option<&PageCache>) -> Result<Vec<String>, SiteError> {
+        let mut written = Vec::new();
+        for wave in site.waves() {
+            self.progress.stage("site", 0, wave.len());
+            let wrote: Vec<Option<String>> = wave
+                .into_par_iter()
+                .map(|page| {
+                    if let (Some(cache), Some((path, key))) = (cache, site.page_key(page))
+                        && cache.is_fresh(self.out, &path, key)
+                    {
+                        return Ok(None);
+                    }
+                    let (relative, bytes) = site.render(page)?;
+                    let changed =
+                        self.staging
+                            .write_if_changed(&self.out.join(&relative), &bytes, false)?;
+                    Ok(changed.then_some(relative))
+                })
+                .collect::<Result<_, SiteError>>()?;
+            let mut wrote: Vec<String> = wrote.into_iter().flatten().collect();
+            wrote.sort();
+            written.extend(wrote);
+        }
         Ok(written)
     }
 

@@ -43,7 +43,7 @@ pub enum Command {
     /// previous registry published. Exit status: 0 built, 1 invalid data or refused change,
     /// 2 usage or I/O failure.
     #[command(
-        after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/\n  perstack-registry build --previous https://registry.example.com/"
+        after_help = "Examples:\n  perstack-registry build\n  perstack-registry build --data registry-data --out dist --previous deployed/\n  perstack-registry build --previous https://registry.example.com/\n  perstack-registry build --no-site     # the API only, no website"
     )]
     Build(BuildArgs),
     /// Publish experts from an author's perstack.toml as new version files.
@@ -355,6 +355,9 @@ pub struct BuildArgs {
     /// Re-read every version file instead of trusting unchanged ones from the last build.
     #[arg(long)]
     pub no_cache: bool,
+    /// Build only the static API, without the website (pages, assets and search index).
+    #[arg(long)]
+    pub no_site: bool,
     #[command(flatten)]
     pub signing: SigningArgs,
     #[command(flatten)]

@@ -141,10 +141,15 @@ pub fn root_value(snapshot: &Hash, counts: RootCounts) -> Value {
 
 /// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
 /// they are cached for a year as immutable; the root, readable documents and Perstack API
-/// documents change per publish, so caches must revalidate them after a minute. The API
-/// documents have no file extension, so their type is set here.
-pub fn headers_file() -> &'static str {
-    "\
+/// documents change per publish, so caches must revalidate them after a minute (the API
+/// documents have no file extension, so their type is set here). The website's pages, search
+/// index and recent list revalidate like the root, its hash-named assets are immutable, and every
+/// response carries the site's Content-Security-Policy. No two rules set the same header for
+/// one path, since such hosts join the values of every matching rule.
+pub fn headers_file() -> String {
+    let policy = crate::site::header_policy();
+    format!(
+        "\
 /v1/blobs/*
   Cache-Control: public, max-age=31536000, immutable
   Content-Type: text/plain; charset=utf-8
@@ -163,5 +168,31 @@ pub fn headers_file() -> &'static str {
   Content-Type: application/json
   Cache-Control: public, max-age=60, must-revalidate
   Access-Control-Allow-Origin: *
+/*
+  Content-Security-Policy: {policy}
+  Referrer-Policy: no-referrer
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+  X-Content-Type-Options: nosniff
+/search/*
+  Cache-Control: public, max-age=60, must-revalidate
+  X-Content-Type-Options: nosniff
+/experts/*
+  Cache-Control: public, max-age=60, must-revalidate
+/scopes/*
+  Cache-Control: public, max-age=60, must-revalidate
+/
+  Cache-Control: public, max-age=60, must-revalidate
+/index.html
+  Cache-Control: public, max-age=60, must-revalidate
+/search.html
+  Cache-Control: public, max-age=60, must-revalidate
+/api.html
+  Cache-Control: public, max-age=60, must-revalidate
+/404.html
+  Cache-Control: public, max-age=60, must-revalidate
+/recent.json
+  Cache-Control: public, max-age=60, must-revalidate
 "
+    )
 }

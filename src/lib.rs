@@ -4,7 +4,8 @@
 //! each file ([`definition`], [`meta`], [`settings`]); [`validate`] applies the rules that need
 //! the whole registry; [`index`] renders the JSON documents and [`api`] the Perstack API
 //! documents; [`writeonce`] compares with the registry published before ([`published`]);
-//! [`build`] writes it all atomically, signing the root with [`signing`] ([`timestamp`] gives
+//! [`site`] renders the website; [`build`] writes it all
+//! atomically, signing the root with [`signing`] ([`timestamp`] gives
 //! it an expiry), and records the deploy [`plan`].
 //!
 //! Beside the data flow sit the authoring commands ([`publish`] cuts version files out of a
@@ -49,6 +50,7 @@ pub mod resolve;
 pub mod review;
 pub mod settings;
 pub mod signing;
+pub mod site;
 pub mod source;
 pub mod timestamp;
 pub mod transport;

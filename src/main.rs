@@ -599,6 +599,7 @@ fn run_build(args: BuildArgs) -> ExitCode {
         previous: args.previous.clone(),
         use_cache: !args.no_cache,
         signing,
+        site: !args.no_site,
     };
     let progress = TerminalProgress::new(output.quiet);
     let outcome = build::build(&options, &progress);

@@ -39,6 +39,8 @@ pub enum Kind {
     Readable,
     /// `api/registry/v1/experts/`: the Perstack API documents.
     Api,
+    /// The website: pages, assets, search index (written by this build).
+    Site,
     /// `_headers`: caching rules for the host.
     Headers,
     /// `v1/root.json`: the entry point, always last.
@@ -78,6 +80,14 @@ impl Plan {
             serial,
             files: Vec::new(),
         }
+    }
+
+    /// Adds files and keeps the plan in safe order.
+    pub fn add_all(&mut self, kind: Kind, paths: impl IntoIterator<Item = String>) {
+        for path in paths {
+            self.add(kind, path);
+        }
+        self.sort();
     }
 
     pub fn add(&mut self, kind: Kind, path: String) {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Measures how long `build` spends on the website, for a registry of many experts.
+#
+#   bench/site.sh [--experts N] [DATA_DIR]
+#
+# With DATA_DIR (a registry-data/ tree, e.g. one made by bench/gen-registry.py) it measures that
+# registry; otherwise it generates a synthetic one of N experts (default 10000) in a temporary
+# directory, deterministically (fixed seed). It reports, in seconds:
+#   api        a full build without the site (--no-site) into an empty directory
+#   noop-api   the same build again, nothing to write (the fixed cost of loading and checking)
+#   site-full  a build that adds the site to that registry: every page rendered and written
+#   site-noop  the same build again: every page rendered, none written
+#   site-incr  after adding one version to one expert: pages rendered, the changed ones written
+# The site's own cost is site-full (or site-noop) minus noop-api. Results: bench/SITE-RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+experts=10000
+data=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --experts) experts="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) data="$1"; shift ;;
+  esac
+done
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+if [ -n "$data" ]; then
+  # Work on a copy: the incremental step adds a version file.
+  cp -r "$data" "$work/registry-data"
+  data="$work/registry-data"
+else
+  data="$work/registry-data"
+  python3 - "$data" "$experts" <<'PY'
+import os, random, sys
+
+root, count = sys.argv[1], int(sys.argv[2])
+rng = random.Random(7)
+words = ("research summarise report email calendar review code test deploy search web "
+         "data analyse chart slack notify issue triage answer draft translate plan write "
+         "invoice budget forecast schedule meeting ticket support docs index crawl fetch "
+         "extract classify label monitor alert security audit compliance refactor migrate").split()
+scopes = [f"org{n:03d}" for n in range(count // 20 or 1)]
+names = []
+for n in range(count):
+    local = f"{rng.choice(words)}-{rng.choice(words)}-{n}"
+    name = local if n % 10 == 0 else f"@{rng.choice(scopes)}/{local}"
+    names.append(name)
+    versions = [f"1.{minor}.0" for minor in range(rng.randint(1, 4))]
+    for version in versions:
+        description = " ".join(rng.choice(words) for _ in range(rng.randint(8, 24))).capitalize()
+        delegates = sorted({names[rng.randrange(len(names) - 1)] for _ in range(rng.randint(0, 3))} - {name}) if n else []
+        body = "\n".join(" ".join(rng.choice(words) for _ in range(14)) for _ in range(30))
+        env = rng.choice(["", "GH_TOKEN", "SLACK_TOKEN", "API_KEY"])
+        text = (
+            f'[experts."{name}"]\nversion = "{version}"\ndescription = "{description}"\n'
+            f'tags = ["{rng.choice(words)}"]\ninstruction = """\n{body}\n"""\n'
+            f'delegates = [{", ".join(repr(d).replace(chr(39), chr(34)) for d in delegates)}]\n\n'
+            f'[experts."{name}".skills."@perstack/base"]\ntype = "mcpStdioSkill"\ncommand = "npx"\n'
+            f'packageName = "@perstack/base"\npick = ["readTextFile", "think", "attemptCompletion"]\n'
+            + (f'requiredEnv = ["{env}"]\n' if env else "")
+        )
+        path = os.path.join(root, *name.split("/"), f"{version}.toml")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+PY
+fi
+
+cargo build --release --quiet
+bin="$PWD/target/release/perstack-registry"
+out="$work/out"
+
+seconds() {
+  local TIMEFORMAT=%R
+  { time "$@" >/dev/null; } 2>&1
+}
+
+pages() { find "$out" -name '*.html' | wc -l; }
+
+echo "data: $data ($(find "$data" -name '*.toml' ! -name expert.toml ! -name registry.toml | wc -l) version files)"
+echo "api        $(seconds "$bin" build --quiet --no-site --data "$data" --out "$out")"
+echo "noop-api   $(seconds "$bin" build --quiet --no-site --data "$data" --out "$out")"
+echo "site-full  $(seconds "$bin" build --quiet --data "$data" --out "$out")  ($(pages) pages, $(du -sh --apparent-size --exclude=v1 --exclude=.perstack-build "$out" | cut -f1) of site)"
+echo "site-noop  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
+first="$(find "$data" -name 1.0.0.toml | sort | awk "NR == 1")"
+sed 's/^version = "1.0.0"/version = "9.0.0"/' "$first" > "$(dirname "$first")/9.0.0.toml"
+echo "site-incr  $(seconds "$bin" build --quiet --data "$data" --out "$out")"

@@ -1,0 +1,516 @@
+//! The registry's website, rendered into the same tree as the static API.
+//!
+//! Pages are rendered with minijinja from the templates in `site/templates/`, and assets come
+//! from `site/static/`; both are compiled into the binary, so a build needs nothing but its
+//! data. Assets are served under names that carry their content hash, so hosts can cache them
+//! forever. Every link is relative, so the site works from a sub-path and from an offline copy.
+//!
+//! [`Site::prepare`] computes what the pages share (listings, "used by", the search index, the
+//! recent list); [`Site::waves`] lists the files to write in an order where nothing links to a
+//! file written later; [`Site::render`] renders one of them. Rendering one file at a time keeps
+//! memory flat with 100k experts, and lets the build render and write in parallel.
+//!
+//! Definitions are untrusted: templates auto-escape every value (the environment escapes all
+//! `.html` templates), the highlighter returns text tokens rather than markup, the search
+//! script builds results with `textContent`, and the Content-Security-Policy forbids inline
+//! scripts and styles.
+
+pub mod highlight;
+pub mod page_cache;
+pub mod recent;
+pub mod search;
+pub mod view;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, Value, context};
+use serde::Serialize;
+
+use crate::fsutil::{self, IoError};
+use crate::index;
+use crate::model::{ExpertName, Hash};
+use crate::published::PublishedRegistry;
+use crate::validate::{Expert, Registry};
+
+use recent::Recent;
+use view::{Summary, UNSCOPED};
+
+/// The policy every page declares. `frame-ancestors` is only honoured as a header (see
+/// `_headers`), so pages carry the rest in a `<meta>` element, which also holds on hosts that
+/// send no headers.
+pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
+
+/// `PAGE_POLICY` plus what only a header can say.
+pub fn header_policy() -> String {
+    format!("{PAGE_POLICY}; frame-ancestors 'none'")
+}
+
+/// How many scopes the home page lists.
+const HOME_SCOPES: usize = 24;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../site/templates/base.html")),
+    (
+        "macros.html",
+        include_str!("../../site/templates/macros.html"),
+    ),
+    ("home.html", include_str!("../../site/templates/home.html")),
+    (
+        "search.html",
+        include_str!("../../site/templates/search.html"),
+    ),
+    (
+        "scope.html",
+        include_str!("../../site/templates/scope.html"),
+    ),
+    (
+        "expert.html",
+        include_str!("../../site/templates/expert.html"),
+    ),
+    ("api.html", include_str!("../../site/templates/api.html")),
+    ("404.html", include_str!("../../site/templates/404.html")),
+];
+
+/// Static assets: (stem, extension, bytes). They are served as `assets/<stem>.<hash>.<ext>`.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("site", "css", include_bytes!("../../site/static/site.css")),
+    (
+        "search",
+        "js",
+        include_bytes!("../../site/static/search.js"),
+    ),
+    ("icon", "svg", include_bytes!("../../site/static/icon.svg")),
+];
+
+/// Why the site could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("previous registry: {0}")]
+    Previous(#[from] crate::transport::FetchError),
+    #[error("{path}: the file changed while the build was running; run the build again")]
+    ChangedDuringBuild { path: PathBuf },
+    #[error("{path}: cannot show the definition: {source}")]
+    Definition {
+        path: PathBuf,
+        source: view::DefinitionError,
+    },
+    #[error("rendering {page}: {source:#}")]
+    Template {
+        page: String,
+        source: minijinja::Error,
+    },
+}
+
+/// What the site is built from, besides the registry itself.
+pub struct SiteInput<'a> {
+    pub registry: &'a Registry,
+    pub snapshot: Hash,
+    pub serial: u64,
+    /// Index document hashes of the registry being built.
+    pub index_hashes: &'a BTreeMap<ExpertName, Hash>,
+    /// The registry published before, which the recent list continues.
+    pub previous: Option<&'a PublishedRegistry>,
+}
+
+/// One file of the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// A file rendered in [`Site::prepare`]: an asset, the search index or the recent list.
+    Prepared(usize),
+    Expert(&'a ExpertName),
+    Scope(&'a str),
+    Home,
+    Search,
+    Api,
+    NotFound,
+}
+
+#[derive(Serialize)]
+struct ScopeLink<'a> {
+    name: &'a str,
+    href: String,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct Assets {
+    css: String,
+    js: String,
+    icon: String,
+}
+
+pub struct Site<'a> {
+    registry: &'a Registry,
+    env: Environment<'static>,
+    assets: Assets,
+    /// Files rendered up front: (wave, path, bytes); see [`Site::waves`].
+    prepared: Vec<(usize, String, Vec<u8>)>,
+    used_by: BTreeMap<&'a ExpertName, BTreeSet<&'a ExpertName>>,
+    index_hashes: &'a BTreeMap<ExpertName, Hash>,
+    /// The hash of everything besides its expert that an expert page depends on: the templates,
+    /// the assets, the generator and the registry's name.
+    fingerprint: Hash,
+    version_count: usize,
+    scopes: BTreeMap<&'a str, Vec<&'a Expert>>,
+    recent: Vec<Summary>,
+}
+
+impl<'a> Site<'a> {
+    pub fn prepare(input: SiteInput<'a>) -> Result<Site<'a>, SiteError> {
+        let registry = input.registry;
+        let mut env = Environment::new();
+        env.set_formatter(escape_text);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|source| SiteError::Template {
+                    page: (*name).to_owned(),
+                    source,
+                })?;
+        }
+
+        let mut prepared = Vec::new();
+        let mut asset_paths = Vec::new();
+        for (stem, ext, bytes) in ASSETS {
+            let short = &Hash::of(bytes).to_hex()[..16];
+            let path = format!("assets/{stem}.{short}.{ext}");
+            asset_paths.push(path.clone());
+            prepared.push((0, path, bytes.to_vec()));
+        }
+        let assets = Assets {
+            css: asset_paths[0].clone(),
+            js: asset_paths[1].clone(),
+            icon: asset_paths[2].clone(),
+        };
+
+        let entries: Vec<search::Entry<'_>> = registry
+            .experts
+            .values()
+            .map(|expert| search::Entry {
+                name: expert.name.as_str(),
+                latest: expert.latest.as_ref().map(ToString::to_string),
+                description: &view::shown_version(expert).record.description,
+            })
+            .collect();
+        for (path, bytes) in search::render(&entries) {
+            // The manifest names the shards, so it follows them.
+            let wave = usize::from(path == search::MANIFEST_PATH);
+            prepared.push((wave, path, bytes));
+        }
+
+        let recent = recent_list(&input)?;
+        let recent_summaries = recent
+            .experts
+            .iter()
+            .filter_map(|e| {
+                let name = ExpertName::parse(&e.name).ok()?;
+                registry.experts.get(&name).map(Summary::of)
+            })
+            .collect();
+        prepared.push((2, recent::PATH.to_owned(), recent.to_bytes()));
+
+        let mut scopes: BTreeMap<&str, Vec<&Expert>> = BTreeMap::new();
+        for expert in registry.experts.values() {
+            scopes
+                .entry(view::scope_of(&expert.name))
+                .or_default()
+                .push(expert);
+        }
+        let mut fingerprint = blake3::Hasher::new();
+        for part in [
+            index::generator().as_bytes(),
+            registry.settings.name.as_bytes(),
+        ]
+        .into_iter()
+        .chain(TEMPLATES.iter().map(|(_, source)| source.as_bytes()))
+        .chain(ASSETS.iter().map(|(_, _, bytes)| *bytes))
+        {
+            fingerprint.update(&(part.len() as u64).to_le_bytes());
+            fingerprint.update(part);
+        }
+        Ok(Site {
+            registry,
+            index_hashes: input.index_hashes,
+            fingerprint: Hash::of(fingerprint.finalize().as_bytes()),
+            version_count: registry.version_count(),
+            env,
+            assets,
+            prepared,
+            used_by: view::used_by(&registry.experts),
+            scopes,
+            recent: recent_summaries,
+        })
+    }
+
+    /// Every file of the site, in waves to be written one after the other: assets and search
+    /// shards; then expert pages and the search manifest; then the pages that list experts.
+    pub fn waves(&self) -> Vec<Vec<Page<'_>>> {
+        let mut waves = vec![Vec::new(), Vec::new(), Vec::new()];
+        for (i, (wave, _, _)) in self.prepared.iter().enumerate() {
+            waves[*wave].push(Page::Prepared(i));
+        }
+        waves[1].extend(self.registry.experts.keys().map(Page::Expert));
+        waves[2].extend(self.scopes.keys().map(|scope| Page::Scope(scope)));
+        waves[2].extend([Page::Home, Page::Search, Page::Api, Page::NotFound]);
+        waves
+    }
+
+    /// For an expert page, its path and the hash of everything it shows, so a build can skip
+    /// rendering it when that did not change (see [`page_cache`]). Other files are cheap to
+    /// render, or share what they show with many experts, and have no key.
+    pub fn page_key(&self, page: Page<'_>) -> Option<(String, Hash)> {
+        let Page::Expert(name) = page else {
+            return None;
+        };
+        let mut text = format!("{}\n{}\n", self.fingerprint, self.index_hashes[name]);
+        for user in self.used_by.get(name).into_iter().flatten() {
+            text.push_str(user.as_str());
+            text.push('\n');
+        }
+        Some((view::expert_page_path(name), Hash::of(text.as_bytes())))
+    }
+
+    /// Renders one file: (path relative to the registry root, bytes).
+    pub fn render(&self, page: Page<'_>) -> Result<(String, Vec<u8>), SiteError> {
+        match page {
+            Page::Prepared(i) => {
+                let (_, path, bytes) = &self.prepared[i];
+                Ok((path.clone(), bytes.clone()))
+            }
+            Page::Expert(name) => self.expert(&self.registry.experts[name]),
+            Page::Scope(scope) => {
+                let experts: Vec<Summary> =
+                    self.scopes[scope].iter().map(|e| Summary::of(e)).collect();
+                let title = if scope == UNSCOPED {
+                    "Experts without a scope".to_owned()
+                } else {
+                    format!("Experts in {scope}")
+                };
+                self.page(
+                    "scope.html",
+                    view::scope_page_path(scope),
+                    "",
+                    context! {
+                        scope => context! { name => scope, title => title, count => experts.len() },
+                        experts => Serde(experts),
+                    },
+                )
+            }
+            Page::Home => self.page(
+                "home.html",
+                "index.html".to_owned(),
+                "home",
+                context! {
+                    recent => Serde(&self.recent),
+                    scopes => Serde(self.largest_scopes()),
+                    all_scopes => self.scopes.len(),
+                },
+            ),
+            Page::Search => self.page(
+                "search.html",
+                "search.html".to_owned(),
+                "search",
+                context! { scopes => Serde(self.scope_links()) },
+            ),
+            Page::Api => self.page("api.html", "api.html".to_owned(), "api", context! {}),
+            Page::NotFound => self.page("404.html", "404.html".to_owned(), "", context! {}),
+        }
+    }
+
+    fn expert(&self, expert: &Expert) -> Result<(String, Vec<u8>), SiteError> {
+        let shown = view::shown_version(expert);
+        let bytes = fsutil::read(&shown.path)?;
+        let changed = || SiteError::ChangedDuringBuild {
+            path: shown.path.clone(),
+        };
+        if Hash::of(&bytes) != shown.record.blake3 {
+            return Err(changed());
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| changed())?;
+        let no_users = BTreeSet::new();
+        let used_by = self.used_by.get(&expert.name).unwrap_or(&no_users);
+        let expert_view =
+            view::expert_view(expert, text, used_by).map_err(|source| SiteError::Definition {
+                path: shown.path.clone(),
+                source,
+            })?;
+        self.page(
+            "expert.html",
+            view::expert_page_path(&expert.name),
+            "",
+            context! { expert => Serde(expert_view) },
+        )
+    }
+
+    /// The scopes the home page shows: the largest, then in name order; the search page
+    /// lists them all.
+    fn largest_scopes(&self) -> Vec<ScopeLink<'_>> {
+        let mut scopes = self.scope_links();
+        scopes.sort_by_key(|scope| std::cmp::Reverse(scope.count));
+        scopes.truncate(HOME_SCOPES);
+        scopes
+    }
+
+    fn scope_links(&self) -> Vec<ScopeLink<'_>> {
+        self.scopes
+            .iter()
+            .map(|(scope, experts)| ScopeLink {
+                name: if *scope == UNSCOPED {
+                    "without a scope"
+                } else {
+                    scope
+                },
+                href: view::scope_page_path(scope),
+                count: experts.len(),
+            })
+            .collect()
+    }
+
+    /// Renders a template with what every page shares. `root` leads from the page back to the
+    /// registry root, which keeps every link relative.
+    fn page(
+        &self,
+        template: &str,
+        path: String,
+        nav: &str,
+        page_context: Value,
+    ) -> Result<(String, Vec<u8>), SiteError> {
+        let root = "../".repeat(path.matches('/').count());
+        let shared = context! {
+            root => root,
+            nav => nav,
+            csp => Value::from_safe_string(PAGE_POLICY.to_owned()),
+            assets => Serde(&self.assets),
+            generator => index::generator(),
+            registry => context! {
+                name => self.registry.settings.name.as_str(),
+                experts => self.registry.experts.len(),
+                versions => self.version_count,
+            },
+        };
+        let template_error = |source| SiteError::Template {
+            page: path.clone(),
+            source,
+        };
+        let html = self
+            .env
+            .get_template(template)
+            .and_then(|t| t.render(context! { ..page_context, ..shared }))
+            .map_err(template_error)?;
+        Ok((path, html.into_bytes()))
+    }
+}
+
+/// Escapes text for HTML, in element content and in quoted attributes, which are the only
+/// places templates put values. Unlike minijinja's default it leaves `/` alone, so the many
+/// relative links stay readable and pages stay small.
+fn escape_text(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    match value.as_str() {
+        Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
+            let mut escaped = String::with_capacity(text.len());
+            for c in text.chars() {
+                match c {
+                    '&' => escaped.push_str("&amp;"),
+                    '<' => escaped.push_str("&lt;"),
+                    '>' => escaped.push_str("&gt;"),
+                    '"' => escaped.push_str("&quot;"),
+                    '\'' => escaped.push_str("&#39;"),
+                    c => escaped.push(c),
+                }
+            }
+            out.write_str(&escaped).map_err(minijinja::Error::from)
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// Continues the recent list of the registry published before (see [`recent`]).
+fn recent_list(input: &SiteInput<'_>) -> Result<Recent, SiteError> {
+    let previous_list = match input.previous {
+        Some(previous) => previous
+            .reader
+            .read(recent::PATH)?
+            .as_deref()
+            .and_then(Recent::parse),
+        None => None,
+    };
+    let changed = input
+        .index_hashes
+        .iter()
+        .filter(|(name, hash)| {
+            input.previous.and_then(|p| p.experts.get(name.as_str())) != Some(*hash)
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    Ok(Recent::update(recent::Update {
+        previous: previous_list,
+        previous_snapshot: input.previous.map(|p| p.root.snapshot.blake3),
+        snapshot: input.snapshot,
+        serial: input.serial,
+        changed,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_written_in_waves_so_nothing_links_ahead() {
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-data");
+        let (registry, _) = crate::build::check(&sample).unwrap();
+        let registry = registry.expect("the sample registry is valid");
+        let index_hashes = BTreeMap::new();
+        let site = Site::prepare(SiteInput {
+            registry: &registry,
+            snapshot: Hash::of(b"snapshot"),
+            serial: 1,
+            index_hashes: &index_hashes,
+            previous: None,
+        })
+        .unwrap();
+        let paths: Vec<Vec<String>> = site
+            .waves()
+            .into_iter()
+            .map(|wave| {
+                wave.into_iter()
+                    .map(|page| site.render(page).unwrap().0)
+                    .collect()
+            })
+            .collect();
+        let [first, second, third] = &paths[..] else {
+            panic!("three waves");
+        };
+        assert!(
+            first
+                .iter()
+                .all(|p| p.starts_with("assets/") || p.starts_with("search/"))
+        );
+        assert!(!first.contains(&search::MANIFEST_PATH.to_owned()));
+        assert_eq!(first.iter().filter(|p| p.starts_with("assets/")).count(), 3);
+        assert_eq!(second[0], search::MANIFEST_PATH);
+        assert_eq!(second.len(), 1 + registry.experts.len());
+        assert!(second[1..].iter().all(|p| p.starts_with("experts/")));
+        assert_eq!(
+            third,
+            &[
+                "recent.json",
+                "scopes/@acme/index.html",
+                "scopes/@mailcraft/index.html",
+                "scopes/@perstack/index.html",
+                "scopes/unscoped/index.html",
+                "index.html",
+                "search.html",
+                "api.html",
+                "404.html",
+            ]
+        );
+    }
+}
