@@ -52,6 +52,15 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     }
 }
 
+/// A directory walk's error as an [`IoError`] naming the path it failed on (or `root`).
+pub fn walk_error(err: walkdir::Error, root: &Path) -> IoError {
+    let path = err.path().unwrap_or(root).to_path_buf();
+    let source = err
+        .into_io_error()
+        .unwrap_or_else(|| io::Error::other("file system loop"));
+    IoError::new("cannot read", &path, source)
+}
+
 pub fn create_dir_all(path: &Path) -> Result<(), IoError> {
     fs::create_dir_all(path).with_path("cannot create directory", path)
 }

@@ -300,13 +300,7 @@ impl Walk {
             .sort_by_file_name()
             .into_iter();
         while let Some(entry) = entries.next() {
-            let entry = entry.map_err(|err| {
-                let path = err.path().unwrap_or(data_dir).to_path_buf();
-                let source = err
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("file system loop"));
-                IoError::new("cannot read", &path, source)
-            })?;
+            let entry = entry.map_err(|err| fsutil::walk_error(err, data_dir))?;
             let path = entry.path();
             let file_type = entry.file_type();
             let depth = entry.depth();

@@ -179,13 +179,7 @@ fn working_tree(data_dir: &Path) -> Result<Vec<(String, Vec<u8>)>, IoError> {
         .follow_links(false)
         .sort_by_file_name()
     {
-        let entry = entry.map_err(|err| {
-            let path = err.path().unwrap_or(data_dir).to_path_buf();
-            let source = err
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop"));
-            IoError::new("cannot read", &path, source)
-        })?;
+        let entry = entry.map_err(|err| fsutil::walk_error(err, data_dir))?;
         if !entry.file_type().is_file() {
             continue;
         }
