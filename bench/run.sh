@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Benchmark `perstack-registry build` against the floor of the same machine.
+#
+#   bench/run.sh > table.md          progress goes to stderr, the Markdown tables to stdout
+#
+# For each size (number of version files) it generates a synthetic registry-data/ tree with
+# bench/gen-registry.py and measures, with warm caches:
+#   floor          cp -r of the input tree, plus b3sum of every input file (xargs, one b3sum
+#                  per core); the two are timed separately and their best times added
+#   full           build into an empty out dir
+#   no-change      rebuild into that out dir with no input change
+#   one-version    rebuild after bench/add-version.py added one new patch version (untimed;
+#                  each run adds another version, so every run has exactly one new one)
+# Timings are the best of RUNS runs; peak RSS (GNU time's %M) is the highest of those runs.
+#
+# Environment:
+#   SIZES="10000 100000"    sizes to run
+#   RUNS=3                  runs per measurement (best time is kept)
+#   PER_EXPERT=10           versions per expert in the generated data
+#   SEED=1                  generator seed
+#   PERSTACK_REGISTRY_BIN   use this binary instead of building target/release/perstack-registry
+#
+# Needs: python3 (stdlib only), GNU time at /usr/bin/time, and b3sum. Debian's b3sum package
+# is too old; if b3sum is not on PATH this script runs `cargo install b3sum --locked`.
+# Data is generated under a temporary directory (mktemp -d) that is removed on exit; the
+# 100k tree takes ~450 MiB on disk and the build output about as much again.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZES=${SIZES:-"10000 100000"}
+RUNS=${RUNS:-3}
+PER_EXPERT=${PER_EXPERT:-10}
+SEED=${SEED:-1}
+TIME=/usr/bin/time
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "run.sh: $*"; exit 1; }
+
+[[ -x $TIME ]] || die "GNU time not found at $TIME (apt-get install time)"
+"$TIME" -f '%e %M' true 2>/dev/null || die "$TIME does not accept -f: GNU time is needed"
+command -v python3 >/dev/null || die "python3 not found"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
+
+# b3sum: prefer the one cargo installs (recent, multi-threaded); Debian's is too old.
+if ! command -v b3sum >/dev/null; then
+  if [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/b3sum ]]; then
+    PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
+  else
+    log "b3sum not on PATH: cargo install b3sum --locked"
+    cargo install b3sum --locked >&2
+    PATH=${CARGO_HOME:-$HOME/.cargo}/bin:$PATH
+  fi
+fi
+
+if [[ -n ${PERSTACK_REGISTRY_BIN:-} ]]; then
+  BIN=$PERSTACK_REGISTRY_BIN
+else
+  log "cargo build --release"
+  (cd "$ROOT" && cargo build --release >&2)
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/perstack-registry
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/perstack-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# measure CMD...: runs CMD under GNU time; sets NS (wall time in ns, from date +%s%N, finer
+# than %e) and KB (peak RSS in KiB, GNU time's %M). A failing command stops the benchmark.
+NS=0
+KB=0
+measure() {
+  local start end
+  start=$(date +%s%N)
+  if ! "$TIME" -f '%e %M' -o "$WORK/time" "$@" >"$WORK/stdout" 2>"$WORK/stderr"; then
+    log "command failed: $*"
+    cat "$WORK/stderr" >&2
+    exit 1
+  fi
+  end=$(date +%s%N)
+  NS=$((end - start))
+  KB=$(awk 'END { print $2 }' "$WORK/time")
+}
+
+# best N PREP CMD...: N times, runs PREP (untimed; `:` for nothing), then measures CMD.
+# BEST_NS is the fastest run, MAX_KB the highest peak RSS.
+best() {
+  local n=$1 prep=$2 i
+  shift 2
+  BEST_NS=
+  MAX_KB=0
+  for ((i = 0; i < n; i++)); do
+    $prep
+    measure "$@"
+    if [[ -z $BEST_NS ]] || ((NS < BEST_NS)); then BEST_NS=$NS; fi
+    if ((KB > MAX_KB)); then MAX_KB=$KB; fi
+  done
+}
+
+secs() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e9 }'; }
+mib() { awk -v kb="$1" 'BEGIN { printf "%.0f", kb / 1024 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+label() { if (($1 % 1000 == 0)); then echo "$(($1 / 1000))k"; else echo "$1"; fi; }
+serial() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["serial"])' "$1/v1/root.json" 2>/dev/null || echo "?"; }
+
+# Untimed steps run before each measured run; they read $data, $out and $copy.
+clear_copy() { rm -rf "$copy"; }
+empty_out() { rm -rf "$out" && mkdir "$out"; }
+add_one() { python3 "$ROOT/bench/add-version.py" "$data" >/dev/null; }
+hash_all() { find "$1" -type f -print0 | xargs -0 -P "$(nproc)" -n 2000 b3sum >/dev/null; }
+export -f hash_all
+
+MAIN_ROWS=()
+DETAIL_ROWS=()
+for n in $SIZES; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad size '$n' in SIZES"
+  data=$WORK/data-$n
+  out=$WORK/out-$n
+  copy=$WORK/copy-$n
+
+  log "== $(label "$n"): generating $n versions"
+  measure python3 "$ROOT/bench/gen-registry.py" "$data" --versions "$n" --per-expert "$PER_EXPERT" --seed "$SEED"
+  gen_ns=$NS
+  experts=$(( (n + PER_EXPERT - 1) / PER_EXPERT ))
+  input_mib=$(du -sm "$data" | cut -f1)
+
+  log "   floor: cp -r, b3sum (best of $RUNS)"
+  best "$RUNS" clear_copy cp -r "$data" "$copy"
+  cp_ns=$BEST_NS
+  rm -rf "$copy"
+  # shellcheck disable=SC2016 # $1 is expanded by the inner bash
+  best "$RUNS" : bash -c 'hash_all "$1"' _ "$data"
+  hash_ns=$BEST_NS
+  floor_ns=$((cp_ns + hash_ns))
+
+  log "   full build into an empty out dir (best of $RUNS)"
+  best "$RUNS" empty_out "$BIN" build --data "$data" --out "$out" --quiet
+  full_ns=$BEST_NS full_kb=$MAX_KB
+  serial_before=$(serial "$out")
+
+  log "   no-change rebuild (best of $RUNS)"
+  best "$RUNS" : "$BIN" build --data "$data" --out "$out" --quiet
+  same_ns=$BEST_NS same_kb=$MAX_KB
+  serial_after=$(serial "$out")
+  if [[ $serial_before != "$serial_after" ]]; then
+    log "   warning: serial moved from $serial_before to $serial_after on a no-change rebuild"
+  fi
+
+  log "   one-version rebuild (best of $RUNS, one new version each)"
+  best "$RUNS" add_one "$BIN" build --data "$data" --out "$out" --quiet
+  one_ns=$BEST_NS one_kb=$MAX_KB
+  serial_one=$(serial "$out")
+  if [[ $serial_one != "?" && $serial_after != "?" && $serial_one != $((serial_after + RUNS)) ]]; then
+    log "   warning: serial went from $serial_after to $serial_one over $RUNS one-version rebuilds"
+  fi
+
+  peak_kb=$full_kb
+  if ((same_kb > peak_kb)); then peak_kb=$same_kb; fi
+  if ((one_kb > peak_kb)); then peak_kb=$one_kb; fi
+
+  MAIN_ROWS+=("| $(label "$n") | $(secs "$floor_ns") | $(secs "$full_ns") | $(secs "$same_ns") | $(secs "$one_ns") | $(mib "$peak_kb") | $(ratio "$full_ns" "$floor_ns") | $(ratio "$same_ns" "$full_ns") | $(ratio "$one_ns" "$full_ns") |")
+  DETAIL_ROWS+=("| $(label "$n") | $n | $experts | $input_mib | $(secs "$gen_ns") | $(secs "$cp_ns") | $(secs "$hash_ns") | $(mib "$full_kb") | $(mib "$same_kb") | $(mib "$one_kb") |")
+  rm -rf "$data" "$out" "$copy"
+done
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+echo "Machine: $(nproc) cores${cpu:+, $cpu}${mem:+, $mem}; $(b3sum --version); $("$BIN" --version 2>/dev/null || echo perstack-registry); best of $RUNS runs, warm caches."
+echo
+echo "| versions | floor copy+b3sum s | full build s | no-change rebuild s | one-version rebuild s | peak MiB | full/floor | no-change/full | one-version/full |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${MAIN_ROWS[@]}"
+echo
+echo "| versions | version files | experts | input MiB (du) | generate s | floor cp -r s | floor b3sum s | peak MiB full | peak MiB no-change | peak MiB one-version |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${DETAIL_ROWS[@]}"
