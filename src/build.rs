@@ -85,8 +85,9 @@ pub struct BuildReport {
     pub experts: usize,
     pub versions: usize,
     pub serial: u64,
-    /// Paths written, relative to the output directory, in the order they were written.
-    pub written: Vec<String>,
+    /// How many files this build wrote. (A count, not the list: at 100k versions the list
+    /// alone held tens of megabytes.)
+    pub files_written: usize,
     /// The files new relative to the previous registry, in safe upload order (also written to
     /// `.perstack-build/plan.json`).
     pub plan: Plan,
@@ -235,27 +236,33 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         .iter()
         .filter_map(|(expert, _, doc)| Some((*expert, doc.as_ref()?)))
         .collect();
-    let mut written = writer.blobs(&changed)?;
-    written.extend(
-        writer.hashed(
+    let mut files_written = writer.blobs(&changed)?.len();
+    files_written += writer
+        .hashed(
             "index",
             changed
                 .iter()
                 .map(|(_, doc)| (index::index_path(&doc.hash), *doc)),
-        )?,
-    );
-    written.extend(writer.hashed(
-        "snapshot",
-        [(index::snapshot_path(&snapshot.hash), &snapshot)],
-    )?);
+        )?
+        .len();
+    files_written += writer
+        .hashed(
+            "snapshot",
+            [(index::snapshot_path(&snapshot.hash), &snapshot)],
+        )?
+        .len();
     for (expert, doc) in &changed {
         let path = expert.name.readable_index_path();
         if staging.write_if_changed(&options.out_dir.join(&path), &doc.bytes, false)? {
-            written.push(path);
+            files_written += 1;
         }
     }
+    // The rendered index documents are all written now; freeing them before the API documents
+    // and the website are rendered lowers the peak memory of a large build.
+    let changed: Vec<&Expert> = changed.into_iter().map(|(expert, _)| expert).collect();
+    drop(indexes);
     let (api_written, api_stale) = write_api(&options.out_dir, &staging, &changed)?;
-    written.extend(api_written);
+    files_written += api_written.len();
     if options.site {
         let site = Site::prepare(SiteInput {
             registry: &registry,
@@ -271,18 +278,18 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         // site files this build wrote: every one of them when building into a fresh directory,
         // as deploys do.
         plan.add_all(plan::Kind::Site, site_written.iter().cloned());
-        written.extend(site_written);
+        files_written += site_written.len();
         if let Some(pages) = pages {
             pages.save(&pages_path)?;
         }
     }
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(&headers_path, index::headers_file().as_bytes(), false)? {
-        written.push("_headers".to_owned());
+        files_written += 1;
     }
     let root_path = options.out_dir.join(index::ROOT_PATH);
     if staging.write_if_changed(&root_path, &root.bytes, true)? {
-        written.push(index::ROOT_PATH.to_owned());
+        files_written += 1;
     }
     for path in api_stale {
         std::fs::remove_file(&path).with_path("cannot remove", &path)?;
@@ -292,7 +299,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         experts: registry.experts.len(),
         versions: registry.version_count(),
         serial,
-        written,
+        files_written,
         plan,
         warnings,
     }))
@@ -304,7 +311,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
 fn write_api(
     out: &Path,
     staging: &Staging,
-    changed: &[(&Expert, &Document)],
+    changed: &[&Expert],
 ) -> Result<(Vec<String>, Vec<PathBuf>), BuildError> {
     let existing = if changed.is_empty() {
         api::ExistingDocuments::default()
@@ -313,7 +320,7 @@ fn write_api(
     };
     let per_expert: Vec<(Vec<String>, Vec<PathBuf>)> = changed
         .par_iter()
-        .map(|(expert, _)| {
+        .map(|expert| {
             let servable: Vec<&validate::Published> = expert
                 .versions
                 .values()

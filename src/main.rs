@@ -633,7 +633,7 @@ fn run_build(args: BuildArgs) -> ExitCode {
                     report.experts,
                     report.versions,
                     report.serial,
-                    report.written.len(),
+                    report.files_written,
                     started.elapsed().as_secs_f64()
                 ),
             );

@@ -10,6 +10,7 @@
 //! `<out>/.perstack-build/plan.json`, outside the served tree; `perstack-registry plan` prints
 //! it for deploy scripts.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -106,10 +107,13 @@ impl Plan {
         out_dir.join(STATE_DIR).join(FILE_NAME)
     }
 
+    /// Streamed to disk: at 100k versions the plan is tens of megabytes of JSON.
     pub fn write(&self, out_dir: &Path) -> Result<(), IoError> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("plans always serialize");
-        bytes.push(b'\n');
-        fsutil::write_atomic(&Plan::path(out_dir), &bytes, false)
+        fsutil::write_atomic_with(&Plan::path(out_dir), |writer| {
+            serde_json::to_writer_pretty(&mut *writer, self).map_err(std::io::Error::other)?;
+            writer.write_all(b"\n")?;
+            writer.flush()
+        })
     }
 
     /// Removes the plan of an earlier build, so a build that fails leaves none behind.
