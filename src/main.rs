@@ -254,18 +254,20 @@ fn warn_if_deprecated(resolved: &Resolved, quiet: bool) {
     }
 }
 
+/// Parses `key`, opens the registry and resolves the key in it.
+fn open_and_resolve(key: &str, registry: &RegistryArgs) -> Result<(Client, Resolved), ExitCode> {
+    let request = Request::parse(key).map_err(|err| failure_message(&format!("{key}: {err}")))?;
+    let client = open_client(registry)?;
+    let resolved = client
+        .resolve(&request)
+        .map_err(|err| client_failure(&err))?;
+    Ok((client, resolved))
+}
+
 fn run_resolve(args: ResolveArgs) -> ExitCode {
-    let request = match Request::parse(&args.key) {
-        Ok(request) => request,
-        Err(err) => return failure_message(&format!("{}: {err}", args.key)),
-    };
-    let client = match open_client(&args.registry) {
-        Ok(client) => client,
+    let resolved = match open_and_resolve(&args.key, &args.registry) {
+        Ok((_, resolved)) => resolved,
         Err(code) => return code,
-    };
-    let resolved = match client.resolve(&request) {
-        Ok(resolved) => resolved,
-        Err(err) => return client_failure(&err),
     };
     warn_if_deprecated(&resolved, args.output.quiet);
     match args.output.format {
@@ -298,17 +300,9 @@ fn run_fetch(args: FetchArgs) -> ExitCode {
     } else {
         (args.key.clone(), None)
     };
-    let request = match Request::parse(&key) {
-        Ok(request) => request,
-        Err(err) => return failure_message(&format!("{key}: {err}")),
-    };
-    let client = match open_client(&args.registry) {
-        Ok(client) => client,
+    let (client, resolved) = match open_and_resolve(&key, &args.registry) {
+        Ok(found) => found,
         Err(code) => return code,
-    };
-    let resolved = match client.resolve(&request) {
-        Ok(resolved) => resolved,
-        Err(err) => return client_failure(&err),
     };
     if let Some(locked) = pinned.filter(|locked| *locked != resolved.blake3) {
         eprintln!(
