@@ -25,7 +25,7 @@ use perstack_registry::model::Status;
 use perstack_registry::outcome::CommandError;
 use perstack_registry::plan::Plan;
 use perstack_registry::printer::{
-    self, ClientFormat, Format, KeygenJson, MirrorJson, ResolveJson, TerminalProgress,
+    self, ClientFormat, Format, KeygenJson, ResolveJson, TerminalProgress,
 };
 use perstack_registry::publish::{self, PublishOptions, Selection};
 use perstack_registry::resolve::{Request, Resolved};
@@ -403,7 +403,7 @@ fn run_mirror(args: MirrorArgs) -> ExitCode {
         }
     };
     match args.output.format {
-        ClientFormat::Json => printer::print_json(&MirrorJson::from(&report)),
+        ClientFormat::Json => printer::print_json(&report),
         ClientFormat::Human => printer::status(
             args.output.quiet,
             &format!(

@@ -40,7 +40,8 @@ pub struct MirrorOptions {
     pub sign: Option<(Vec<SecretKey>, u32)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a mirror run did; also the document `mirror --format json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MirrorReport {
     pub experts: usize,
     pub versions: usize,

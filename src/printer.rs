@@ -12,7 +12,6 @@ use crate::build::Progress;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Position, Severity};
-use crate::mirror::MirrorReport;
 use crate::plan::Plan;
 use crate::publish::PublishReport;
 use crate::resolve::Resolved;
@@ -72,30 +71,6 @@ impl From<&Resolved> for ResolveJson {
             path: resolved.path.clone(),
             status: resolved.status.as_str(),
             reason: resolved.reason.clone(),
-        }
-    }
-}
-
-/// `mirror --format json`.
-#[derive(Serialize)]
-pub struct MirrorJson {
-    pub experts: usize,
-    pub versions: usize,
-    pub serial: u64,
-    pub downloaded: usize,
-    pub present: usize,
-    pub partial: bool,
-}
-
-impl From<&MirrorReport> for MirrorJson {
-    fn from(report: &MirrorReport) -> MirrorJson {
-        MirrorJson {
-            experts: report.experts,
-            versions: report.versions,
-            serial: report.serial,
-            downloaded: report.downloaded,
-            present: report.present,
-            partial: report.partial,
         }
     }
 }
