@@ -476,14 +476,11 @@ fn a_killed_build_leaves_the_previous_registry_valid_and_the_next_one_completes_
     // Kill builds at growing delays until one is caught between its first write and its root.
     let mut caught_midway = false;
     for delay_ms in [2u64, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
-            .args(["build", "--quiet", "--no-cache"])
-            .current_dir(registry.root())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL: no chance to clean up
-        let status = child.wait().unwrap();
+        let status = common::run_and_kill(
+            registry.root(),
+            &["build", "--quiet", "--no-cache"],
+            delay_ms,
+        );
         assert_consistent(&registry.out());
         let root_now = fs::read(registry.out().join("v1/root.json")).unwrap();
         if status.success() {

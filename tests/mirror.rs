@@ -131,14 +131,11 @@ fn a_mirror_killed_midway_resumes_without_downloading_again_and_ends_identical()
 
     let mut caught_midway = false;
     for delay_ms in [100u64, 200, 300, 450, 600, 800, 1000, 1300, 1700, 2200] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
-            .args(["mirror", "--quiet", &server.url, dest.to_str().unwrap()])
-            .current_dir(registry.root())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL: no chance to clean up
-        let status = child.wait().unwrap();
+        let status = common::run_and_kill(
+            registry.root(),
+            &["mirror", "--quiet", &server.url, dest.to_str().unwrap()],
+            delay_ms,
+        );
         assert!(!dest.join("v1/root.json").exists() || status.success());
         if status.success() {
             break;

@@ -126,6 +126,19 @@ impl Run {
     }
 }
 
+/// Starts the binary in `dir`, kills it with SIGKILL (no chance to clean up) after `delay_ms`,
+/// and returns how it ended: success if it finished first.
+pub fn run_and_kill(dir: &Path, args: &[&str], delay_ms: u64) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+        .args(args)
+        .current_dir(dir)
+        .spawn()
+        .expect("start perstack-registry");
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    let _ = child.kill();
+    child.wait().expect("wait for perstack-registry")
+}
+
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
         .args(args)
