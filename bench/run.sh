@@ -13,6 +13,13 @@
 #                  each run adds another version, so every run has exactly one new one)
 # Timings are the best of RUNS runs; peak RSS (GNU time's %M) is the highest of those runs.
 #
+# Fairness on ext4: every measured run starts after `sync`, so no run pays for the write-back
+# of the one before, and every copy and full build goes into a fresh directory, with all
+# deletions left to the end of a size. On an ext4 file system without a journal, inodes freed
+# in the last minutes are skipped one by one when new files are created (`recently_deleted` in
+# the kernel), so a run made right after `rm -rf` of a large tree is much slower (we saw a
+# full build go from 18 s to 30 s) than the same run on a quiet file system.
+#
 # Environment:
 #   SIZES="10000 100000"    sizes to run
 #   RUNS=3                  runs per measurement (best time is kept)
@@ -83,16 +90,23 @@ measure() {
   KB=$(awk 'END { print $2 }' "$WORK/time")
 }
 
-# best N PREP CMD...: N times, runs PREP (untimed; `:` for nothing), then measures CMD.
+# best N PREP CMD...: N times, runs PREP (untimed; `:` for nothing; it may set RUN_DIR, which
+# CMD can name as '{}'), syncs, then measures CMD. RUN is the run number (0-based).
 # BEST_NS is the fastest run, MAX_KB the highest peak RSS.
+RUN=0
+RUN_DIR=
 best() {
-  local n=$1 prep=$2 i
+  local n=$1 prep=$2 i arg
   shift 2
   BEST_NS=
   MAX_KB=0
   for ((i = 0; i < n; i++)); do
+    RUN=$i
     $prep
-    measure "$@"
+    local cmd=()
+    for arg in "$@"; do cmd+=("${arg//\{\}/$RUN_DIR}"); done
+    sync
+    measure "${cmd[@]}"
     if [[ -z $BEST_NS ]] || ((NS < BEST_NS)); then BEST_NS=$NS; fi
     if ((KB > MAX_KB)); then MAX_KB=$KB; fi
   done
@@ -104,9 +118,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 label() { if (($1 % 1000 == 0)); then echo "$(($1 / 1000))k"; else echo "$1"; fi; }
 serial() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["serial"])' "$1/v1/root.json" 2>/dev/null || echo "?"; }
 
-# Untimed steps run before each measured run; they read $data, $out and $copy.
-clear_copy() { rm -rf "$copy"; }
-empty_out() { rm -rf "$out" && mkdir "$out"; }
+# Untimed steps run before each measured run; they read $data, $out, $copy and $RUN.
+fresh_copy() { RUN_DIR=$copy-$RUN; }
+fresh_out() { RUN_DIR=$out-$RUN && mkdir "$RUN_DIR"; }
 add_one() { python3 "$ROOT/bench/add-version.py" "$data" >/dev/null; }
 hash_all() { find "$1" -type f -print0 | xargs -0 -P "$(nproc)" -n 2000 b3sum >/dev/null; }
 export -f hash_all
@@ -126,17 +140,17 @@ for n in $SIZES; do
   input_mib=$(du -sm "$data" | cut -f1)
 
   log "   floor: cp -r, b3sum (best of $RUNS)"
-  best "$RUNS" clear_copy cp -r "$data" "$copy"
+  best "$RUNS" fresh_copy cp -r "$data" {}
   cp_ns=$BEST_NS
-  rm -rf "$copy"
   # shellcheck disable=SC2016 # $1 is expanded by the inner bash
   best "$RUNS" : bash -c 'hash_all "$1"' _ "$data"
   hash_ns=$BEST_NS
   floor_ns=$((cp_ns + hash_ns))
 
   log "   full build into an empty out dir (best of $RUNS)"
-  best "$RUNS" empty_out "$BIN" build --data "$data" --out "$out" --quiet
+  best "$RUNS" fresh_out "$BIN" build --data "$data" --out {} --quiet
   full_ns=$BEST_NS full_kb=$MAX_KB
+  out=$RUN_DIR # the rebuilds go to the last full build's directory
   serial_before=$(serial "$out")
 
   log "   no-change rebuild (best of $RUNS)"
@@ -161,7 +175,7 @@ for n in $SIZES; do
 
   MAIN_ROWS+=("| $(label "$n") | $(secs "$floor_ns") | $(secs "$full_ns") | $(secs "$same_ns") | $(secs "$one_ns") | $(mib "$peak_kb") | $(ratio "$full_ns" "$floor_ns") | $(ratio "$same_ns" "$full_ns") | $(ratio "$one_ns" "$full_ns") |")
   DETAIL_ROWS+=("| $(label "$n") | $n | $experts | $input_mib | $(secs "$gen_ns") | $(secs "$cp_ns") | $(secs "$hash_ns") | $(mib "$full_kb") | $(mib "$same_kb") | $(mib "$one_kb") |")
-  rm -rf "$data" "$out" "$copy"
+  rm -rf "$data" "$WORK/out-$n"* "$WORK/copy-$n"*
 done
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::index::Document;
 use crate::model::{ExpertName, Hash, Status};
 
 pub const DIR: &str = "api/registry/v1/experts";
@@ -45,8 +44,26 @@ pub fn path(key: &str) -> String {
     format!("{DIR}/{key}")
 }
 
-/// Every document of one expert, by relative path, in path order.
-pub fn documents(expert: &ApiExpert) -> Result<Vec<(String, Vec<u8>)>, String> {
+/// One servable version's document and every path it is served at.
+#[derive(Debug)]
+pub struct VersionDocument {
+    /// `name@version`, the document's own path.
+    pub path: String,
+    /// `name@tag` for each tag on the version, and the bare name when it is the latest: the
+    /// same bytes, so a build writes them as hard links to `path`.
+    pub aliases: Vec<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl VersionDocument {
+    /// The document's own path and its aliases.
+    pub fn paths(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.path).chain(&self.aliases)
+    }
+}
+
+/// Every document of one expert, one per servable version, in version order.
+pub fn documents(expert: &ApiExpert) -> Result<Vec<VersionDocument>, String> {
     let name = expert.name.as_str();
     let latest = expert
         .dist_tags
@@ -65,15 +82,19 @@ pub fn documents(expert: &ApiExpert) -> Result<Vec<(String, Vec<u8>)>, String> {
             .map(|(tag, _)| *tag)
             .collect();
         let bytes = render(expert.name, version, &tags)?;
-        let keys = version_keys(name, version.version, &tags, latest);
-        documents.extend(keys.into_iter().map(|key| (path(&key), bytes.clone())));
+        let mut keys = version_keys(name, version.version, &tags, latest).into_iter();
+        let path = path(&keys.next().expect("a version always has its own key"));
+        documents.push(VersionDocument {
+            path,
+            aliases: keys.map(|key| self::path(&key)).collect(),
+            bytes,
+        });
     }
-    documents.sort();
     Ok(documents)
 }
 
-/// The keys one version is served under: `name@version`, `name@tag` for each tag on it
-/// (`latest` included), and the bare name when it is the latest.
+/// The keys one version is served under: `name@version` first, then `name@tag` for each tag on
+/// it (`latest` included), and the bare name when it is the latest.
 fn version_keys(name: &str, version: &str, tags: &[&str], latest: Option<&str>) -> Vec<String> {
     let mut keys = vec![format!("{name}@{version}")];
     keys.extend(tags.iter().map(|tag| format!("{name}@{tag}")));
@@ -194,46 +215,47 @@ impl ExistingDocuments {
     }
 }
 
+/// The parts of a version file an API document needs. Deserialized straight from the TOML
+/// text: building a TOML value tree first and converting it doubled the cost of the documents.
+#[derive(serde::Deserialize)]
+struct VersionFile {
+    experts: std::collections::HashMap<String, Definition>,
+}
+
+#[derive(serde::Deserialize)]
+struct Definition {
+    description: Option<String>,
+    instruction: Option<String>,
+    #[serde(rename = "minRuntimeVersion")]
+    min_runtime_version: Option<String>,
+    /// By skill name, in name order.
+    #[serde(default)]
+    skills: std::collections::BTreeMap<String, Value>,
+    delegates: Option<Value>,
+}
+
 fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<u8>, String> {
     let location = format!("{name}@{}", version.version);
     let text = std::str::from_utf8(version.bytes)
         .map_err(|_| format!("{location}: the definition is not UTF-8"))?;
-    let mut document: toml::Table =
+    let mut file: VersionFile =
         toml::from_str(text).map_err(|err| format!("{location}: invalid TOML: {err}"))?;
-    let definition = document
-        .remove("experts")
-        .and_then(|experts| match experts {
-            toml::Value::Table(mut experts) => experts.remove(name.as_str()),
-            _ => None,
-        })
-        .and_then(|expert| match expert {
-            toml::Value::Table(table) => Some(table),
-            _ => None,
-        })
+    let definition = file
+        .experts
+        .remove(name.as_str())
         .ok_or_else(|| format!("{location}: the definition has no [experts.\"{name}\"] table"))?;
-    let text_field = |field: &str| {
-        definition
-            .get(field)
-            .and_then(toml::Value::as_str)
-            .map(str::to_owned)
-    };
     let mut skills = Map::new();
-    if let Some(toml::Value::Table(table)) = definition.get("skills") {
-        for (skill_name, skill) in table {
-            let mut skill = to_json(skill)?;
-            // The API requires a description on every skill; a definition may omit it.
-            if let Some(object) = skill.as_object_mut()
-                && !object.contains_key("description")
-            {
-                object.insert("description".into(), skill_name.clone().into());
-            }
-            skills.insert(skill_name.clone(), skill);
+    for (skill_name, mut skill) in definition.skills {
+        sort_keys(&mut skill);
+        // The API requires a description on every skill; a definition may omit it.
+        if let Some(object) = skill.as_object_mut()
+            && !object.contains_key("description")
+        {
+            object.insert("description".into(), skill_name.clone().into());
         }
+        skills.insert(skill_name, skill);
     }
-    let delegates = match definition.get("delegates") {
-        Some(value) => to_json(value)?,
-        None => json!([]),
-    };
+    let delegates = definition.delegates.unwrap_or_else(|| json!([]));
     let mut owner = Map::new();
     if let Some(scope) = name.scope() {
         owner.insert("name".into(), scope.trim_start_matches('@').into());
@@ -251,10 +273,11 @@ fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<
         "name": name.as_str(),
         "version": version.version,
         "status": version.status.as_str(),
-        "minRuntimeVersion": text_field("minRuntimeVersion")
+        "minRuntimeVersion": definition
+            .min_runtime_version
             .unwrap_or_else(|| DEFAULT_MIN_RUNTIME_VERSION.to_owned()),
-        "description": text_field("description").unwrap_or_default(),
-        "instruction": text_field("instruction").unwrap_or_default(),
+        "description": definition.description.unwrap_or_default(),
+        "instruction": definition.instruction.unwrap_or_default(),
         "skills": skills,
         "delegates": delegates,
         "tags": tags,
@@ -262,17 +285,29 @@ fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<
         "createdAt": TIMESTAMP,
         "updatedAt": TIMESTAMP,
     });
-    Ok(Document::render(&json!({ "data": { "expert": expert } })).bytes)
+    Ok(crate::index::render_json(
+        &json!({ "data": { "expert": expert } }),
+    ))
+}
+
+/// Sorts every object in `value` by key, at every depth: the documents list a skill's fields
+/// in name order (then a `description` the document adds), whatever order the definition
+/// wrote them in.
+fn sort_keys(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            object.sort_keys();
+            object.values_mut().for_each(sort_keys);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// An id in the API's cuid2 shape (a lowercase letter, then lowercase letters and digits):
 /// the letter, then the first 24 hex digits of a hash.
 fn derived_id(letter: char, hash: &Hash) -> String {
     format!("{letter}{}", &hash.to_hex()[..24])
-}
-
-fn to_json(value: &toml::Value) -> Result<Value, String> {
-    serde_json::to_value(value).map_err(|err| format!("cannot convert to JSON: {err}"))
 }
 
 #[cfg(test)]
@@ -306,7 +341,12 @@ mod tests {
             ],
         };
         let docs = documents(&expert).unwrap();
-        let paths: Vec<&str> = docs.iter().map(|(p, _)| p.as_str()).collect();
+        let mut paths: Vec<&str> = docs
+            .iter()
+            .flat_map(VersionDocument::paths)
+            .map(String::as_str)
+            .collect();
+        paths.sort();
         assert_eq!(
             paths,
             [
@@ -317,7 +357,9 @@ mod tests {
                 "api/registry/v1/experts/@acme/x@stable",
             ]
         );
-        let stable: Value = serde_json::from_slice(&docs[4].1).unwrap();
+        assert_eq!(docs[0].path, "api/registry/v1/experts/@acme/x@1.0.0");
+        assert_eq!(docs[0].aliases, ["api/registry/v1/experts/@acme/x@stable"]);
+        let stable: Value = serde_json::from_slice(&docs[0].bytes).unwrap();
         assert_eq!(stable["data"]["expert"]["key"], "@acme/x@1.0.0");
         assert_eq!(stable["data"]["expert"]["status"], "deprecated");
         assert_eq!(stable["data"]["expert"]["tags"], json!(["stable"]));

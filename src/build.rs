@@ -2,16 +2,18 @@
 //!
 //! The stages run in the order the data flows: load and validate, render every document in
 //! memory, compare with the registry published before (refusing, with nothing written, anything
-//! the write-once rules forbid), then write. Writes go in a safe order (blobs, index documents,
-//! snapshot, readable documents, Perstack API documents, the website, and the root last), each
-//! file by rename, so a build killed at any moment leaves the previous registry valid and the
-//! next build completes the work. The same order, relative to the previous registry, is
-//! recorded as the deploy plan (`plan`).
+//! the write-once rules forbid), then write. Writes go in a safe order (blobs with the Perstack
+//! API documents, read from each version file once; index documents, snapshot, readable
+//! documents, the website, and the root last). No file is rewritten in place (see
+//! [`Staging`]), so a build killed at any moment leaves the previous registry valid and the
+//! next build completes the work. The deploy plan (`plan`) records the files new relative to
+//! the previous registry in the order a host should receive them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -226,7 +228,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         previous.as_ref(),
     )?;
 
-    let staging = Staging::new(&options.out_dir, state_dir.join("writing"))?;
+    let staging = Staging::for_build(&options.out_dir, state_dir.join("writing"))?;
     let writer = Writer {
         out: &options.out_dir,
         staging: &staging,
@@ -236,7 +238,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         .iter()
         .filter_map(|(expert, _, doc)| Some((*expert, doc.as_ref()?)))
         .collect();
-    let mut files_written = writer.blobs(&changed)?.len();
+    let changed_experts: Vec<&Expert> = changed.iter().map(|(expert, _)| *expert).collect();
+    let (mut files_written, api_stale) = writer.versions(&changed_experts)?;
     files_written += writer
         .hashed(
             "index",
@@ -251,18 +254,22 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             [(index::snapshot_path(&snapshot.hash), &snapshot)],
         )?
         .len();
-    for (expert, doc) in &changed {
-        let path = expert.name.readable_index_path();
-        if staging.write_if_changed(&options.out_dir.join(&path), &doc.bytes, false)? {
-            files_written += 1;
-        }
-    }
-    // The rendered index documents are all written now; freeing them before the API documents
-    // and the website are rendered lowers the peak memory of a large build.
-    let changed: Vec<&Expert> = changed.into_iter().map(|(expert, _)| expert).collect();
+    // The readable path holds the same bytes as the hash-named document, so it is a hard link.
+    files_written += changed
+        .par_iter()
+        .map(|(expert, doc)| {
+            let hashed = options.out_dir.join(index::index_path(&doc.hash));
+            let readable = options.out_dir.join(expert.name.readable_index_path());
+            staging.link_if_changed(&hashed, &readable, &doc.bytes)
+        })
+        .collect::<Result<Vec<bool>, IoError>>()?
+        .into_iter()
+        .filter(|wrote| *wrote)
+        .count();
+    // The rendered index documents are all written now; freeing them before the website is
+    // rendered lowers the peak memory of a large build.
+    drop(changed);
     drop(indexes);
-    let (api_written, api_stale) = write_api(&options.out_dir, &staging, &changed)?;
-    files_written += api_written.len();
     if options.site {
         let site = Site::prepare(SiteInput {
             registry: &registry,
@@ -272,7 +279,10 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             previous: previous.as_ref(),
         })?;
         let pages_path = state_dir.join(page_cache::FILE_NAME);
-        let pages = options.use_cache.then(|| PageCache::load(&pages_path));
+        // After a killed build, a page the cache calls fresh may be one the killed build left
+        // torn, so every page is rendered and compared instead.
+        let pages =
+            (options.use_cache && !staging.recovering()).then(|| PageCache::load(&pages_path));
         let site_written = writer.site(&site, pages.as_ref())?;
         // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
         // site files this build wrote: every one of them when building into a fresh directory,
@@ -303,78 +313,6 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         plan,
         warnings,
     }))
-}
-
-/// Writes the Perstack API documents (`api`) of changed experts. Returns the paths written and
-/// the files of versions no longer served, which the caller removes once the new root is in
-/// place, so the registry published before stays whole until then.
-fn write_api(
-    out: &Path,
-    staging: &Staging,
-    changed: &[&Expert],
-) -> Result<(Vec<String>, Vec<PathBuf>), BuildError> {
-    let existing = if changed.is_empty() {
-        api::ExistingDocuments::default()
-    } else {
-        api::ExistingDocuments::list(out)
-    };
-    let per_expert: Vec<(Vec<String>, Vec<PathBuf>)> = changed
-        .par_iter()
-        .map(|expert| {
-            let servable: Vec<&validate::Published> = expert
-                .versions
-                .values()
-                .filter(|p| p.status != Status::Disabled)
-                .collect();
-            let mut files = Vec::new();
-            for published in &servable {
-                let bytes = fsutil::read(&published.path)?;
-                if Hash::of(&bytes) != published.record.blake3 {
-                    return Err(BuildError::ChangedDuringBuild {
-                        path: published.path.clone(),
-                    });
-                }
-                files.push(bytes);
-            }
-            let mut dist_tags: Vec<(&str, String)> = Vec::new();
-            if let Some(latest) = &expert.latest {
-                dist_tags.push((LATEST, latest.to_string()));
-            }
-            for (tag, version) in &expert.tags {
-                dist_tags.push((tag, version.to_string()));
-            }
-            let api_expert = ApiExpert {
-                name: &expert.name,
-                dist_tags: dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect(),
-                versions: servable
-                    .iter()
-                    .zip(&files)
-                    .map(|(published, bytes)| ApiVersion {
-                        version: &published.record.version,
-                        status: published.status,
-                        blake3: published.record.blake3,
-                        bytes,
-                    })
-                    .collect(),
-            };
-            let documents = api::documents(&api_expert).map_err(BuildError::Api)?;
-            let mut written = Vec::new();
-            for (path, bytes) in &documents {
-                if staging.write_if_changed(&out.join(path), bytes, false)? {
-                    written.push(path.clone());
-                }
-            }
-            let keep = documents.into_iter().map(|(path, _)| path).collect();
-            Ok((written, existing.stale(out, &expert.name, &keep)))
-        })
-        .collect::<Result<_, BuildError>>()?;
-    let mut written = Vec::new();
-    let mut stale = Vec::new();
-    for (w, s) in per_expert {
-        written.extend(w);
-        stale.extend(s);
-    }
-    Ok((written, stale))
 }
 
 /// The signed root: the existing one when it says the same thing, is signed by the same keys
@@ -475,42 +413,111 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Copies the version files of changed experts into content-addressed blobs, re-hashing
-    /// each one: a file edited since it was checked must not be published under the old hash.
-    fn blobs(&self, changed: &[(&Expert, &Document)]) -> Result<Vec<String>, BuildError> {
-        let versions: Vec<_> = changed
-            .iter()
-            .flat_map(|(expert, _)| expert.versions.values())
-            .collect();
-        let total = versions.len();
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let written: Vec<Option<String>> = versions
+    /// Writes what each changed expert's version files give: the content-addressed blobs and
+    /// the Perstack API documents (`api`). Each version file is read once for both and
+    /// re-hashed: a file edited since it was checked must not be published under the old hash.
+    ///
+    /// Returns how many files were written and the API documents of versions no longer served,
+    /// which the caller removes once the new root is in place, so the registry published
+    /// before stays whole until then.
+    fn versions(&self, changed: &[&Expert]) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        let existing_api = if changed.is_empty() {
+            api::ExistingDocuments::default()
+        } else {
+            api::ExistingDocuments::list(self.out)
+        };
+        let total: usize = changed.iter().map(|expert| expert.versions.len()).sum();
+        let done = AtomicUsize::new(0);
+        let per_expert: Vec<(usize, Vec<PathBuf>)> = changed
             .par_iter()
-            .map(|published| {
-                let record = &published.record;
-                let relative = index::blob_path(&record.blake3);
-                let target = self.out.join(&relative);
-                let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if step.is_multiple_of(1024) {
-                    self.progress.stage("writing", step, total);
+            .map(|expert| {
+                let mut written = 0;
+                let mut files = Vec::with_capacity(expert.versions.len());
+                for published in expert.versions.values() {
+                    let step = done.fetch_add(1, Ordering::Relaxed);
+                    if step.is_multiple_of(1024) {
+                        self.progress.stage("writing", step, total);
+                    }
+                    let bytes = fsutil::read(&published.path)?;
+                    if Hash::of(&bytes) != published.record.blake3 {
+                        return Err(BuildError::ChangedDuringBuild {
+                            path: published.path.clone(),
+                        });
+                    }
+                    let blob = self.out.join(index::blob_path(&published.record.blake3));
+                    if self.staging.write_if_absent(&blob, &bytes)? {
+                        written += 1;
+                    }
+                    files.push((published, bytes));
                 }
-                if target.exists() {
-                    return Ok(None);
-                }
-                let bytes = fsutil::read(&published.path)?;
-                if Hash::of(&bytes) != record.blake3 {
-                    return Err(BuildError::ChangedDuringBuild {
-                        path: published.path.clone(),
-                    });
-                }
-                let wrote = self.staging.write_if_absent(&target, &bytes)?;
-                Ok(wrote.then_some(relative))
+                let (api_written, stale) = self.api(expert, &files, &existing_api)?;
+                Ok((written + api_written, stale))
             })
             .collect::<Result<_, BuildError>>()?;
-        let mut written: Vec<String> = written.into_iter().flatten().collect();
-        written.sort();
-        written.dedup();
-        Ok(written)
+        let mut written = 0;
+        let mut stale = Vec::new();
+        for (count, paths) in per_expert {
+            written += count;
+            stale.extend(paths);
+        }
+        Ok((written, stale))
+    }
+
+    /// Writes one expert's Perstack API documents from its version files (`files`, in version
+    /// order), each tag and bare-name document as a hard link to its version's. Returns how
+    /// many files were written and the existing documents no longer served.
+    fn api(
+        &self,
+        expert: &Expert,
+        files: &[(&validate::Published, Vec<u8>)],
+        existing: &api::ExistingDocuments,
+    ) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        let mut dist_tags: Vec<(&str, String)> = Vec::new();
+        if let Some(latest) = &expert.latest {
+            dist_tags.push((LATEST, latest.to_string()));
+        }
+        for (tag, version) in &expert.tags {
+            dist_tags.push((tag, version.to_string()));
+        }
+        let api_expert = ApiExpert {
+            name: &expert.name,
+            dist_tags: dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect(),
+            versions: files
+                .iter()
+                .filter(|(published, _)| published.status != Status::Disabled)
+                .map(|(published, bytes)| ApiVersion {
+                    version: &published.record.version,
+                    status: published.status,
+                    blake3: published.record.blake3,
+                    bytes,
+                })
+                .collect(),
+        };
+        let documents = api::documents(&api_expert).map_err(BuildError::Api)?;
+        let mut written = 0;
+        for document in &documents {
+            let original = self.out.join(&document.path);
+            if self
+                .staging
+                .write_if_changed(&original, &document.bytes, false)?
+            {
+                written += 1;
+            }
+            for alias in &document.aliases {
+                let link = self.out.join(alias);
+                if self
+                    .staging
+                    .link_if_changed(&original, &link, &document.bytes)?
+                {
+                    written += 1;
+                }
+            }
+        }
+        let keep = documents
+            .iter()
+            .flat_map(|document| document.paths().cloned())
+            .collect();
+        Ok((written, existing.stale(self.out, &expert.name, &keep)))
     }
 
     /// Renders and writes the website, wave by wave so no page links to a file not yet

@@ -61,11 +61,18 @@ impl Document {
     /// Renders a JSON document the one documented way: two-space indentation, key order as
     /// inserted, and a trailing newline.
     pub fn render(value: &Value) -> Document {
-        let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
-        bytes.push(b'\n');
+        let bytes = render_json(value);
         let hash = Hash::of(&bytes);
         Document { bytes, hash }
     }
+}
+
+/// A JSON document's bytes, rendered the way [`Document::render`] documents, for documents
+/// that are not named by their hash and so need none.
+pub fn render_json(value: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
+    bytes.push(b'\n');
+    bytes
 }
 
 /// One expert's index document.

@@ -241,9 +241,14 @@ fn write_api(
             message,
         })
     })?;
-    for (path, bytes) in &documents {
-        replica.write(path, bytes, false)?;
+    for document in &documents {
+        for path in document.paths() {
+            replica.write(path, &document.bytes, false)?;
+        }
     }
-    let keep = documents.into_iter().map(|(path, _)| path).collect();
+    let keep = documents
+        .iter()
+        .flat_map(|document| document.paths().cloned())
+        .collect();
     Ok(existing.stale(&replica.dir, expert, &keep))
 }

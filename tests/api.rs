@@ -173,3 +173,62 @@ fn nginx_serves_the_percent_encoded_keys_and_the_registry() {
         std::fs::read(registry.data().join("tic-tac-toe/1.0.0.toml")).unwrap()
     );
 }
+
+/// The documents of a version's tags and of the bare name are hard links to the version's own
+/// document (cheap at 100k versions), and each follows its tag when the tag moves without the
+/// version's own document changing.
+#[test]
+fn tag_and_bare_name_documents_are_links_that_follow_a_new_latest() {
+    use std::os::unix::fs::MetadataExt;
+    let registry = registry();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let dir = registry.out().join("api/registry/v1/experts/@acme");
+    let inode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().ino();
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(inode("searcher"), inode("searcher@1.1.0"));
+    assert_eq!(inode("searcher@latest"), inode("searcher@1.1.0"));
+    assert_ne!(inode("searcher@1.0.0"), inode("searcher@1.1.0"));
+    // The readable index document is a link to the hash-named one.
+    let readable = registry.out().join("v1/experts/@acme/searcher.json");
+    let root: Value =
+        serde_json::from_slice(&std::fs::read(registry.out().join("v1/root.json")).unwrap())
+            .unwrap();
+    let snapshot: Value = serde_json::from_slice(
+        &std::fs::read(
+            registry
+                .out()
+                .join(root["snapshot"]["path"].as_str().unwrap()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let hashed = registry.out().join(
+        snapshot["experts"]["@acme/searcher"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::metadata(&readable).unwrap().ino(),
+        std::fs::metadata(&hashed).unwrap().ino()
+    );
+
+    registry.version("@acme/searcher", "1.2.0", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    for key in ["searcher", "searcher@latest"] {
+        assert_eq!(
+            read(key)["data"]["expert"]["key"],
+            "@acme/searcher@1.2.0",
+            "{key}"
+        );
+    }
+    let old = read("searcher@1.1.0");
+    assert_eq!(old["data"]["expert"]["key"], "@acme/searcher@1.1.0");
+    assert_eq!(old["data"]["expert"]["tags"], json!([]));
+    // The readable document was replaced; the old hash-named one it was linked to was not.
+    let old_hashed = std::fs::read(&hashed).unwrap();
+    let name = hashed.file_stem().unwrap().to_str().unwrap();
+    assert_eq!(blake3::hash(&old_hashed).to_hex().as_str(), name);
+    assert_ne!(std::fs::read(&readable).unwrap(), old_hashed);
+}
