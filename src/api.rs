@@ -199,6 +199,31 @@ impl ExistingDocuments {
         ExistingDocuments(by_name)
     }
 
+    /// The documents a complete build wrote for `names`, derived from the index documents
+    /// `registry` published for them, without listing directories: the directory of unscoped
+    /// experts can hold a hundred thousand files, and listing it was most of a rebuild with one
+    /// new version. Only for a registry whose last build completed; after a killed build, a
+    /// document may exist that no index document names, and [`ExistingDocuments::list`] finds it.
+    pub fn published<'a>(
+        registry: &crate::published::PublishedRegistry,
+        names: impl Iterator<Item = &'a ExpertName>,
+    ) -> Result<ExistingDocuments, crate::published::PublishedError> {
+        let mut by_name = std::collections::HashMap::new();
+        for name in names {
+            let Some(doc) = registry.read_index(name.as_str())? else {
+                continue;
+            };
+            let tags: Vec<(&str, &str)> = doc.tags().collect();
+            let versions = doc
+                .versions
+                .iter()
+                .map(|(version, entry)| (version.as_str(), entry.status));
+            let paths = paths(name.as_str(), versions, &tags);
+            by_name.insert(name.as_str().to_owned(), paths.into_iter().collect());
+        }
+        Ok(ExistingDocuments(by_name))
+    }
+
     /// The documents of `name` under `out` that `keep` does not list: documents of versions
     /// since disabled, to be removed once the new root is in place.
     pub fn stale(&self, out: &Path, name: &ExpertName, keep: &BTreeSet<String>) -> Vec<PathBuf> {

@@ -125,7 +125,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     fsutil::create_dir_all(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
-    let cache_path = state_dir.join("cache.json");
+    let cache_path = state_dir.join(cache::FILE_NAME);
     let cache = options.use_cache.then(|| BuildCache::load(&cache_path));
 
     let loaded = load::load_with_progress(&options.data_dir, cache.as_ref(), &|done, total| {
@@ -239,7 +239,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         .filter_map(|(expert, _, doc)| Some((*expert, doc.as_ref()?)))
         .collect();
     let changed_experts: Vec<&Expert> = changed.iter().map(|(expert, _)| *expert).collect();
-    let (mut files_written, api_stale) = writer.versions(&changed_experts)?;
+    let (mut files_written, api_stale) = writer.versions(&changed_experts, existing.as_ref())?;
     files_written += writer
         .hashed(
             "index",
@@ -302,7 +302,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         files_written += 1;
     }
     for path in api_stale {
-        std::fs::remove_file(&path).with_path("cannot remove", &path)?;
+        match std::fs::remove_file(&path) {
+            // Derived from the previous index documents, a stale path may already be gone.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.with_path("cannot remove", &path)?,
+        }
     }
     plan.write(&options.out_dir)?;
     Ok(BuildOutcome::Built(BuildReport {
@@ -420,11 +424,18 @@ impl Writer<'_> {
     /// Returns how many files were written and the API documents of versions no longer served,
     /// which the caller removes once the new root is in place, so the registry published
     /// before stays whole until then.
-    fn versions(&self, changed: &[&Expert]) -> Result<(usize, Vec<PathBuf>), BuildError> {
-        let existing_api = if changed.is_empty() {
-            api::ExistingDocuments::default()
-        } else {
-            api::ExistingDocuments::list(self.out)
+    fn versions(
+        &self,
+        changed: &[&Expert],
+        existing: Option<&PublishedRegistry>,
+    ) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        let existing_api = match existing {
+            _ if changed.is_empty() => api::ExistingDocuments::default(),
+            Some(existing) if !self.staging.recovering() => {
+                let names = changed.iter().map(|expert| &expert.name);
+                api::ExistingDocuments::published(existing, names)?
+            }
+            _ => api::ExistingDocuments::list(self.out),
         };
         let total: usize = changed.iter().map(|expert| expert.versions.len()).sum();
         let done = AtomicUsize::new(0);

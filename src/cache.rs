@@ -6,12 +6,14 @@
 //! seconds is not remembered, so an edit in the same clock tick as a build is never missed.
 //! The cache only ever skips work: deleting it changes no output byte.
 //!
-//! At 100k versions the cache is tens of megabytes, so it is streamed from and to disk, and the
-//! lookup table is dropped as soon as the data has been loaded.
+//! The cache is binary ([postcard]): at 100k versions it is about 20 MB, which loads in a
+//! tenth of the time the same data took as JSON, and that time is most of a rebuild with one
+//! new version. It is written as a stream, and the lookup table is dropped as soon as the data
+//! has been loaded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +26,10 @@ use crate::fsutil::{self, IoError};
 use crate::validate::Registry;
 
 /// Bump when the rules or the record change shape, to drop every old cache.
-const CACHE_REVISION: u32 = 1;
+const CACHE_REVISION: u32 = 2;
+
+/// The cache's file name under the build's state directory.
+pub const FILE_NAME: &str = "cache.bin";
 
 /// Files modified this recently are re-read on the next build rather than trusted.
 const RACY_WINDOW: Duration = Duration::from_secs(3);
@@ -97,9 +102,9 @@ pub struct BuildCache {
 impl BuildCache {
     /// Loads the cache at `path`; a missing, unreadable or outdated cache is an empty one.
     pub fn load(path: &Path) -> BuildCache {
-        let known = std::fs::File::open(path)
+        let known = std::fs::read(path)
             .ok()
-            .and_then(|file| serde_json::from_reader::<_, CacheFile>(BufReader::new(file)).ok())
+            .and_then(|bytes| postcard::from_bytes::<CacheFile>(&bytes).ok())
             .filter(|file| {
                 file.revision == CACHE_REVISION && file.generator == env!("CARGO_PKG_VERSION")
             })
@@ -187,7 +192,7 @@ pub fn save(path: &Path, registry: &Registry) -> Result<(), IoError> {
         entries,
     };
     fsutil::write_atomic_with(path, |writer: &mut BufWriter<std::fs::File>| {
-        serde_json::to_writer(&mut *writer, &file).map_err(std::io::Error::other)?;
+        postcard::to_io(&file, &mut *writer).map_err(std::io::Error::other)?;
         writer.flush()
     })
 }

@@ -394,14 +394,26 @@ impl fmt::Display for Hash {
     }
 }
 
+/// Lowercase hex in human-readable formats (JSON), the 32 raw bytes in binary ones (the build
+/// cache).
 impl Serialize for Hash {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_hex())
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_hex())
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Hash {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            let bytes = <&[u8]>::deserialize(deserializer)?;
+            return <[u8; 32]>::try_from(bytes).map(Hash).map_err(|_| {
+                serde::de::Error::custom(format!("a BLAKE3 hash has 32 bytes, not {}", bytes.len()))
+            });
+        }
         let text = String::deserialize(deserializer)?;
         Hash::parse(&text).ok_or_else(|| {
             serde::de::Error::custom(format!("\"{text}\" is not a lowercase hex BLAKE3 hash"))
