@@ -1,9 +1,11 @@
 //! TOML syntax highlighting for the definition shown on each expert page.
 //!
-//! The highlighter only splits text into classified tokens; it never produces markup. The
-//! template writes each token through minijinja's auto-escaping, so an untrusted definition can
-//! hold any text without ever becoming HTML. Joining the tokens gives back the input exactly,
-//! whatever the input, so nothing a reader should see is lost or altered.
+//! The lexer splits text into classified tokens; [`html`] writes them as `<span>`s, escaping
+//! every token's text with the same function the templates' auto-escaping uses, so an untrusted
+//! definition can hold any text without ever becoming HTML. (The template used to loop over the
+//! tokens itself, which made the highlighted definition the most expensive part of a 10k-page
+//! site.) Joining the tokens gives back the input exactly, whatever the input, so nothing a
+//! reader should see is lost or altered.
 
 use serde::Serialize;
 
@@ -26,6 +28,41 @@ pub enum Kind {
     Boolean,
     #[serde(rename = "p")]
     Punctuation,
+}
+
+impl Kind {
+    /// The CSS class suffix (`t-<suffix>`), or `None` for plain text.
+    fn class(self) -> Option<&'static str> {
+        match self {
+            Kind::Plain => None,
+            Kind::Comment => Some("c"),
+            Kind::Header => Some("h"),
+            Kind::Key => Some("k"),
+            Kind::String => Some("s"),
+            Kind::Number => Some("n"),
+            Kind::Boolean => Some("b"),
+            Kind::Punctuation => Some("p"),
+        }
+    }
+}
+
+/// The highlighted definition as HTML: each token of a kind in `<span class="t-KIND">`, every
+/// text escaped.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for token in tokens(text) {
+        match token.kind.class() {
+            Some(class) => {
+                out.push_str("<span class=\"t-");
+                out.push_str(class);
+                out.push_str("\">");
+                super::escape_html(token.text, &mut out);
+                out.push_str("</span>");
+            }
+            None => super::escape_html(token.text, &mut out),
+        }
+    }
+    out
 }
 
 /// A run of text of one kind.
@@ -216,6 +253,15 @@ fn string_len(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_wraps_each_kind_in_a_span_and_escapes_every_text() {
+        assert_eq!(
+            html("# <b>\nk = \"</span>&'\"\n"),
+            "<span class=\"t-c\"># &lt;b&gt;</span>\n<span class=\"t-k\">k</span> \
+             <span class=\"t-p\">=</span> <span class=\"t-s\">&quot;&lt;/span&gt;&amp;&#39;&quot;</span>\n"
+        );
+    }
 
     fn kinds(text: &str) -> Vec<(Kind, &str)> {
         tokens(text).into_iter().map(|t| (t.kind, t.text)).collect()

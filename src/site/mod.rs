@@ -11,7 +11,7 @@
 //! memory flat with 100k experts, and lets the build render and write in parallel.
 //!
 //! Definitions are untrusted: templates auto-escape every value (the environment escapes all
-//! `.html` templates), the highlighter returns text tokens rather than markup, the search
+//! `.html` templates), the highlighter escapes every token it wraps in markup, the search
 //! script builds results with `textContent`, and the Content-Security-Policy forbids inline
 //! scripts and styles.
 
@@ -415,19 +415,24 @@ fn escape_text(
     match value.as_str() {
         Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
             let mut escaped = String::with_capacity(text.len());
-            for c in text.chars() {
-                match c {
-                    '&' => escaped.push_str("&amp;"),
-                    '<' => escaped.push_str("&lt;"),
-                    '>' => escaped.push_str("&gt;"),
-                    '"' => escaped.push_str("&quot;"),
-                    '\'' => escaped.push_str("&#39;"),
-                    c => escaped.push(c),
-                }
-            }
+            escape_html(text, &mut escaped);
             out.write_str(&escaped).map_err(minijinja::Error::from)
         }
         _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// Appends `text` to `out` escaped for HTML element content and quoted attributes.
+fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index;
 use crate::model::{ExpertKey, ExpertName, Selector, Status};
-use crate::site::highlight::{self, Token};
+use crate::site::highlight;
 use crate::validate::{Expert, Published};
 
 /// Where an expert's page lives, relative to the registry root.
@@ -106,7 +106,7 @@ pub struct SkillView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ExpertView<'a> {
+pub struct ExpertView {
     pub name: String,
     pub scope: Link,
     pub description: String,
@@ -123,7 +123,8 @@ pub struct ExpertView<'a> {
     pub skills: Vec<SkillView>,
     pub delegates: Vec<Link>,
     pub used_by: Vec<Link>,
-    pub definition: Vec<Token<'a>>,
+    /// The highlighted definition, as escaped HTML ([`highlight::html`]).
+    pub definition_html: String,
     pub blake3: String,
     pub blob_href: String,
     pub blob_name: String,
@@ -179,11 +180,11 @@ pub enum DefinitionError {
 }
 
 /// Builds the view of one expert from the checked registry and the bytes of its shown version.
-pub fn expert_view<'a>(
+pub fn expert_view(
     expert: &Expert,
-    text: &'a str,
+    text: &str,
     used_by: &BTreeSet<&ExpertName>,
-) -> Result<ExpertView<'a>, DefinitionError> {
+) -> Result<ExpertView, DefinitionError> {
     let shown = shown_version(expert);
     let file: VersionFile = toml::from_str(text)?;
     let definition = file
@@ -305,7 +306,7 @@ pub fn expert_view<'a>(
         skills,
         delegates,
         used_by,
-        definition: highlight::tokens(text),
+        definition_html: highlight::html(text),
         blake3: record.blake3.to_hex(),
         blob_href: index::blob_path(&record.blake3),
         blob_name: format!("{}.toml", record.blake3.to_hex()),
