@@ -108,6 +108,9 @@ pub enum BuildError {
     ChangedDuringBuild { path: PathBuf },
     #[error("Perstack API document: {0}")]
     Api(String),
+    /// A bug: something that cannot happen did; nothing the data can cause.
+    #[error("internal error, please report it: {0}")]
+    Internal(String),
     #[error("cannot sign the root: {0}")]
     Signing(String),
     #[error(transparent)]
@@ -148,16 +151,15 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let already_written = |name: &ExpertName, hash: &Hash| {
         existing.as_ref().and_then(|e| e.experts.get(name.as_str())) == Some(hash)
     };
-    // Only the documents that must be written are kept; at 10k experts the others would hold
-    // tens of megabytes for nothing.
-    let indexes: Vec<(&Expert, Hash, Option<Document>)> = registry
+    // Only the hashes are kept, with whether the document must be written: documents to write
+    // are rendered again when written, since holding 10k of them through the writing of the
+    // blobs raised the peak memory of a large build by tens of megabytes.
+    let indexes: Vec<(&Expert, Hash, bool)> = registry
         .experts
         .par_iter()
         .map(|(name, expert)| {
-            let doc = index::expert_index(expert);
-            let hash = doc.hash;
-            let keep = !already_written(name, &hash);
-            (expert, hash, keep.then_some(doc))
+            let hash = index::expert_index(expert).hash;
+            (expert, hash, !already_written(name, &hash))
         })
         .collect();
     let index_hashes: BTreeMap<ExpertName, Hash> = indexes
@@ -234,42 +236,21 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         staging: &staging,
         progress,
     };
-    let changed: Vec<(&Expert, &Document)> = indexes
+    let changed: Vec<(&Expert, Hash)> = indexes
         .iter()
-        .filter_map(|(expert, _, doc)| Some((*expert, doc.as_ref()?)))
+        .filter(|(_, _, write)| *write)
+        .map(|(expert, hash, _)| (*expert, *hash))
         .collect();
+    drop(indexes);
     let changed_experts: Vec<&Expert> = changed.iter().map(|(expert, _)| *expert).collect();
     let (mut files_written, api_stale) = writer.versions(&changed_experts, existing.as_ref())?;
-    files_written += writer
-        .hashed(
-            "index",
-            changed
-                .iter()
-                .map(|(_, doc)| (index::index_path(&doc.hash), *doc)),
-        )?
-        .len();
+    files_written += writer.indexes(&changed)?;
     files_written += writer
         .hashed(
             "snapshot",
             [(index::snapshot_path(&snapshot.hash), &snapshot)],
         )?
         .len();
-    // The readable path holds the same bytes as the hash-named document, so it is a hard link.
-    files_written += changed
-        .par_iter()
-        .map(|(expert, doc)| {
-            let hashed = options.out_dir.join(index::index_path(&doc.hash));
-            let readable = options.out_dir.join(expert.name.readable_index_path());
-            staging.link_if_changed(&hashed, &readable, &doc.bytes)
-        })
-        .collect::<Result<Vec<bool>, IoError>>()?
-        .into_iter()
-        .filter(|wrote| *wrote)
-        .count();
-    // The rendered index documents are all written now; freeing them before the website is
-    // rendered lowers the peak memory of a large build.
-    drop(changed);
-    drop(indexes);
     if options.site {
         let site = Site::prepare(SiteInput {
             registry: &registry,
@@ -558,6 +539,40 @@ impl Writer<'_> {
             written.extend(wrote);
         }
         Ok(written)
+    }
+
+    /// Writes the index documents of changed experts, rendered again (they were rendered once
+    /// for their hashes, then dropped), each at its hash-named path and, as a hard link, at its
+    /// readable path. Returns how many files were written.
+    fn indexes(&self, changed: &[(&Expert, Hash)]) -> Result<usize, BuildError> {
+        self.progress.stage("index", 0, changed.len());
+        let written: Vec<usize> = changed
+            .par_iter()
+            .map(|(expert, hash)| {
+                let doc = index::expert_index(expert);
+                if doc.hash != *hash {
+                    // Rendering is a pure function of the checked data; this cannot happen.
+                    return Err(BuildError::Internal(format!(
+                        "{}: the index document rendered differently twice",
+                        expert.name
+                    )));
+                }
+                let hashed = self.out.join(index::index_path(hash));
+                let readable = self.out.join(expert.name.readable_index_path());
+                let mut written = 0;
+                if self.staging.write_if_absent(&hashed, &doc.bytes)? {
+                    written += 1;
+                }
+                if self
+                    .staging
+                    .link_if_changed(&hashed, &readable, &doc.bytes)?
+                {
+                    written += 1;
+                }
+                Ok(written)
+            })
+            .collect::<Result<_, BuildError>>()?;
+        Ok(written.into_iter().sum())
     }
 
     /// Writes hash-named documents that do not exist yet.
