@@ -119,7 +119,7 @@ pub enum BuildError {
 
 /// Loads and validates `registry-data/` without writing anything.
 pub fn check(data_dir: &Path) -> Result<(Option<Registry>, Vec<Diagnostic>), IoError> {
-    let loaded = load::load(data_dir, None)?;
+    let loaded = load::load(data_dir)?;
     Ok(validate::validate(loaded))
 }
 
@@ -129,11 +129,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
     let cache_path = state_dir.join(cache::FILE_NAME);
-    let cache = options.use_cache.then(|| BuildCache::load(&cache_path));
-
-    let loaded = load::load_with_progress(&options.data_dir, cache.as_ref(), &|done, total| {
-        progress.stage("checking", done, total)
-    })?;
+    let (loaded, cache) = load::load_with_cache(
+        &options.data_dir,
+        || options.use_cache.then(|| BuildCache::load(&cache_path)),
+        &|done, total| progress.stage("checking", done, total),
+    )?;
     let (registry, problems) = validate::validate(loaded);
     let Some(registry) = registry else {
         return Ok(BuildOutcome::Invalid(problems));

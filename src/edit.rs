@@ -51,7 +51,7 @@ pub struct EditReport {
 pub fn apply(data_dir: &Path, name: &str, change: &MetaChange) -> Result<EditReport, CommandError> {
     let name = ExpertName::parse(name).map_err(CommandError::Usage)?;
     check_arguments(change)?;
-    let mut loaded = load::load(data_dir, None)?;
+    let mut loaded = load::load(data_dir)?;
     let Some(expert) = loaded.experts.get(&name) else {
         return Err(CommandError::NotFound(format!(
             "there is no expert \"{name}\" in {} ({} does not exist)",

@@ -196,7 +196,7 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
         }
     }
 
-    let mut loaded = load::load(&options.data_dir, None)?;
+    let mut loaded = load::load(&options.data_dir)?;
     let publishing: BTreeSet<&ExpertName> = candidates.iter().map(|c| &c.name).collect();
     for candidate in &candidates {
         for (key, position) in &candidate.delegates {
