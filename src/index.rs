@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{ExpertName, Hash, Status};
+use crate::model::{ExpertName, Hash, LATEST, Status};
 use crate::validate::Expert;
 
 pub const FORMAT: u64 = 1;
@@ -76,37 +76,80 @@ pub fn render_json(value: &Value) -> Vec<u8> {
 }
 
 /// One expert's index document.
+///
+/// Serialized from borrowed typed views rather than a built `serde_json::Value`: a rebuild
+/// renders all 10k index documents of a 100k registry to learn their hashes, and building
+/// value trees took most of that time. The bytes are the same.
 pub fn expert_index(expert: &Expert) -> Document {
-    let mut dist_tags = Map::new();
-    if let Some(latest) = &expert.latest {
-        dist_tags.insert("latest".into(), latest.to_string().into());
+    let mut bytes = serde_json::to_vec_pretty(&IndexView {
+        name: expert.name.as_str(),
+        dist_tags: DistTagsView(expert),
+        versions: VersionsView(expert),
+    })
+    .expect("index documents always serialize");
+    bytes.push(b'\n');
+    let hash = Hash::of(&bytes);
+    Document { bytes, hash }
+}
+
+#[derive(serde::Serialize)]
+struct IndexView<'a> {
+    name: &'a str,
+    #[serde(rename = "dist-tags")]
+    dist_tags: DistTagsView<'a>,
+    versions: VersionsView<'a>,
+}
+
+/// `latest` first, then custom tags in byte order.
+struct DistTagsView<'a>(&'a Expert);
+
+impl serde::Serialize for DistTagsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let latest = self.0.latest.iter().map(|version| (LATEST, version));
+        let custom = self
+            .0
+            .tags
+            .iter()
+            .map(|(tag, version)| (tag.as_str(), version));
+        serializer.collect_map(latest.chain(custom).map(|(tag, v)| (tag, v.to_string())))
     }
-    for (tag, version) in &expert.tags {
-        dist_tags.insert(tag.clone(), version.to_string().into());
+}
+
+/// Versions in SemVer precedence order.
+struct VersionsView<'a>(&'a Expert);
+
+impl serde::Serialize for VersionsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.versions.values().map(|published| {
+            let record = &published.record;
+            let entry = VersionView {
+                blake3: record.blake3,
+                size: record.size,
+                path: blob_path(&record.blake3),
+                status: published.status.as_str(),
+                reason: (published.status != Status::Available)
+                    .then(|| published.reason.as_deref().unwrap_or_default()),
+                description: &record.description,
+                required_env: &record.required_env,
+                delegates: record.delegates.iter().map(|d| d.key.as_str()).collect(),
+            };
+            (record.version.as_str(), entry)
+        }))
     }
-    let mut versions = Map::new();
-    for published in expert.versions.values() {
-        let record = &published.record;
-        let mut entry = Map::new();
-        entry.insert("blake3".into(), record.blake3.to_hex().into());
-        entry.insert("size".into(), record.size.into());
-        entry.insert("path".into(), blob_path(&record.blake3).into());
-        entry.insert("status".into(), published.status.as_str().into());
-        if published.status != Status::Available {
-            let reason = published.reason.clone().unwrap_or_default();
-            entry.insert("reason".into(), reason.into());
-        }
-        entry.insert("description".into(), record.description.clone().into());
-        entry.insert("requiredEnv".into(), json!(record.required_env));
-        let delegates: Vec<&str> = record.delegates.iter().map(|d| d.key.as_str()).collect();
-        entry.insert("delegates".into(), json!(delegates));
-        versions.insert(record.version.clone(), Value::Object(entry));
-    }
-    Document::render(&json!({
-        "name": expert.name.as_str(),
-        "dist-tags": dist_tags,
-        "versions": versions,
-    }))
+}
+
+#[derive(serde::Serialize)]
+struct VersionView<'a> {
+    blake3: Hash,
+    size: u64,
+    path: String,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    description: &'a str,
+    #[serde(rename = "requiredEnv")]
+    required_env: &'a [String],
+    delegates: Vec<&'a str>,
 }
 
 /// The snapshot: every expert's index document by name, in byte order of the names.
