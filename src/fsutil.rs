@@ -320,10 +320,13 @@ impl Staging {
 }
 
 impl Drop for Staging {
-    /// Every write either completed or removed its temporary file, even on error, so there is
-    /// nothing to sweep next time; only a killed process leaves the marker behind.
+    /// Every write either completed or removed its temporary or torn file, even on error, so
+    /// there is nothing to sweep or repair next time. A killed process leaves the marker
+    /// behind, and so does a panic, which can stop a write midway.
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.marker);
+        if !std::thread::panicking() {
+            let _ = fs::remove_file(&self.marker);
+        }
     }
 }
 
@@ -406,6 +409,19 @@ mod tests {
             b"v1",
             "the old version is untouched"
         );
+    }
+
+    #[test]
+    fn a_writer_that_panics_leaves_the_marker_so_the_next_one_recovers() {
+        let tree = tempfile::tempdir().unwrap();
+        let root = tree.path().to_path_buf();
+        let panicked = std::thread::spawn(move || {
+            let _writer = staging(&root);
+            panic!("stopped midway");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(staging(tree.path()).recovering());
     }
 
     #[test]
