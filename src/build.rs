@@ -1,7 +1,7 @@
 //! `build`: registry-data in, the static API out, atomically and incrementally.
 //!
-//! The stages run in the order the data flows: load and validate, render every document in
-//! memory, compare with the registry published before (refusing, with nothing written, anything
+//! The stages run in the order the data flows: load and validate, render every index document
+//! to learn its hash (and so the snapshot and root), compare with the registry published before (refusing, with nothing written, anything
 //! the write-once rules forbid), then write. Writes go in a safe order (blobs with the Perstack
 //! API documents, read from each version file once; index documents, snapshot, readable
 //! documents, the website, and the root last). No file is rewritten in place (see
