@@ -143,13 +143,7 @@ pub fn document_paths(expert: &crate::validate::Expert) -> BTreeSet<String> {
         .values()
         .map(|p| (p.record.version.clone(), p.status))
         .collect();
-    let mut dist_tags: Vec<(&str, String)> = Vec::new();
-    if let Some(latest) = &expert.latest {
-        dist_tags.push((crate::model::LATEST, latest.to_string()));
-    }
-    for (tag, version) in &expert.tags {
-        dist_tags.push((tag, version.to_string()));
-    }
+    let dist_tags = expert.dist_tags();
     let dist_tags: Vec<(&str, &str)> = dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect();
     paths(
         expert.name.as_str(),

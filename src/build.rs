@@ -24,7 +24,7 @@ use crate::diagnostic::Diagnostic;
 use crate::fsutil::{self, IoContext, IoError, Staging};
 use crate::index::{self, Document, RootCounts};
 use crate::load;
-use crate::model::{ExpertName, Hash, LATEST, Status};
+use crate::model::{ExpertName, Hash, Status};
 use crate::plan::{self, Plan};
 use crate::published::{PublishedError, PublishedRegistry};
 use crate::signing::{self, PublicKey, SecretKey};
@@ -473,13 +473,7 @@ impl Writer<'_> {
         files: &[(&validate::Published, Vec<u8>)],
         existing: &api::ExistingDocuments,
     ) -> Result<(usize, Vec<PathBuf>), BuildError> {
-        let mut dist_tags: Vec<(&str, String)> = Vec::new();
-        if let Some(latest) = &expert.latest {
-            dist_tags.push((LATEST, latest.to_string()));
-        }
-        for (tag, version) in &expert.tags {
-            dist_tags.push((tag, version.to_string()));
-        }
+        let dist_tags = expert.dist_tags();
         let api_expert = ApiExpert {
             name: &expert.name,
             dist_tags: dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect(),

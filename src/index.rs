@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::{ExpertName, Hash, LATEST, Status};
+use crate::model::{ExpertName, Hash, Status};
 use crate::validate::Expert;
 
 pub const FORMAT: u64 = 1;
@@ -105,13 +105,7 @@ struct DistTagsView<'a>(&'a Expert);
 
 impl serde::Serialize for DistTagsView<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let latest = self.0.latest.iter().map(|version| (LATEST, version));
-        let custom = self
-            .0
-            .tags
-            .iter()
-            .map(|(tag, version)| (tag.as_str(), version));
-        serializer.collect_map(latest.chain(custom).map(|(tag, v)| (tag, v.to_string())))
+        serializer.collect_map(self.0.dist_tags())
     }
 }
 

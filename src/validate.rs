@@ -44,6 +44,22 @@ pub struct Published {
     pub reason: Option<String>,
 }
 
+impl Expert {
+    /// The dist-tags with the version each names: `latest` first (when there is one), then the
+    /// custom tags in byte order, as the index and API documents list them.
+    pub fn dist_tags(&self) -> Vec<(&str, String)> {
+        let latest = self
+            .latest
+            .iter()
+            .map(|version| (crate::model::LATEST, version.to_string()));
+        let custom = self
+            .tags
+            .iter()
+            .map(|(tag, version)| (tag.as_str(), version.to_string()));
+        latest.chain(custom).collect()
+    }
+}
+
 impl Registry {
     pub fn version_count(&self) -> usize {
         self.experts.values().map(|e| e.versions.len()).sum()
