@@ -60,7 +60,7 @@ struct VersionFile {
 /// Reads and checks every file of the registry. I/O failures on the data directory itself are
 /// errors; problems with the data are collected in [`LoadedRegistry::problems`].
 pub fn load(data_dir: &Path) -> Result<LoadedRegistry, IoError> {
-    load_with_progress(data_dir, || None, &mut None, &|_, _| {})
+    Ok(load_with_cache(data_dir, || None, &|_, _| {})?.0)
 }
 
 /// [`load`] with the build cache, which `load_cache` reads while the directory is walked (at
@@ -72,17 +72,6 @@ pub fn load_with_cache(
     load_cache: impl FnOnce() -> Option<BuildCache> + Send,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(LoadedRegistry, Option<BuildCache>), IoError> {
-    let mut cache = None;
-    let loaded = load_with_progress(data_dir, load_cache, &mut cache, progress)?;
-    Ok((loaded, cache))
-}
-
-fn load_with_progress(
-    data_dir: &Path,
-    load_cache: impl FnOnce() -> Option<BuildCache> + Send,
-    cache_slot: &mut Option<BuildCache>,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<LoadedRegistry, IoError> {
     let action = "cannot read registry data directory";
     let metadata = std::fs::metadata(data_dir).with_path(action, data_dir)?;
     if !metadata.is_dir() {
@@ -104,8 +93,7 @@ fn load_with_progress(
     let mut walk = Walk::default();
     let (walked, loaded_cache) = rayon::join(|| walk.run(data_dir, &mut problems), load_cache);
     walked?;
-    *cache_slot = loaded_cache;
-    let cache = cache_slot.as_ref();
+    let cache = loaded_cache.as_ref();
     for (scope_dir, non_empty) in &walk.scope_dirs {
         if !non_empty {
             problems.push(Diagnostic::error(
@@ -176,12 +164,13 @@ fn load_with_progress(
             ));
         }
     }
-    Ok(LoadedRegistry {
+    let loaded = LoadedRegistry {
         data_dir: data_dir.to_path_buf(),
         settings,
         experts,
         problems,
-    })
+    };
+    Ok((loaded, loaded_cache))
 }
 
 impl LoadedRegistry {
