@@ -303,9 +303,7 @@ fn render(name: &ExpertName, version: &ApiVersion, tags: &[&str]) -> Result<Vec<
             },
         },
     };
-    let mut bytes = serde_json::to_vec_pretty(&document).map_err(|err| err.to_string())?;
-    bytes.push(b'\n');
-    Ok(bytes)
+    Ok(crate::index::render_json(&document))
 }
 
 // The document's shape, in the hosted API's field order. Serialized from these views rather

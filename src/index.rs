@@ -60,7 +60,7 @@ pub struct Document {
 impl Document {
     /// Renders a JSON document the one documented way: two-space indentation, key order as
     /// inserted, and a trailing newline.
-    pub fn render(value: &Value) -> Document {
+    pub fn render(value: &impl serde::Serialize) -> Document {
         let bytes = render_json(value);
         let hash = Hash::of(&bytes);
         Document { bytes, hash }
@@ -68,9 +68,10 @@ impl Document {
 }
 
 /// A JSON document's bytes, rendered the way [`Document::render`] documents, for documents
-/// that are not named by their hash and so need none.
-pub fn render_json(value: &Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).expect("JSON values always serialize");
+/// that are not named by their hash and so need none. For JSON values and for the typed views
+/// the documents are serialized from, whose maps all have string keys, so it cannot fail.
+pub fn render_json(value: &impl serde::Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("documents always serialize");
     bytes.push(b'\n');
     bytes
 }
@@ -81,15 +82,11 @@ pub fn render_json(value: &Value) -> Vec<u8> {
 /// renders all 10k index documents of a 100k registry to learn their hashes, and building
 /// value trees took most of that time. The bytes are the same.
 pub fn expert_index(expert: &Expert) -> Document {
-    let mut bytes = serde_json::to_vec_pretty(&IndexView {
+    Document::render(&IndexView {
         name: expert.name.as_str(),
         dist_tags: DistTagsView(expert),
         versions: VersionsView(expert),
     })
-    .expect("index documents always serialize");
-    bytes.push(b'\n');
-    let hash = Hash::of(&bytes);
-    Document { bytes, hash }
 }
 
 #[derive(serde::Serialize)]
