@@ -6,7 +6,7 @@
 //! seconds is not remembered, so an edit in the same clock tick as a build is never missed.
 //! The cache only ever skips work: deleting it changes no output byte.
 //!
-//! The cache is binary ([postcard]): at 100k versions it is about 20 MB, which loads in a
+//! The cache is binary ([postcard]): at 100k versions it is about 25 MB, which loads in a
 //! tenth of the time the same data took as JSON, and that time is most of a rebuild with one
 //! new version. It is written as a stream, and the lookup table is dropped as soon as the data
 //! has been loaded.
