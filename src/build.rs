@@ -244,12 +244,24 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         .map(|(expert, hash, _)| (*expert, *hash))
         .collect();
     drop(indexes);
-    let changed_experts: Vec<&Expert> = changed.iter().map(|(expert, _)| *expert).collect();
+    // API documents are derived from the index documents and blobs, so they change exactly
+    // when an expert's index document does, except when this build renders them in another
+    // format than the one in `out`: then every expert's are written again.
+    let api_current = existing
+        .as_ref()
+        .map(|e| api::format_is_current(e.reader.as_ref()))
+        .transpose()?
+        .unwrap_or(false);
+    let changed_experts: Vec<&Expert> = if api_current {
+        changed.iter().map(|(expert, _)| *expert).collect()
+    } else {
+        registry.experts.values().collect()
+    };
     // The plan reads only what the registry published before, which this build never
     // rewrites, so it is computed beside the first and longest stage of writing (a fresh 100k
     // build plans 250k files one at a time).
     let (plan, versions) = rayon::join(compute_plan, || {
-        writer.versions(&changed_experts, existing.as_ref())
+        writer.versions(&changed_experts, existing.as_ref().filter(|_| api_current))
     });
     let mut plan = plan?;
     let (mut files_written, api_stale) = versions?;
@@ -281,6 +293,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         files_written += site_written.len();
         if let Some(pages) = pages {
             pages.save(&pages_path)?;
+        }
+    }
+    for (relative, bytes) in api::fixed_documents() {
+        if staging.write_if_changed(&options.out_dir.join(relative), &bytes, false)? {
+            files_written += 1;
         }
     }
     let headers_path = options.out_dir.join("_headers");
@@ -489,8 +506,14 @@ impl Writer<'_> {
                 .collect(),
         };
         let documents = api::documents(&api_expert).map_err(BuildError::Api)?;
+        api::remove_legacy_bare_name(self.out, &expert.name).with_path(
+            "cannot remove",
+            &self
+                .out
+                .join(api::legacy_bare_name_path(expert.name.as_str())),
+        )?;
         let mut written = 0;
-        for document in &documents {
+        for document in &documents.versions {
             let original = self.out.join(&document.path);
             if self
                 .staging
@@ -508,10 +531,14 @@ impl Writer<'_> {
                 }
             }
         }
-        let keep = documents
-            .iter()
-            .flat_map(|document| document.paths().cloned())
-            .collect();
+        if let Some((path, bytes)) = &documents.listing
+            && self
+                .staging
+                .write_if_changed(&self.out.join(path), bytes, false)?
+        {
+            written += 1;
+        }
+        let keep = documents.paths().cloned().collect();
         Ok((written, existing.stale(self.out, &expert.name, &keep)))
     }
 

@@ -55,7 +55,7 @@ pub fn check_version_file(
     bytes: &[u8],
     problems: &mut Vec<Diagnostic>,
 ) -> Option<VersionRecord> {
-    let errors_before = problems.len();
+    let errors_before = error_count(problems);
     let text = source::check_text(path, bytes, problems)?;
     let src = Source::new(path, text);
     let document = src.parse(problems)?;
@@ -65,7 +65,21 @@ pub fn check_version_file(
     };
     let expert = checker.expert_table(document.get_ref(), name)?;
     let record = checker.expert(expert, name, version, bytes);
-    (problems.len() == errors_before).then_some(record)
+    (error_count(problems) == errors_before).then_some(record)
+}
+
+/// Whether `key` is a name with a SemVer requirement (`name@^1.2`) rather than a version or tag.
+fn is_range_key(key: &str) -> bool {
+    key.rfind('@').filter(|&at| at > 0).is_some_and(|at| {
+        ExpertName::parse(&key[..at]).is_ok() && semver::VersionReq::parse(&key[at + 1..]).is_ok()
+    })
+}
+
+fn error_count(problems: &[Diagnostic]) -> usize {
+    problems
+        .iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+        .count()
 }
 
 type Entry<'v, 'i> = (
@@ -177,7 +191,22 @@ impl<'i> Checker<'_, 'i> {
                     }
                 }
                 "minRuntimeVersion" => {
-                    self.string("minRuntimeVersion", value);
+                    // The runtime's API client accepts only "v1.0" from a registry
+                    // (`minRuntimeVersion: z.literal("v1.0")` in the api-client upstream) and
+                    // refuses the whole document otherwise. Perstack's own parser accepts any
+                    // string, so this is a warning.
+                    if let Some(text) = self.string("minRuntimeVersion", value)
+                        && text != crate::api::DEFAULT_MIN_RUNTIME_VERSION
+                    {
+                        let message = format!(
+                            "`minRuntimeVersion` is \"{text}\": the Perstack runtime reads only \"{}\" from a registry and will refuse to run this version",
+                            crate::api::DEFAULT_MIN_RUNTIME_VERSION
+                        );
+                        let warning =
+                            self.src
+                                .warning("unsupported-runtime-version", value.span(), message);
+                        self.problems.push(warning);
+                    }
                 }
                 "delegates" => record.delegates = self.delegates(value),
                 "tags" => self.category_tags(value),
@@ -188,7 +217,7 @@ impl<'i> Checker<'_, 'i> {
                 "providerToolOptions" => {
                     self.table(key.get_ref(), value);
                 }
-                other => self.unknown_key("expert", other, key.span()),
+                other => self.ignored_key(&format!("expert \"{name}\""), other, key.span()),
             }
         }
         for required in ["version", "description", "instruction"] {
@@ -202,6 +231,16 @@ impl<'i> Checker<'_, 'i> {
         }
         record.required_env = required_env.into_iter().collect();
         record
+    }
+
+    /// A field Perstack's definition schema does not know. Perstack accepts the definition and
+    /// ignores the field (its schemas drop unknown keys), so it publishes, kept in the file as
+    /// written, with a warning: it is most often a misspelt field that silently does nothing.
+    fn ignored_key(&mut self, owner: &str, key: &str, span: std::ops::Range<usize>) {
+        let message =
+            format!("unknown field `{key}` in {owner}: Perstack ignores it, so it has no effect");
+        let warning = self.src.warning("ignored-field", span, message);
+        self.problems.push(warning);
     }
 
     fn delegates(&mut self, value: &Spanned<Value<'i>>) -> Vec<DelegateRef> {
@@ -222,6 +261,11 @@ impl<'i> Checker<'_, 'i> {
                 }),
                 // The error may name only a part of the key (the name before its last '@'), so
                 // the message quotes the key as written.
+                Err(_) if is_range_key(key) => self.error(
+                    "invalid-delegate",
+                    span,
+                    format!("delegate \"{key}\" names a version range, which a published definition cannot: the Perstack runtime fetches a delegate by its exact key, so name a version (name@1.2.3), a tag (name@stable) or the latest (name)"),
+                ),
                 Err(err) => self.error(
                     "invalid-delegate",
                     span,
@@ -342,7 +386,7 @@ impl<'i> Checker<'_, 'i> {
                     }
                 }
                 ("interactiveSkill", "tools") => self.interactive_tools(value),
-                _ => self.unknown_key(&format!("{kind} {what}"), key_name, key.span()),
+                _ => self.ignored_key(&format!("{kind} {what}"), key_name, key.span()),
             }
         }
         let required: &[&str] = match kind {
@@ -359,11 +403,20 @@ impl<'i> Checker<'_, 'i> {
                 );
             }
         }
+        // The runtime starts an mcpStdioSkill from exactly one of the two and refuses a skill
+        // with neither or both (`apps/runtime/src/skill-manager/command-args.ts` upstream).
         if kind == "mcpStdioSkill" && !seen.contains("packageName") && !seen.contains("args") {
             self.error(
                 "missing-field",
                 skill.span(),
                 format!("{what} (mcpStdioSkill) needs `packageName` or `args`"),
+            );
+        }
+        if kind == "mcpStdioSkill" && seen.contains("packageName") && seen.contains("args") {
+            self.error(
+                "conflicting-fields",
+                skill.span(),
+                format!("{what} (mcpStdioSkill) has both `packageName` and `args`; the Perstack runtime starts a skill from one of them and refuses both"),
             );
         }
     }
@@ -382,7 +435,7 @@ impl<'i> Checker<'_, 'i> {
                 seen.insert(key.get_ref().as_ref());
                 match key.get_ref().as_ref() {
                     "description" => {
-                        self.non_empty_string("description", field);
+                        self.string("description", field);
                     }
                     "inputJsonSchema" => {
                         if let Some(schema) = self.string("inputJsonSchema", field)
@@ -395,17 +448,31 @@ impl<'i> Checker<'_, 'i> {
                             );
                         }
                     }
-                    other => self.unknown_key(&what, other, key.span()),
+                    // Perstack names a tool after its key and ignores a `name` field
+                    // (`interactiveToolSchema.omit({ name: true })` in its skill schema), and
+                    // Perstack's own examples write one, so it is accepted; a different name
+                    // is a mistake worth a warning, since it has no effect.
+                    "name" => {
+                        if let Some(written) = self.string("name", field)
+                            && written != tool_name.get_ref().as_ref()
+                        {
+                            let message = format!(
+                                "{what}: `name = \"{written}\"` has no effect: Perstack names a tool after its key, \"{}\"",
+                                tool_name.get_ref()
+                            );
+                            let warning = self.src.warning("ignored-field", field.span(), message);
+                            self.problems.push(warning);
+                        }
+                    }
+                    other => self.ignored_key(&what, other, key.span()),
                 }
             }
-            for required in ["description", "inputJsonSchema"] {
-                if !seen.contains(required) {
-                    self.error(
-                        "missing-field",
-                        tool.span(),
-                        format!("{what} is missing the required field `{required}`"),
-                    );
-                }
+            if !seen.contains("inputJsonSchema") {
+                self.error(
+                    "missing-field",
+                    tool.span(),
+                    format!("{what} is missing the required field `inputJsonSchema`"),
+                );
             }
         }
     }

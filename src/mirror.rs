@@ -181,6 +181,9 @@ pub fn mirror(
             &replica, &registry, &existing, &expert, hash, doc,
         )?);
     }
+    for (relative, bytes) in api::fixed_documents() {
+        replica.write(relative, &bytes, false)?;
+    }
     replica.write(index::HEADERS_PATH, index::headers_file().as_bytes(), false)?;
     if partial {
         let sign = options
@@ -241,14 +244,20 @@ fn write_api(
             message,
         })
     })?;
-    for document in &documents {
+    api::remove_legacy_bare_name(&replica.dir, expert).with_path(
+        "cannot remove",
+        &replica
+            .dir
+            .join(api::legacy_bare_name_path(expert.as_str())),
+    )?;
+    for document in &documents.versions {
         for path in document.paths() {
             replica.write(path, &document.bytes, false)?;
         }
     }
-    let keep = documents
-        .iter()
-        .flat_map(|document| document.paths().cloned())
-        .collect();
+    if let Some((path, bytes)) = &documents.listing {
+        replica.write(path, bytes, false)?;
+    }
+    let keep = documents.paths().cloned().collect();
     Ok(existing.stale(&replica.dir, expert, &keep))
 }

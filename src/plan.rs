@@ -162,10 +162,20 @@ pub fn compute(
     previous: Option<&PublishedRegistry>,
 ) -> Result<Plan, PublishedError> {
     let mut plan = Plan::new(built.serial);
+    let api_current = match previous {
+        Some(p) => crate::api::format_is_current(p.reader.as_ref())?,
+        None => false,
+    };
     for (name, expert) in &built.registry.experts {
         let hash = built.index_hashes[name];
         let old_index = match previous {
-            Some(p) if p.experts.get(name.as_str()) == Some(&hash) => continue,
+            Some(p) if p.experts.get(name.as_str()) == Some(&hash) => {
+                // Documents in the format of an older build are all replaced.
+                if !api_current {
+                    plan.add_all(Kind::Api, crate::api::document_paths(expert));
+                }
+                continue;
+            }
             Some(p) => p.read_index(name.as_str())?,
             None => None,
         };
@@ -196,6 +206,11 @@ pub fn compute(
             None => false,
         })
     };
+    for (relative, bytes) in crate::api::fixed_documents() {
+        if !unchanged(relative, &bytes)? {
+            plan.add(Kind::Api, relative.to_owned());
+        }
+    }
     if !unchanged("_headers", index::headers_file().as_bytes())? {
         plan.add(Kind::Headers, "_headers".to_owned());
     }

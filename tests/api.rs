@@ -1,10 +1,12 @@
-//! Perstack API compatibility: the documents the runtime requests, served by a plain static
-//! server (`python3 -m http.server`) with the key percent-encoded as a whole.
+//! Perstack API compatibility: the documents the runtime requests, served by plain static
+//! servers (`python3 -m http.server`, nginx as it is and as README configures it) with the key
+//! percent-encoded as a whole. What each document holds is checked field by field in
+//! `perstack_contract.rs`; this file checks what the hosts answer.
 
 mod common;
 
 use common::TestRegistry;
-use common::server::{NginxServer, PythonServer, http_get};
+use common::server::{NginxConfig, NginxServer, PythonServer, http_get, http_get_typed};
 use serde_json::{Value, json};
 
 /// The key as the runtime sends it: percent-encoded as a whole.
@@ -67,11 +69,15 @@ fn the_runtime_request_gets_the_hosted_response_shape_from_a_plain_static_server
             "description": "Test expert @acme/searcher",
             "instruction": "Do the work.",
             "skills": {"@perstack/base": {
+                "type": "mcpStdioSkill",
+                "name": "@perstack/base",
+                "pick": [],
+                "omit": [],
                 "command": "npx",
                 "packageName": "@perstack/base",
+                "args": [],
                 "requiredEnv": ["GH_TOKEN"],
-                "type": "mcpStdioSkill",
-                "description": "@perstack/base"
+                "lazyInit": false
             }},
             "delegates": [],
             "tags": ["latest"],
@@ -187,7 +193,7 @@ fn tag_and_bare_name_documents_are_links_that_follow_a_new_latest() {
     let read = |name: &str| -> Value {
         serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
     };
-    assert_eq!(inode("searcher"), inode("searcher@1.1.0"));
+    assert_eq!(inode("searcher/index.html"), inode("searcher@1.1.0"));
     assert_eq!(inode("searcher@latest"), inode("searcher@1.1.0"));
     assert_ne!(inode("searcher@1.0.0"), inode("searcher@1.1.0"));
     // The readable index document is a link to the hash-named one.
@@ -216,7 +222,7 @@ fn tag_and_bare_name_documents_are_links_that_follow_a_new_latest() {
 
     registry.version("@acme/searcher", "1.2.0", "");
     registry.run(&["build", "--quiet"]).expect_code(0);
-    for key in ["searcher", "searcher@latest"] {
+    for key in ["searcher/index.html", "searcher@latest"] {
         assert_eq!(
             read(key)["data"]["expert"]["key"],
             "@acme/searcher@1.2.0",
@@ -231,4 +237,120 @@ fn tag_and_bare_name_documents_are_links_that_follow_a_new_latest() {
     let name = hashed.file_stem().unwrap().to_str().unwrap();
     assert_eq!(blake3::hash(&old_hashed).to_hex().as_str(), name);
     assert_ne!(std::fs::read(&readable).unwrap(), old_hashed);
+}
+
+/// The hosts a user tries first, each as it answers: python's http.server and nginx as they
+/// are, and nginx as README configures it.
+fn hosts(registry: &TestRegistry) -> Vec<(&'static str, String, Box<dyn std::any::Any>)> {
+    let mut hosts: Vec<(&'static str, String, Box<dyn std::any::Any>)> = Vec::new();
+    if let Some(server) = PythonServer::serve(&registry.out()) {
+        hosts.push(("http.server", server.url.clone(), Box::new(server)));
+    }
+    for (label, config) in [
+        ("nginx as it is", NginxConfig::Plain),
+        ("nginx as README configures it", NginxConfig::Readme),
+    ] {
+        if let Some(server) = NginxServer::serve_with(&registry.out(), config) {
+            hosts.push((label, server.url.clone(), Box::new(server)));
+        }
+    }
+    hosts
+}
+
+/// `GET .../experts/{key}` and `GET .../experts/{name}/versions` both answer on every host,
+/// although a bare name is a document and the parent of `versions` at once (the document is the
+/// name directory's index file).
+#[test]
+fn bare_names_and_version_lists_answer_on_every_host() {
+    let registry = registry();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    for (host, base, _server) in hosts(&registry) {
+        for (key, resolved) in [
+            ("@acme/searcher", "@acme/searcher@1.1.0"),
+            ("tic-tac-toe", "tic-tac-toe@1.0.0"),
+        ] {
+            let (status, doc) = get_expert_at(&base, key);
+            assert_eq!(status, 200, "{host}: {key}");
+            assert_eq!(doc["data"]["expert"]["key"], resolved, "{host}: {key}");
+        }
+        let versions = |name: &str| {
+            let url = format!("{base}api/registry/v1/experts/{}/versions", encode(name));
+            let (status, body) = http_get(&url);
+            assert_eq!(status, 200, "{host}: {url}");
+            serde_json::from_slice::<Value>(&body).unwrap()
+        };
+        let searcher = versions("@acme/searcher");
+        let keys: Vec<&str> = searcher["data"]["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|digest| digest["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            ["@acme/searcher@1.1.0", "@acme/searcher@1.0.0"],
+            "{host}"
+        );
+        assert_eq!(searcher["data"]["latest"], "1.1.0", "{host}");
+        assert_eq!(searcher["meta"]["total"], 2, "{host}");
+        // The disabled 0.9.0 is not listed, as it is not served.
+        let tic = versions("tic-tac-toe");
+        assert_eq!(
+            tic["data"]["versions"][0]["key"], "tic-tac-toe@1.0.0",
+            "{host}"
+        );
+        assert_eq!(tic["meta"]["total"], 1, "{host}");
+    }
+}
+
+/// What a request the static registry cannot answer gets, host by host, as README documents
+/// it: nginx as README configures it answers the API's own JSON 404 for a missing key, the list
+/// endpoint and a scope-only key; the others answer a 404 page of their own for a missing key,
+/// and http.server lists the directory for the list endpoint.
+#[test]
+fn requests_a_static_registry_cannot_answer_get_the_api_404_where_the_host_allows() {
+    let registry = registry();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(registry.out().join("api/registry/v1/not-found.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(expected["code"], 404);
+    assert_eq!(expected["error"], "Not Found");
+    assert!(expected["reason"].as_str().unwrap().contains("/versions"));
+    let missing = [
+        "api/registry/v1/experts/%40acme%2Fnobody",
+        "api/registry/v1/experts/%40acme%2Fsearcher%409.9.9",
+        "api/registry/v1/experts/%40acme%2Fnobody/versions",
+        "api/registry/v1/experts/",
+        "api/registry/v1/experts/?take=100&skip=0",
+        "api/registry/v1/experts/%40acme",
+    ];
+    for (host, base, _server) in hosts(&registry) {
+        for path in missing {
+            let (status, content_type, body) = http_get_typed(&format!("{base}{path}"));
+            let listing =
+                path.ends_with("experts/") || path.contains('?') || path.ends_with("%40acme");
+            match host {
+                "nginx as README configures it" => {
+                    assert_eq!(status, 404, "{host}: {path}");
+                    assert_eq!(content_type, "application/json", "{host}: {path}");
+                    let body: Value = serde_json::from_slice(&body).unwrap();
+                    assert_eq!(body, expected, "{host}: {path}");
+                }
+                "http.server" if listing => {
+                    assert_eq!(
+                        (status, content_type.starts_with("text/html")),
+                        (200, true),
+                        "{host}: {path}"
+                    );
+                }
+                _ if listing => {
+                    // nginx without configuration: a directory listing is off, so 403.
+                    assert_eq!(status, 403, "{host}: {path}");
+                }
+                _ => assert_eq!(status, 404, "{host}: {path}"),
+            }
+        }
+    }
 }

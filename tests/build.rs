@@ -204,8 +204,8 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
         .map(|(k, _)| k)
         .collect();
     // One blob, one index document, one snapshot and one Perstack API document are new; the
-    // readable document of the expert, its API documents whose tags moved and the root
-    // changed; nothing else moved.
+    // readable document of the expert, its API documents whose tags moved, its version list
+    // and the root changed; nothing else moved.
     assert_eq!(added.len(), 4, "{added:?}");
     assert!(added.contains(&&"api/registry/v1/experts/tic-tac-toe@1.1.0".to_owned()));
     assert_eq!(
@@ -226,7 +226,8 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
     assert_eq!(
         changed,
         [
-            "api/registry/v1/experts/tic-tac-toe",
+            "api/registry/v1/experts/tic-tac-toe/index.html",
+            "api/registry/v1/experts/tic-tac-toe/versions",
             "api/registry/v1/experts/tic-tac-toe@1.0.0",
             "api/registry/v1/experts/tic-tac-toe@latest",
             "api/registry/v1/experts/tic-tac-toe@stable",

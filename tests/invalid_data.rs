@@ -49,6 +49,25 @@ fn assert_invalid(registry: &TestRegistry, expected: &[&str]) {
     assert_wrote_nothing(registry);
 }
 
+/// Asserts that `check` passes with exactly `expected` as its warning lines, and that `build`
+/// builds the same data.
+fn assert_warns(registry: &TestRegistry, expected: &[&str]) {
+    let run = registry.run(&["check"]);
+    run.expect_code(0);
+    let warnings: Vec<&str> = run
+        .stderr()
+        .lines()
+        .filter(|line| line.contains(": warning: "))
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .leak()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(warnings, expected, "stderr:\n{}", run.stderr());
+    registry.run(&["build", "--quiet"]).expect_code(0);
+}
+
 /// Asserts that the output directory holds no registry file. The build may keep its own state
 /// (a lock) there; `tree` leaves that out.
 fn assert_wrote_nothing(registry: &TestRegistry) {
@@ -619,13 +638,15 @@ fn empty_description() {
 }
 
 #[test]
-fn unknown_field_in_expert_table() {
+fn unknown_field_in_expert_table_is_a_warning() {
+    // Perstack ignores fields its schema does not know, so the definition publishes; the
+    // warning is for the misspelling that silently does nothing.
     let registry = TestRegistry::valid();
     tic_tac_toe_with(&registry, "model = \"claude-sonnet-4-5\"\n");
-    assert_invalid(
+    assert_warns(
         &registry,
         &[&format!(
-            "{TIC}:5:1: error: unknown field `model` in expert"
+            "{TIC}:5:1: warning: unknown field `model` in expert \"tic-tac-toe\": Perstack ignores it, so it has no effect"
         )],
     );
 }
@@ -826,16 +847,17 @@ fn interactive_tool_with_invalid_json_schema() {
 }
 
 #[test]
-fn interactive_tool_without_description() {
+fn interactive_tool_without_input_schema() {
+    // A tool's description is optional, as in Perstack's schema; its input schema is not.
     let registry = TestRegistry::valid();
     tic_tac_toe_with_skill(
         &registry,
-        "[experts.\"tic-tac-toe\".skills.ask]\ntype = \"interactiveSkill\"\n\n[experts.\"tic-tac-toe\".skills.ask.tools.confirm]\ninputJsonSchema = '{\"type\": \"object\"}'\n",
+        "[experts.\"tic-tac-toe\".skills.ask]\ntype = \"interactiveSkill\"\n\n[experts.\"tic-tac-toe\".skills.ask.tools.confirm]\ndescription = \"Confirm\"\n",
     );
     assert_invalid(
         &registry,
         &[&format!(
-            "{TIC}:13:1: error: tool \"confirm\" is missing the required field `description`"
+            "{TIC}:13:1: error: tool \"confirm\" is missing the required field `inputJsonSchema`"
         )],
     );
 }
@@ -877,10 +899,10 @@ fn unknown_field_in_skill() {
         &registry,
         "[experts.\"tic-tac-toe\".skills.search]\ntype = \"mcpStdioSkill\"\ncommand = \"npx\"\npackageName = \"search-mcp\"\nendpoint = \"https://mcp.example.com/sse\"\n",
     );
-    assert_invalid(
+    assert_warns(
         &registry,
         &[&format!(
-            "{TIC}:14:1: error: unknown field `endpoint` in mcpStdioSkill skill \"search\""
+            "{TIC}:14:1: warning: unknown field `endpoint` in mcpStdioSkill skill \"search\": Perstack ignores it, so it has no effect"
         )],
     );
 }
@@ -1259,7 +1281,8 @@ fn all_problems_are_reported_in_one_run_sorted_by_file_and_position() {
             "registry-data/@acme/searcher/1.0.0.toml:3:15: error: `description` must not be empty",
             "registry-data/README.md: error: file is not part of the registry format (see docs/format.md)",
             "registry-data/registry.toml:1:1: error: unknown field `nmae` in registry.toml",
-            "registry-data/tic-tac-toe/1.0.0.toml:5:1: error: unknown field `model` in expert",
+            "registry-data/tic-tac-toe/1.0.0.toml:5:1: warning: unknown field `model` in expert \"tic-tac-toe\": Perstack ignores it, so it has no effect",
+            "registry-data/tic-tac-toe/1.0.0.toml:6:14: error: delegate \"@acme/nobody\" does not resolve: there is no expert \"@acme/nobody\" in this registry",
             "registry-data/tic-tac-toe/expert.toml:2:1: error: `latest` is computed by the registry and cannot be set or retired",
         ],
     );
@@ -1275,11 +1298,12 @@ fn json_format_prints_one_document_on_stdout() {
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("one JSON document");
     assert_eq!(report["valid"], false);
     assert_eq!(report["errors"], 7);
-    assert_eq!(report["warnings"], 0);
+    assert_eq!(report["warnings"], 1);
     let diagnostics = report["diagnostics"].as_array().unwrap();
-    assert_eq!(diagnostics.len(), 7);
-    for diagnostic in diagnostics {
-        assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostics.len(), 8);
+    for (i, diagnostic) in diagnostics.iter().enumerate() {
+        let severity = if i == 5 { "warning" } else { "error" };
+        assert_eq!(diagnostic["severity"], severity);
         assert!(diagnostic["code"].is_string());
         assert!(diagnostic["file"].is_string());
         assert!(diagnostic["message"].is_string());
@@ -1317,7 +1341,8 @@ fn json_format_prints_one_document_on_stdout() {
             "empty",
             "not-in-format",
             "unknown-field",
-            "unknown-field",
+            "ignored-field",
+            "delegate-unknown",
             "latest-tag",
         ]
     );
@@ -1335,7 +1360,8 @@ fn github_format_prints_annotations_on_stdout() {
          ::error file=registry-data/@acme/searcher/1.0.0.toml,line=3,col=15::`description` must not be empty\n\
          ::error file=registry-data/README.md::file is not part of the registry format (see docs/format.md)\n\
          ::error file=registry-data/registry.toml,line=1,col=1::unknown field `nmae` in registry.toml\n\
-         ::error file=registry-data/tic-tac-toe/1.0.0.toml,line=5,col=1::unknown field `model` in expert\n\
+         ::warning file=registry-data/tic-tac-toe/1.0.0.toml,line=5,col=1::unknown field `model` in expert \"tic-tac-toe\": Perstack ignores it, so it has no effect\n\
+         ::error file=registry-data/tic-tac-toe/1.0.0.toml,line=6,col=14::delegate \"@acme/nobody\" does not resolve: there is no expert \"@acme/nobody\" in this registry\n\
          ::error file=registry-data/tic-tac-toe/expert.toml,line=2,col=1::`latest` is computed by the registry and cannot be set or retired\n"
     );
 }

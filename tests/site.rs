@@ -15,10 +15,12 @@ fn page(out: &Path, relative: &str) -> String {
     fs::read_to_string(out.join(relative)).unwrap_or_else(|err| panic!("{relative}: {err}"))
 }
 
+/// The website's pages: every `.html` file but the Perstack API documents, which are JSON (a
+/// bare name's document is its directory's `index.html`, so every static host serves it).
 fn html_pages(files: &BTreeMap<String, Vec<u8>>) -> Vec<(&String, String)> {
     files
         .iter()
-        .filter(|(path, _)| path.ends_with(".html"))
+        .filter(|(path, _)| path.ends_with(".html") && !path.starts_with("api/"))
         .map(|(path, bytes)| (path, String::from_utf8(bytes.clone()).unwrap()))
         .collect()
 }

@@ -260,22 +260,70 @@ pub fn http_get(url: &str) -> (u16, Vec<u8>) {
     (status, response.body_mut().read_to_vec().unwrap())
 }
 
+/// A plain GET that follows redirects, as the runtime's `fetch` does: status, Content-Type and
+/// body.
+pub fn http_get_typed(url: &str) -> (u16, String, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.body_mut().read_to_vec().unwrap(),
+    )
+}
+
 /// A path below a temp dir, as a string argument.
 pub fn arg(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// nginx serving `dir` with the configuration README recommends for the Perstack API
-/// documents: what a production static host does with a request.
+/// How nginx is configured for a test.
+#[derive(Clone, Copy)]
+pub enum NginxConfig {
+    /// Nothing but the document root: nginx "as it is", as a user first tries it.
+    Plain,
+    /// The server block README recommends (its ```nginx block, read from README.md), so the
+    /// documented configuration is the one tested.
+    Readme,
+}
+
+/// nginx serving `dir`: what a production static host does with a request.
 pub struct NginxServer {
     pub url: String,
     child: Child,
     _conf: tempfile::TempDir,
 }
 
+/// The first ```nginx block of README.md.
+fn readme_nginx_block() -> String {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let start = readme
+        .find("```nginx\n")
+        .expect("README has an nginx block")
+        + "```nginx\n".len();
+    let end = start + readme[start..].find("```").expect("the nginx block ends");
+    readme[start..end].to_owned()
+}
+
 impl NginxServer {
-    /// Starts nginx; `None` (after a loud message) when it is missing outside CI.
+    /// Starts nginx with the README's configuration; `None` (after a loud message) when it is
+    /// missing outside CI.
     pub fn serve(dir: &Path) -> Option<NginxServer> {
+        NginxServer::serve_with(dir, NginxConfig::Readme)
+    }
+
+    pub fn serve_with(dir: &Path, config: NginxConfig) -> Option<NginxServer> {
         let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
             .into_iter()
             .find(|path| Path::new(path).exists());
@@ -296,8 +344,13 @@ impl NginxServer {
             .unwrap()
             .port();
         let state = conf.path().display();
+        let locations = match config {
+            NginxConfig::Plain => String::new(),
+            NginxConfig::Readme => readme_nginx_block(),
+        };
+        // nginx-light has no mime.types of its own here; the README block sets what matters.
         let config = format!(
-            "daemon off;\nmaster_process off;\nuser root;\npid {state}/nginx.pid;\nerror_log {state}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {state}/body;\n  proxy_temp_path {state}/proxy;\n  fastcgi_temp_path {state}/fastcgi;\n  uwsgi_temp_path {state}/uwsgi;\n  scgi_temp_path {state}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n    location /api/ {{ default_type application/json; }}\n  }}\n}}\n",
+            "daemon off;\nmaster_process off;\nuser root;\npid {state}/nginx.pid;\nerror_log {state}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  types {{ text/html html; text/css css; text/javascript js; application/json json; image/svg+xml svg; }}\n  client_body_temp_path {state}/body;\n  proxy_temp_path {state}/proxy;\n  fastcgi_temp_path {state}/fastcgi;\n  uwsgi_temp_path {state}/uwsgi;\n  scgi_temp_path {state}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n{locations}\n  }}\n}}\n",
             dir.display()
         );
         let conf_file = conf.path().join("nginx.conf");
