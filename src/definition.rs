@@ -68,6 +68,35 @@ pub fn check_version_file(
     (error_count(problems) == errors_before).then_some(record)
 }
 
+/// Checks an `allowedDomains` entry as Perstack does (`domainPatternSchema` in
+/// `packages/core/src/schemas/perstack-toml.ts` upstream): an exact domain or a `*.` wildcard
+/// prefix, labels of ASCII letters, digits and inner hyphens, and no punycode label.
+fn check_domain_pattern(pattern: &str) -> Result<(), String> {
+    let domain = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !domain.split('.').all(label_ok) {
+        return Err(format!(
+            "allowed domain \"{pattern}\" is not valid: use an exact domain (example.com) or a wildcard prefix (*.example.com)"
+        ));
+    }
+    if domain
+        .split('.')
+        .any(|label| label.to_ascii_lowercase().starts_with("xn--"))
+    {
+        return Err(format!(
+            "allowed domain \"{pattern}\" is punycode, which Perstack refuses to prevent look-alike domains; use ASCII domains only"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `key` is a name with a SemVer requirement (`name@^1.2`) rather than a version or tag.
 fn is_range_key(key: &str) -> bool {
     key.rfind('@').filter(|&at| at > 0).is_some_and(|at| {
@@ -360,8 +389,15 @@ impl<'i> Checker<'_, 'i> {
                 ("mcpStdioSkill", "command" | "packageName") => {
                     self.non_empty_string(key_name, value);
                 }
-                ("mcpStdioSkill", "args" | "allowedDomains") => {
+                ("mcpStdioSkill", "args") => {
                     self.string_array(key_name, value);
+                }
+                ("mcpStdioSkill" | "mcpSseSkill", "allowedDomains") => {
+                    for (domain, span) in self.string_array(key_name, value) {
+                        if let Err(err) = check_domain_pattern(domain) {
+                            self.error("invalid-domain", span, err);
+                        }
+                    }
                 }
                 ("mcpStdioSkill", "lazyInit") => {
                     if !matches!(value.get_ref(), Value::Boolean(_)) {
@@ -403,8 +439,6 @@ impl<'i> Checker<'_, 'i> {
                 );
             }
         }
-        // The runtime starts an mcpStdioSkill from exactly one of the two and refuses a skill
-        // with neither or both (`apps/runtime/src/skill-manager/command-args.ts` upstream).
         if kind == "mcpStdioSkill" && !seen.contains("packageName") && !seen.contains("args") {
             self.error(
                 "missing-field",
@@ -412,12 +446,31 @@ impl<'i> Checker<'_, 'i> {
                 format!("{what} (mcpStdioSkill) needs `packageName` or `args`"),
             );
         }
-        if kind == "mcpStdioSkill" && seen.contains("packageName") && seen.contains("args") {
-            self.error(
-                "conflicting-fields",
-                skill.span(),
-                format!("{what} (mcpStdioSkill) has both `packageName` and `args`; the Perstack runtime starts a skill from one of them and refuses both"),
+        // The runtime starts an mcpStdioSkill from exactly one of the two, and refuses a skill
+        // with both or with empty `args` and no `packageName`
+        // (`apps/runtime/src/skill-manager/command-args.ts` upstream). Perstack's parser
+        // accepts both shapes (its own end-to-end suite publishes one on purpose), so they are
+        // warnings: the version publishes, and the author is told it will not start.
+        if kind == "mcpStdioSkill" {
+            let empty_args = matches!(
+                table.get("args").map(|args| args.get_ref()),
+                Some(Value::Array(items)) if items.is_empty()
             );
+            let message = if seen.contains("packageName") && seen.contains("args") && !empty_args {
+                Some("has both `packageName` and `args`")
+            } else if !seen.contains("packageName") && empty_args {
+                Some("has empty `args` and no `packageName`")
+            } else {
+                None
+            };
+            if let Some(message) = message {
+                let warning = self.src.warning(
+                    "skill-will-not-start",
+                    skill.span(),
+                    format!("{what} (mcpStdioSkill) {message}: the Perstack runtime refuses to start it, so this version cannot run"),
+                );
+                self.problems.push(warning);
+            }
         }
     }
 

@@ -907,6 +907,27 @@ fn unknown_field_in_skill() {
     );
 }
 
+#[test]
+fn invalid_allowed_domain() {
+    // Perstack refuses these (domainPatternSchema upstream), so the registry does too.
+    let registry = TestRegistry::valid();
+    tic_tac_toe_with_skill(
+        &registry,
+        "[experts.\"tic-tac-toe\".skills.search]\ntype = \"mcpStdioSkill\"\ncommand = \"npx\"\npackageName = \"search-mcp\"\nallowedDomains = [\"api.example.com\", \"*.example.com\", \"exa mple.com\", \"xn--80ak6aa92e.com\"]\n",
+    );
+    assert_invalid(
+        &registry,
+        &[
+            &format!(
+                "{TIC}:14:55: error: allowed domain \"exa mple.com\" is not valid: use an exact domain (example.com) or a wildcard prefix (*.example.com)"
+            ),
+            &format!(
+                "{TIC}:14:71: error: allowed domain \"xn--80ak6aa92e.com\" is punycode, which Perstack refuses to prevent look-alike domains; use ASCII domains only"
+            ),
+        ],
+    );
+}
+
 // --- delegates -------------------------------------------------------------------------------
 
 const RESEARCHER_1_1: &str = "registry-data/@acme/researcher/1.1.0.toml";
