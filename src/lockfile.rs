@@ -1,5 +1,11 @@
-//! `perstack.lock`: every registry delegate reachable from a perstack.toml, pinned to an exact
-//! version and its BLAKE3.
+//! `perstack-registry.lock`: every registry delegate reachable from a perstack.toml, pinned to
+//! an exact version and its BLAKE3.
+//!
+//! `perstack.lock`, beside the same perstack.toml, belongs to the Perstack runtime
+//! (`perstack install` writes it, with every expert's definition and tool schemas, and the
+//! runtime reads it silently or not at all). The two files answer different questions (which
+//! bytes vs. which tools), so ours has its own name, `lock` refuses to write to the runtime's,
+//! and reading the runtime's where ours is expected says so instead of failing on its fields.
 //!
 //! Delegates that name an expert defined in the same perstack.toml are followed there; every
 //! other delegate is resolved in the registry, and that version's own delegates (from its index
@@ -12,11 +18,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientError};
+use crate::diagnostic::Position;
 use crate::fsutil::{self, IoError};
 use crate::model::Hash;
 use crate::resolve::Request;
 
-pub const FILE_NAME: &str = "perstack.lock";
+pub const FILE_NAME: &str = "perstack-registry.lock";
+/// The Perstack runtime's lockfile, written by `perstack install`.
+pub const RUNTIME_FILE_NAME: &str = "perstack.lock";
 pub const LOCK_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +61,22 @@ impl Lockfile {
             path: path.to_path_buf(),
             message: "not UTF-8".to_owned(),
         })?;
-        let lockfile: Lockfile = toml::from_str(&text).map_err(|err| LockError::Invalid {
-            path: path.to_path_buf(),
-            message: err.message().to_owned(),
+        if is_runtime_lockfile(&text) {
+            return Err(LockError::RuntimeLockfile(path.to_path_buf()));
+        }
+        let lockfile: Lockfile = toml::from_str(&text).map_err(|err| {
+            let position = err
+                .span()
+                .map(|span| Position::at(&text, span.start))
+                .map(|at| format!("line {}, column {}: ", at.line, at.column))
+                .unwrap_or_default();
+            LockError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{position}not a perstack-registry lockfile ({}); write one with `perstack-registry lock`",
+                    err.message().trim_end()
+                ),
+            }
         })?;
         if lockfile.version != LOCK_VERSION {
             return Err(LockError::Invalid {
@@ -65,6 +87,19 @@ impl Lockfile {
         Ok(lockfile)
     }
 
+    /// Refuses to write a lockfile to `path` when that is the Perstack runtime's: by name, or
+    /// because the file there is one.
+    pub fn check_destination(path: &Path) -> Result<(), LockError> {
+        let is_runtime_name = path.file_name() == Some(std::ffi::OsStr::new(RUNTIME_FILE_NAME));
+        let holds_runtime_lockfile = std::fs::read_to_string(path)
+            .map(|text| is_runtime_lockfile(&text))
+            .unwrap_or(false);
+        if is_runtime_name || holds_runtime_lockfile {
+            return Err(LockError::RuntimeDestination(path.to_path_buf()));
+        }
+        Ok(())
+    }
+
     pub fn render(&self) -> String {
         let body = toml::to_string(self).expect("lockfiles always serialize");
         format!(
@@ -73,8 +108,28 @@ impl Lockfile {
     }
 }
 
+/// Whether `text` is the Perstack runtime's lockfile: TOML whose `version` is the string "1"
+/// and that records when and from which config it was generated
+/// (`packages/core/src/schemas/lockfile.ts` upstream).
+fn is_runtime_lockfile(text: &str) -> bool {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return false;
+    };
+    table.get("version").and_then(toml::Value::as_str) == Some("1")
+        || table.contains_key("generatedAt")
+        || table.contains_key("configPath")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    #[error(
+        "{0}: this is the Perstack runtime's lockfile (written by `perstack install`), not a perstack-registry lockfile; `perstack-registry lock` writes {FILE_NAME} beside perstack.toml"
+    )]
+    RuntimeLockfile(PathBuf),
+    #[error(
+        "{0}: refusing to write there: {RUNTIME_FILE_NAME} belongs to the Perstack runtime (`perstack install`); write perstack-registry's lockfile to {FILE_NAME} (the default) or another name"
+    )]
+    RuntimeDestination(PathBuf),
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("{path}: {message}")]
@@ -102,7 +157,10 @@ impl LockError {
         match self {
             LockError::Io(_) => false,
             LockError::Resolve { source, .. } => source.is_refusal(),
-            LockError::Invalid { .. } | LockError::Delegate { .. } => true,
+            LockError::Invalid { .. }
+            | LockError::Delegate { .. }
+            | LockError::RuntimeLockfile(_) => true,
+            LockError::RuntimeDestination(_) => false,
         }
     }
 }

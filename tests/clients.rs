@@ -361,9 +361,14 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
     )
     .unwrap();
     let toml = project.join("perstack.toml");
+    // The Perstack runtime's own lockfile, as `perstack install` writes it, sits beside it.
+    let runtime_lock = project.join("perstack.lock");
+    let runtime_bytes = fs::read(fixture("runtime-perstack.lock")).unwrap();
+    fs::write(&runtime_lock, &runtime_bytes).unwrap();
     let run = s.client(&["lock", toml.to_str().unwrap()]);
     run.expect_code(0);
-    let lock_path = project.join("perstack.lock");
+    assert_eq!(fs::read(&runtime_lock).unwrap(), runtime_bytes);
+    let lock_path = project.join("perstack-registry.lock");
     let entry = |name: &str, version: &str, requested: &[&str]| {
         let bytes = s.data(&format!("{name}/{version}.toml"));
         let requested: Vec<String> = requested.iter().map(|r| format!("\"{r}\"")).collect();
@@ -392,6 +397,38 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
             "locked 3 registry expert version(s) in {}\n",
             lock_path.display()
         )
+    );
+
+    // Never written over, and never misread: the runtime's file is named for what it is.
+    let runtime = runtime_lock.to_str().unwrap();
+    let refused = s.client(&["lock", toml.to_str().unwrap(), "--output", runtime]);
+    refused.expect_code(2);
+    assert_eq!(
+        refused.stderr(),
+        format!(
+            "error: {runtime}: refusing to write there: perstack.lock belongs to the Perstack runtime (`perstack install`); write perstack-registry's lockfile to perstack-registry.lock (the default) or another name\n"
+        )
+    );
+    assert_eq!(fs::read(&runtime_lock).unwrap(), runtime_bytes);
+    let misread = s.client(&["fetch", "tic-tac-toe", "--locked", "--lockfile", runtime]);
+    misread.expect_code(2);
+    assert_eq!(
+        misread.stderr(),
+        format!(
+            "error: {runtime}: this is the Perstack runtime's lockfile (written by `perstack install`), not a perstack-registry lockfile; `perstack-registry lock` writes perstack-registry.lock beside perstack.toml\n"
+        )
+    );
+    let garbled = project.join("garbled.lock");
+    fs::write(&garbled, "version = 1\n[[expert]]\nname = 3\n").unwrap();
+    let garbled = garbled.to_str().unwrap();
+    let misread = s.client(&["fetch", "tic-tac-toe", "--locked", "--lockfile", garbled]);
+    misread.expect_code(2);
+    assert!(
+        misread.stderr().starts_with(&format!(
+            "error: {garbled}: line 3, column 8: not a perstack-registry lockfile ("
+        )),
+        "{}",
+        misread.stderr()
     );
 
     let lockfile = lock_path.to_str().unwrap();
@@ -445,11 +482,18 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
     verify.expect_code(1);
     assert!(
         verify.stderr().contains(&format!(
-            "perstack.lock: error: @acme/searcher@1.0.0 is locked to BLAKE3 {wrong}, but the registry publishes {searcher}"
+            "perstack-registry.lock: error: @acme/searcher@1.0.0 is locked to BLAKE3 {wrong}, but the registry publishes {searcher}"
         )),
         "{}",
         verify.stderr()
     );
+}
+
+/// A file of `tests/fixtures/`.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 #[test]
