@@ -161,9 +161,11 @@ pub enum Command {
     ///
     /// Each delegate that is not an expert of the perstack.toml itself is resolved in the
     /// registry, then its own delegates, and so on; the lockfile records each version and its
-    /// BLAKE3. fetch --locked and verify --lock honour it.
+    /// BLAKE3. fetch --locked and verify --lock honour it. It is perstack-registry.lock beside
+    /// the perstack.toml: perstack.lock belongs to the Perstack runtime (`perstack install`),
+    /// and lock never writes it.
     #[command(
-        after_help = "Examples:\n  perstack-registry lock --registry https://registry.example.com\n  perstack-registry lock examples/perstack.toml --output examples/perstack.lock"
+        after_help = "Examples:\n  perstack-registry lock --registry https://registry.example.com\n  perstack-registry lock examples/perstack.toml --output examples/perstack-registry.lock"
     )]
     Lock(LockArgs),
     /// Copy a registry, or some scopes of it, into a directory that is a registry too.
@@ -181,9 +183,25 @@ pub enum Command {
     /// Every problem is listed; exit status 1 if there is any, 2 if the registry cannot be
     /// reached at all.
     #[command(
-        after_help = "Examples:\n  perstack-registry verify dist/\n  perstack-registry verify https://registry.example.com --trust ed25519:...\n  perstack-registry verify dist/ --lock perstack.lock --format json"
+        after_help = "Examples:\n  perstack-registry verify dist/\n  perstack-registry verify https://registry.example.com --trust ed25519:...\n  perstack-registry verify dist/ --lock perstack-registry.lock --format json"
     )]
     Verify(VerifyArgs),
+    /// Serve a built registry on this machine, to try it with the Perstack runtime.
+    ///
+    /// Answers as the static hosts a registry is deployed to do: the Perstack API documents
+    /// under /api/ (percent-encoded keys decoded, JSON 404s in the hosted API's shape), the
+    /// website elsewhere (a directory's slash added by redirect, 404.html for what is missing),
+    /// and the headers of DIR/_headers. Never serves hidden paths such as .perstack-build/,
+    /// _headers itself, or anything through a symlink. The runtime accepts only an https
+    /// perstackApiBaseUrl: with --tls, a local certificate authority and a certificate for
+    /// localhost, 127.0.0.1 and ::1 are made once in --tls-dir and reused on later runs, and
+    /// the NODE_EXTRA_CA_CERTS line that makes the runtime trust them is printed. Runs until
+    /// interrupted. Exit status: 2 if DIR is not a built registry, _headers is malformed, the
+    /// address is in use or the certificates cannot be made.
+    #[command(
+        after_help = "Examples:\n  perstack-registry serve\n  perstack-registry serve dist --tls --listen 127.0.0.1:8443\n  perstack-registry serve dist --listen 127.0.0.1:0 --quiet     # any free port"
+    )]
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -421,7 +439,7 @@ pub struct FetchArgs {
     #[arg(long)]
     pub locked: bool,
     /// The lockfile for --locked.
-    #[arg(long, value_name = "FILE", default_value = "perstack.lock")]
+    #[arg(long, value_name = "FILE", default_value = "perstack-registry.lock")]
     pub lockfile: PathBuf,
     /// Print only errors.
     #[arg(long, short)]
@@ -435,7 +453,8 @@ pub struct LockArgs {
     pub perstack_toml: PathBuf,
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Where to write the lockfile [default: perstack.lock beside PERSTACK_TOML].
+    /// Where to write the lockfile [default: perstack-registry.lock beside PERSTACK_TOML].
+    /// Never perstack.lock, which belongs to the Perstack runtime.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print only errors.
@@ -475,6 +494,26 @@ pub struct VerifyArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: ClientOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The registry directory build wrote.
+    #[arg(value_name = "DIR", default_value = "dist")]
+    pub dir: PathBuf,
+    /// The address to listen on, as IP:PORT; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Serve https with a locally made certificate (the Perstack runtime requires https).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where the certificates are kept and reused; never inside DIR [default:
+    /// $XDG_CACHE_HOME/perstack-registry/serve-tls, else ~/.cache/perstack-registry/serve-tls].
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub tls_dir: Option<PathBuf>,
+    /// Do not log requests.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

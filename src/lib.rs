@@ -17,8 +17,8 @@
 //! directory or over HTTP; [`published`] follows hashes from the root; [`trust`] decides whether
 //! to accept the root; [`replica`] keeps verified local copies, which the client cache
 //! ([`client`], with [`resolve`] and [`lockfile`]) and [`mirror`] are made of; [`audit`] checks
-//! a whole registry. The library never prints and never exits: `main` does, through
-//! [`printer`].
+//! a whole registry; [`serve`] serves one locally over HTTP(S), as a static host would. The
+//! library never prints and never exits: `main` does, through [`printer`].
 
 pub mod api;
 pub mod audit;
@@ -48,6 +48,7 @@ pub mod published;
 pub mod replica;
 pub mod resolve;
 pub mod review;
+pub mod serve;
 pub mod settings;
 pub mod signing;
 pub mod site;

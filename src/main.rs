@@ -16,7 +16,7 @@ use perstack_registry::build::{self, BuildOptions, BuildOutcome, Signing};
 use perstack_registry::cli::{
     BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, FetchArgs, InitArgs, KeygenArgs, LockArgs,
     MirrorArgs, PlanArgs, PlanFormat, PublishArgs, RegistryArgs, ReportFormat, ResolveArgs,
-    SigningArgs, StatusArgs, TagArgs, UntagArgs, VerifyArgs,
+    ServeArgs, SigningArgs, StatusArgs, TagArgs, UntagArgs, VerifyArgs,
 };
 use perstack_registry::client::{self, Client, ClientError, ClientOptions};
 use perstack_registry::codeowners;
@@ -35,6 +35,7 @@ use perstack_registry::printer::{
 use perstack_registry::publish::{self, PublishOptions, Selection};
 use perstack_registry::resolve::{Request, Resolved};
 use perstack_registry::review;
+use perstack_registry::serve::{self, ServeOptions, Server};
 use perstack_registry::signing::SecretKey;
 
 const INVALID: u8 = 1;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => run_lock(args),
         Command::Mirror(args) => run_mirror(args),
         Command::Verify(args) => run_verify(args),
+        Command::Serve(args) => run_serve(args),
     }
 }
 
@@ -371,6 +373,10 @@ fn run_lock(args: LockArgs) -> ExitCode {
             .unwrap_or(std::path::Path::new(""))
             .join(lockfile::FILE_NAME)
     });
+    if let Err(err) = Lockfile::check_destination(&output) {
+        eprintln!("error: {err}");
+        return ExitCode::from(FAILURE);
+    }
     if let Err(err) = fsutil::write_atomic(&output, lockfile.render().as_bytes(), false) {
         return failure(&err);
     }
@@ -464,6 +470,80 @@ fn run_verify(args: VerifyArgs) -> ExitCode {
             problems.len()
         );
         ExitCode::from(INVALID)
+    }
+}
+
+fn run_serve(args: ServeArgs) -> ExitCode {
+    let tls_dir = match (args.tls, args.tls_dir) {
+        (false, _) => None,
+        (true, Some(dir)) => Some(dir),
+        (true, None) => match serve::tls::default_dir() {
+            Some(dir) => Some(dir),
+            None => {
+                return failure_message(
+                    "no directory for the certificates: set XDG_CACHE_HOME or HOME, or pass --tls-dir",
+                );
+            }
+        },
+    };
+    let options = ServeOptions {
+        dir: args.dir,
+        listen: args.listen,
+        tls_dir,
+    };
+    let server = match Server::bind(&options) {
+        Ok(server) => server,
+        Err(err) => return failure(&err),
+    };
+    if let Some(note) = server.note() {
+        printer::status(args.quiet, &format!("note: {note}"));
+    }
+    let url = server.url();
+    let mut lines = vec![format!("serving {} at {url}", options.dir.display())];
+    match server.ca_certificate() {
+        Some(ca) => {
+            lines.push(format!("perstackApiBaseUrl = \"{url}\""));
+            lines.push(format!("certificate: {}", ca.display()));
+            lines.push(format!(
+                "export NODE_EXTRA_CA_CERTS={}",
+                shell_word(&ca.display().to_string())
+            ));
+        }
+        None => printer::status(
+            args.quiet,
+            "note: the Perstack runtime requires an https perstackApiBaseUrl; add --tls to use this registry from it",
+        ),
+    }
+    {
+        use std::io::Write;
+        // Flushed at once: whoever started the server may be waiting for the URL on a pipe.
+        let mut stdout = std::io::stdout().lock();
+        let printed = lines
+            .iter()
+            .try_for_each(|line| writeln!(stdout, "{line}"))
+            .and_then(|()| stdout.flush());
+        if printed.is_err() {
+            return ExitCode::from(FAILURE);
+        }
+    }
+    let quiet = args.quiet;
+    match server.run(move |event| {
+        if !quiet {
+            eprintln!("{event}");
+        }
+    }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => failure(&err),
+    }
+}
+
+/// `word` as one shell word, quoted only when it must be.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+@%,:=".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
