@@ -231,15 +231,12 @@ pub fn commit_all(dir: &Path, message: &str) -> String {
     git(dir, &["rev-parse", "HEAD"])
 }
 
-/// The real perstack.toml files in shared/perstack-examples (shared/ sits beside the repository).
+/// The real perstack.toml files of Perstack's examples, copied from shared/perstack-examples
+/// into tests/fixtures (with their LICENSE) so the tests read nothing outside the repository.
 pub fn example_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/perstack-examples");
-    let entries = fs::read_dir(&dir).unwrap_or_else(|err| {
-        panic!(
-            "cannot read {}: {err}; the tests need the shared/ directory beside the repository",
-            dir.display()
-        )
-    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/perstack-examples");
+    let entries =
+        fs::read_dir(&dir).unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()));
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
