@@ -61,7 +61,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Print the deploy plan of the last build: the files new relative to the previous
     /// registry, in an order safe to upload one by one (blobs, index documents, snapshot,
-    /// readable documents, API documents, website, _headers, and v1/root.json last).
+    /// readable documents, API documents and then their format, website, _headers, and
+    /// v1/root.json last).
     ///
     /// The plan is read from OUT/.perstack-build/plan.json, which every successful build
     /// writes (and a failed one removes). Exit status: 0 printed, 2 no plan or I/O failure.

@@ -240,12 +240,9 @@ impl<'i> Checker<'_, 'i> {
                 "delegates" => record.delegates = self.delegates(value),
                 "tags" => self.category_tags(value),
                 "skills" => self.skills(value, &mut required_env),
-                "providerTools" | "providerSkills" => {
-                    self.array(key.get_ref(), value);
-                }
-                "providerToolOptions" => {
-                    self.table(key.get_ref(), value);
-                }
+                "providerTools" => self.provider_tools(value),
+                "providerSkills" => self.provider_skills(value),
+                "providerToolOptions" => self.provider_tool_options(value),
                 other => self.ignored_key(&format!("expert \"{name}\""), other, key.span()),
             }
         }

@@ -1,7 +1,7 @@
 //! perstack-registry: a static, content-addressed registry of Perstack Expert definitions.
 //!
 //! The data flows through the modules in this order: [`load`] walks `registry-data/` and checks
-//! each file ([`definition`], [`meta`], [`settings`]); [`validate`] applies the rules that need
+//! each file ([`definition`] with [`provider`], [`meta`], [`settings`]); [`validate`] applies the rules that need
 //! the whole registry; [`index`] renders the JSON documents and [`api`] the Perstack API
 //! documents; [`writeonce`] compares with the registry published before ([`published`]);
 //! [`site`] renders the website; [`build`] writes it all
@@ -43,6 +43,7 @@ pub mod names;
 pub mod outcome;
 pub mod plan;
 pub mod printer;
+pub mod provider;
 pub mod publish;
 pub mod published;
 pub mod replica;

@@ -38,8 +38,12 @@ pub enum Kind {
     Snapshot,
     /// `v1/experts/`: index documents at readable paths.
     Readable,
-    /// `api/registry/v1/experts/`: the Perstack API documents.
+    /// `api/registry/v1/`: the Perstack API documents.
     Api,
+    /// `api/registry/v1/format.json`: the format of the API documents, after all of them, so a
+    /// deploy interrupted before it uploads them all again next time.
+    #[serde(rename = "api-format")]
+    ApiFormat,
     /// The website: pages, assets, search index (written by this build).
     Site,
     /// `_headers`: caching rules for the host.
@@ -208,7 +212,11 @@ pub fn compute(
     };
     for (relative, bytes) in crate::api::fixed_documents() {
         if !unchanged(relative, &bytes)? {
-            plan.add(Kind::Api, relative.to_owned());
+            let kind = match relative {
+                crate::api::FORMAT_PATH => Kind::ApiFormat,
+                _ => Kind::Api,
+            };
+            plan.add(kind, relative.to_owned());
         }
     }
     if !unchanged("_headers", index::headers_file().as_bytes())? {

@@ -354,3 +354,82 @@ fn requests_a_static_registry_cannot_answer_get_the_api_404_where_the_host_allow
         }
     }
 }
+
+/// A registry built before the `/versions` endpoint (API format 1: no `format.json`, a bare
+/// name's document as a file where its directory now is) is brought up to date by the next
+/// build, and the deploy plan against such a deployed registry lists every API document, since
+/// every one of them must be uploaded again.
+#[test]
+fn a_registry_in_the_previous_api_format_is_rewritten_and_replanned_once() {
+    let registry = registry();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let experts = out.join("api/registry/v1/experts");
+    // Put the output back into format 1, as the previous release wrote it.
+    std::fs::remove_file(out.join("api/registry/v1/format.json")).unwrap();
+    std::fs::remove_file(out.join("api/registry/v1/not-found.json")).unwrap();
+    for name in ["tic-tac-toe", "@acme/searcher"] {
+        let dir = experts.join(name);
+        let latest = std::fs::read(dir.join("index.html")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, latest).unwrap();
+    }
+    let deployed = registry.root().join("deployed");
+    common::copy_tree(&out, &deployed);
+
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    for name in ["tic-tac-toe", "@acme/searcher"] {
+        assert!(experts.join(name).is_dir(), "{name}");
+        assert!(experts.join(name).join("versions").is_file(), "{name}");
+    }
+    let doc = read_json(&experts.join("tic-tac-toe/index.html"));
+    assert_eq!(doc["data"]["expert"]["key"], "tic-tac-toe@1.0.0");
+    assert!(out.join("api/registry/v1/format.json").is_file());
+    // The next build has nothing left to do.
+    let again = registry.run(&["build"]);
+    again.expect_code(0);
+    assert!(
+        again.stderr().contains(" 0 files written"),
+        "{}",
+        again.stderr()
+    );
+
+    // Built fresh against the deployed format-1 registry, the plan uploads every API document.
+    let fresh = registry.root().join("fresh");
+    registry
+        .run(&[
+            "build",
+            "--quiet",
+            "--no-site",
+            "--out",
+            fresh.to_str().unwrap(),
+            "--previous",
+            deployed.to_str().unwrap(),
+        ])
+        .expect_code(0);
+    let plan = registry.run(&["plan", "--out", fresh.to_str().unwrap()]);
+    plan.expect_code(0);
+    let planned: Vec<String> = plan
+        .stdout()
+        .lines()
+        .filter(|line| line.starts_with("api/"))
+        .map(str::to_owned)
+        .collect();
+    let mut every: Vec<String> = common::tree(&fresh)
+        .into_keys()
+        .filter(|path| path.starts_with("api/"))
+        .collect();
+    every.sort();
+    let mut planned_sorted = planned.clone();
+    planned_sorted.sort();
+    assert_eq!(planned_sorted, every);
+    assert_eq!(
+        planned.last().map(String::as_str),
+        Some("api/registry/v1/format.json"),
+        "the format is uploaded after the documents it describes"
+    );
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}

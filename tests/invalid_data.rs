@@ -928,6 +928,30 @@ fn invalid_allowed_domain() {
     );
 }
 
+#[test]
+fn invalid_provider_settings() {
+    // Perstack's provider-tools schema refuses each of these, so the registry does too.
+    let registry = TestRegistry::valid();
+    tic_tac_toe_with(
+        &registry,
+        "providerTools = [\"webSearch\", 3]\nproviderSkills = [{ type = \"builtin\", skillId = \"pdf\" }, { type = \"builtin\", skillId = \"zip\" }, { type = \"custom\", name = \"x\" }, { type = \"plugin\" }]\nproviderToolOptions = { webSearch = { maxUses = 0 }, webFetch = { maxUses = 3 } }\n",
+    );
+    assert_invalid(
+        &registry,
+        &[
+            &format!("{TIC}:5:31: error: `providerTools` must hold strings, not an integer"),
+            &format!(
+                "{TIC}:6:88: error: built-in skill \"zip\" does not exist: use one of pdf, docx, pptx, xlsx"
+            ),
+            &format!("{TIC}:6:97: error: providerSkills entry is missing `definition`"),
+            &format!(
+                "{TIC}:6:130: error: providerSkills entry has type \"plugin\": use \"builtin\" or \"custom\""
+            ),
+            &format!("{TIC}:7:49: error: `maxUses` must be a positive integer, not 0"),
+        ],
+    );
+}
+
 // --- delegates -------------------------------------------------------------------------------
 
 const RESEARCHER_1_1: &str = "registry-data/@acme/researcher/1.1.0.toml";
