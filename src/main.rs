@@ -6,37 +6,37 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cli;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
 
-use perstack_registry::audit;
-use perstack_registry::build::{self, BuildOptions, BuildOutcome, Signing};
-use perstack_registry::cli::{
+use crate::cli::args::{
     BuildArgs, CheckArgs, Cli, CodeownersArgs, Command, FetchArgs, InitArgs, KeygenArgs, LockArgs,
     MirrorArgs, PlanArgs, PlanFormat, PublishArgs, RegistryArgs, ReportFormat, ResolveArgs,
     ServeArgs, SigningArgs, StatusArgs, TagArgs, UntagArgs, VerifyArgs,
 };
-use perstack_registry::client::{self, Client, ClientError, ClientOptions};
-use perstack_registry::codeowners;
-use perstack_registry::diagnostic::{Diagnostics, Severity};
-use perstack_registry::edit::{self, MetaChange};
-use perstack_registry::fsutil;
-use perstack_registry::init;
-use perstack_registry::lockfile::{self, Lockfile};
-use perstack_registry::mirror::{self, MirrorOptions};
-use perstack_registry::model::Status;
-use perstack_registry::outcome::CommandError;
-use perstack_registry::plan::Plan;
-use perstack_registry::printer::{
-    self, ClientFormat, Format, KeygenJson, ResolveJson, TerminalProgress,
-};
-use perstack_registry::publish::{self, PublishOptions, Selection};
-use perstack_registry::resolve::{Request, Resolved};
-use perstack_registry::review;
+use crate::cli::printer::{self, ClientFormat, Format, KeygenJson, ResolveJson, TerminalProgress};
+use perstack_registry::authoring::codeowners;
+use perstack_registry::authoring::edit::{self, MetaChange};
+use perstack_registry::authoring::init;
+use perstack_registry::authoring::outcome::CommandError;
+use perstack_registry::authoring::publish::{self, PublishOptions, Selection};
+use perstack_registry::authoring::review;
+use perstack_registry::build::plan::Plan;
+use perstack_registry::build::{self, BuildOptions, BuildOutcome, Signing};
+use perstack_registry::client::audit;
+use perstack_registry::client::cache::{self, Client, ClientError, ClientOptions};
+use perstack_registry::client::lockfile::{self, Lockfile};
+use perstack_registry::client::mirror::{self, MirrorOptions};
+use perstack_registry::client::resolve::{Request, Resolved};
+use perstack_registry::common::diagnostic::{Diagnostics, Severity};
+use perstack_registry::common::fsutil;
+use perstack_registry::common::model::Status;
+use perstack_registry::common::signing::SecretKey;
 use perstack_registry::serve::{self, ServeOptions, Server};
-use perstack_registry::signing::SecretKey;
 
 const INVALID: u8 = 1;
 const FAILURE: u8 = 2;
@@ -232,7 +232,7 @@ fn command_failure(err: CommandError, format: Format) -> ExitCode {
 
 /// Opens the registry named by the arguments through the cache.
 fn open_client(args: &RegistryArgs) -> Result<Client, ExitCode> {
-    let Some(cache) = args.cache.clone().or_else(client::default_cache_dir) else {
+    let Some(cache) = args.cache.clone().or_else(cache::default_cache_dir) else {
         return Err(failure_message(
             "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache",
         ));
@@ -605,7 +605,7 @@ fn check(args: CheckArgs) -> ExitCode {
         return check_base(&args, base);
     }
     let output = &args.output;
-    let (registry, problems) = match build::check(&args.data.data) {
+    let (registry, problems) = match perstack_registry::data::check(&args.data.data) {
         Ok(result) => result,
         Err(err) => return failure(&err),
     };
@@ -722,14 +722,14 @@ fn run_build(args: BuildArgs) -> ExitCode {
 }
 
 fn sorted(
-    problems: Vec<perstack_registry::diagnostic::Diagnostic>,
-) -> Vec<perstack_registry::diagnostic::Diagnostic> {
+    problems: Vec<perstack_registry::common::diagnostic::Diagnostic>,
+) -> Vec<perstack_registry::common::diagnostic::Diagnostic> {
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(problems);
     diagnostics.sorted()
 }
 
-fn summarize_problems(problems: &[perstack_registry::diagnostic::Diagnostic], what: &str) {
+fn summarize_problems(problems: &[perstack_registry::common::diagnostic::Diagnostic], what: &str) {
     let errors = problems
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -29,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsAcceptor;
 
-use crate::fsutil::IoError;
+use crate::common::fsutil::IoError;
 use headers::{HeadersError, Rules};
 use respond::Site;
 
@@ -151,10 +151,10 @@ impl Server {
         ) {
             return Err(ServeError::NotARegistry(options.dir.clone()));
         }
-        let headers_path = options.dir.join(crate::index::HEADERS_PATH);
-        let rules = match lookup::find(&root, [crate::index::HEADERS_PATH]) {
+        let headers_path = options.dir.join(crate::dist::headers::HEADERS_PATH);
+        let rules = match lookup::find(&root, [crate::dist::headers::HEADERS_PATH]) {
             lookup::Found::File(path) => {
-                let bytes = crate::fsutil::read(&path)?;
+                let bytes = crate::common::fsutil::read(&path)?;
                 Rules::parse(&String::from_utf8_lossy(&bytes), &headers_path)?
             }
             _ => Rules::default(),

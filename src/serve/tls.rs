@@ -22,7 +22,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
-use crate::fsutil::{self, IoError};
+use crate::common::fsutil::{self, IoError};
 
 /// The CA certificate: what `NODE_EXTRA_CA_CERTS` names.
 pub const CA_FILE: &str = "ca.pem";
@@ -36,7 +36,7 @@ const CA_NAME: &str = "perstack-registry serve local CA";
 /// The certificate directory when `--tls-dir` is not given: `serve-tls` in the client cache
 /// directory (`$XDG_CACHE_HOME/perstack-registry`, else `~/.cache/perstack-registry`).
 pub fn default_dir() -> Option<PathBuf> {
-    crate::client::default_cache_dir().map(|cache| cache.join("serve-tls"))
+    crate::client::cache::default_cache_dir().map(|cache| cache.join("serve-tls"))
 }
 
 #[derive(Debug, thiserror::Error)]

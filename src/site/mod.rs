@@ -28,24 +28,13 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value, context};
 use serde::Serialize;
 
-use crate::fsutil::{self, IoError};
-use crate::index;
-use crate::model::{ExpertName, Hash};
-use crate::published::PublishedRegistry;
-use crate::validate::{Expert, Registry};
+use crate::common::fsutil::{self, IoError};
+use crate::common::model::{ExpertName, Hash};
+use crate::data::validate::{Expert, Registry};
+use crate::dist::reader::PublishedRegistry;
 
 use recent::Recent;
 use view::{Summary, UNSCOPED};
-
-/// The policy every page declares. `frame-ancestors` is only honoured as a header (see
-/// `_headers`), so pages carry the rest in a `<meta>` element, which also holds on hosts that
-/// send no headers.
-pub const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
-
-/// `PAGE_POLICY` plus what only a header can say.
-pub fn header_policy() -> String {
-    format!("{PAGE_POLICY}; frame-ancestors 'none'")
-}
 
 /// How many scopes the home page lists.
 const HOME_SCOPES: usize = 24;
@@ -90,7 +79,7 @@ pub enum SiteError {
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("previous registry: {0}")]
-    Previous(#[from] crate::transport::FetchError),
+    Previous(#[from] crate::common::transport::FetchError),
     #[error("{path}: the file changed while the build was running; run the build again")]
     ChangedDuringBuild { path: PathBuf },
     #[error("{path}: cannot show the definition: {source}")]
@@ -221,7 +210,7 @@ impl<'a> Site<'a> {
         }
         let mut fingerprint = blake3::Hasher::new();
         for part in [
-            index::generator().as_bytes(),
+            crate::common::generator().as_bytes(),
             registry.settings.name.as_bytes(),
         ]
         .into_iter()
@@ -382,9 +371,9 @@ impl<'a> Site<'a> {
         let shared = context! {
             root => root,
             nav => nav,
-            csp => Value::from_safe_string(PAGE_POLICY.to_owned()),
+            csp => Value::from_safe_string(crate::dist::headers::PAGE_POLICY.to_owned()),
             assets => Serde(&self.assets),
-            generator => index::generator(),
+            generator => crate::common::generator(),
             registry => context! {
                 name => self.registry.settings.name.as_str(),
                 experts => self.registry.experts.len(),
@@ -470,7 +459,7 @@ mod tests {
     #[test]
     fn files_are_written_in_waves_so_nothing_links_ahead() {
         let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-data");
-        let (registry, _) = crate::build::check(&sample).unwrap();
+        let (registry, _) = crate::data::check(&sample).unwrap();
         let registry = registry.expect("the sample registry is valid");
         let index_hashes = BTreeMap::new();
         let site = Site::prepare(SiteInput {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::fsutil::{self, IoError};
-use crate::model::Hash;
+use crate::common::fsutil::{self, IoError};
+use crate::common::model::Hash;
 
 pub const FILE_NAME: &str = "pages.json";
 

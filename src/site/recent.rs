@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Hash;
+use crate::common::model::Hash;
 
 pub const PATH: &str = "recent.json";
 

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::index;
-use crate::model::{ExpertKey, ExpertName, Selector, Status};
+use crate::common::model::{ExpertKey, ExpertName, Selector, Status};
+use crate::data::validate::{Expert, Published};
+use crate::dist::index;
 use crate::site::highlight;
-use crate::validate::{Expert, Published};
 
 /// Where an expert's page lives, relative to the registry root.
 pub fn expert_page_path(name: &ExpertName) -> String {
@@ -198,7 +198,7 @@ pub fn expert_view(
         tags_by_version
             .entry(latest.to_string())
             .or_default()
-            .push(crate::model::LATEST.to_owned());
+            .push(crate::common::model::LATEST.to_owned());
     }
     for (tag, version) in &expert.tags {
         tags_by_version

@@ -1,0 +1,306 @@
+//! `check --base REV`: the review of a pull request.
+//!
+//! Compares `registry-data/` at a git revision (read from git's object store by [`git`]) with
+//! the working tree. On top of everything `check` reports, it applies the write-once rules of
+//! [`writeonce`] to the base as "published" (a changed or removed version file, a status moved
+//! backwards, a tag that silently vanished are refused, a changed file at its first changed
+//! line), checks new names with [`names`], and lists what the change does: versions added,
+//! tags set, moved or retired, statuses changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use walkdir::WalkDir;
+
+use crate::authoring::git;
+use crate::authoring::names;
+use crate::authoring::outcome::CommandError;
+use crate::build::writeonce::{self, ExpertState, VersionState};
+use crate::common::diagnostic::{Diagnostic, Position};
+use crate::common::fsutil::{self, IoError};
+use crate::common::model::{ExpertName, Hash, Status};
+use crate::data::meta::{self, ExpertMeta};
+use crate::data::settings;
+use crate::data::validate::Registry;
+
+/// Something the change does that is allowed and worth showing a reviewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub file: PathBuf,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReviewReport {
+    /// The working tree's registry, when it is valid.
+    pub registry: Option<Registry>,
+    /// Every problem `check` finds, plus refused changes and name problems.
+    pub problems: Vec<Diagnostic>,
+    pub changes: Vec<Change>,
+}
+
+/// One expert's files: version text -> bytes, and expert.toml.
+#[derive(Debug, Default)]
+struct ExpertFiles {
+    versions: BTreeMap<String, Vec<u8>>,
+    meta: Option<Vec<u8>>,
+}
+
+pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError> {
+    let base_files = git::files_at(data_dir, base)?;
+    let (registry, mut problems) = crate::data::check(data_dir)?;
+    let base_experts = group(
+        base_files
+            .into_iter()
+            .filter(|(_, file)| file.mode != "120000")
+            .map(|(path, file)| (path, file.bytes)),
+    );
+    let current_experts = group(working_tree(data_dir)?.into_iter());
+
+    let mut changes = Vec::new();
+    let mut scratch = Vec::new();
+    for (name, old_files) in &base_experts {
+        let dir = writeonce::expert_dir(name, data_dir);
+        let old_meta = parse_meta(&dir, old_files, &mut scratch);
+        let old = state(old_files, &old_meta);
+        let current = current_experts.get(name);
+        let new_meta = current.map(|files| parse_meta(&dir, files, &mut scratch));
+        let new = current.zip(new_meta.as_ref()).map(|(f, m)| state(f, m));
+        for mut problem in writeonce::compare(name, data_dir, &old, new.as_ref()) {
+            if problem.code == "version-changed"
+                && let Some((version, old_bytes)) = old_files
+                    .versions
+                    .iter()
+                    .find(|(v, _)| dir.join(format!("{v}.toml")) == problem.file)
+                && let Some(new_bytes) = current.and_then(|c| c.versions.get(version))
+            {
+                problem.position = Some(first_changed_line(old_bytes, new_bytes));
+            }
+            problems.push(problem);
+        }
+        if let (Some(files), Some(meta)) = (current, &new_meta) {
+            describe(
+                name,
+                &dir,
+                Some((old_files, &old_meta)),
+                files,
+                meta,
+                &mut changes,
+            );
+        }
+    }
+    let mut new_names = Vec::new();
+    for (name, files) in &current_experts {
+        if base_experts.contains_key(name) {
+            continue;
+        }
+        let dir = writeonce::expert_dir(name, data_dir);
+        let meta = parse_meta(&dir, files, &mut scratch);
+        describe(name, &dir, None, files, &meta, &mut changes);
+        if let Ok(parsed) = ExpertName::parse(name) {
+            new_names.push(parsed);
+        }
+    }
+
+    let existing: Vec<names::Existing> = base_experts
+        .iter()
+        .filter_map(|(name, files)| {
+            let name = ExpertName::parse(name).ok()?;
+            let used_by = registry.as_ref().map_or(0, |r| used_by(r, &name));
+            Some(names::Existing {
+                name,
+                used_by,
+                versions: files.versions.len(),
+            })
+        })
+        .collect();
+    let allowed = match &registry {
+        Some(registry) => registry.settings.allowed_names.clone(),
+        None => {
+            let path = data_dir.join(settings::FILE_NAME);
+            fsutil::read_optional(&path)?
+                .map(|bytes| settings::parse(&path, &bytes, &mut scratch).allowed_names)
+                .unwrap_or_default()
+        }
+    };
+    problems.extend(names::check(&new_names, &existing, &allowed, data_dir));
+    Ok(ReviewReport {
+        registry,
+        problems,
+        changes,
+    })
+}
+
+/// How many other experts delegate to `name` in any of their versions.
+fn used_by(registry: &Registry, name: &ExpertName) -> usize {
+    registry
+        .experts
+        .values()
+        .filter(|expert| &expert.name != name)
+        .filter(|expert| {
+            expert.versions.values().any(|published| {
+                published.record.delegates.iter().any(|delegate| {
+                    crate::common::model::ExpertKey::parse(&delegate.key)
+                        .is_ok_and(|k| &k.name == name)
+                })
+            })
+        })
+        .count()
+}
+
+/// Groups files by expert from their paths relative to the data directory; files that are not
+/// part of an expert (registry.toml, strays that `check` reports) are left out.
+fn group(files: impl Iterator<Item = (String, Vec<u8>)>) -> BTreeMap<String, ExpertFiles> {
+    let mut experts: BTreeMap<String, ExpertFiles> = BTreeMap::new();
+    for (path, bytes) in files {
+        let parts: Vec<&str> = path.split('/').collect();
+        let (name, file) = match parts.as_slice() {
+            [scope, local, file] if scope.starts_with('@') => (format!("{scope}/{local}"), *file),
+            [name, file] if !name.starts_with('@') => ((*name).to_owned(), *file),
+            _ => continue,
+        };
+        let entry = experts.entry(name).or_default();
+        if file == meta::FILE_NAME {
+            entry.meta = Some(bytes);
+        } else if let Some(version) = file.strip_suffix(".toml") {
+            entry.versions.insert(version.to_owned(), bytes);
+        }
+    }
+    experts
+}
+
+/// The regular files of the working tree's data directory, by relative path.
+fn working_tree(data_dir: &Path) -> Result<Vec<(String, Vec<u8>)>, IoError> {
+    let mut files = Vec::new();
+    for entry in WalkDir::new(data_dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|err| fsutil::walk_error(err, data_dir))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(data_dir) else {
+            continue;
+        };
+        let relative: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        files.push((relative.join("/"), fsutil::read(entry.path())?));
+    }
+    Ok(files)
+}
+
+/// Parses an expert.toml; its problems are `check`'s to report, so they are set aside here.
+fn parse_meta(dir: &Path, files: &ExpertFiles, scratch: &mut Vec<Diagnostic>) -> ExpertMeta {
+    match &files.meta {
+        Some(bytes) => meta::parse(&dir.join(meta::FILE_NAME), bytes, scratch),
+        None => ExpertMeta::default(),
+    }
+}
+
+fn state(files: &ExpertFiles, meta: &ExpertMeta) -> ExpertState {
+    ExpertState {
+        versions: files
+            .versions
+            .iter()
+            .map(|(version, bytes)| {
+                let entry = meta.versions.get(version);
+                let state = VersionState {
+                    blake3: Hash::of(bytes),
+                    status: entry.map_or(Status::Available, |e| e.value.status),
+                    status_position: entry.and_then(|e| e.position),
+                };
+                (version.clone(), state)
+            })
+            .collect(),
+        tags: meta.tags.keys().cloned().collect(),
+        retired_tags: meta.retired_tags.keys().cloned().collect(),
+    }
+}
+
+/// The 1-based line where two versions of a file first differ.
+fn first_changed_line(old: &[u8], new: &[u8]) -> Position {
+    let old_lines: Vec<&[u8]> = old.split(|&b| b == b'\n').collect();
+    let new_lines: Vec<&[u8]> = new.split(|&b| b == b'\n').collect();
+    let same = old_lines
+        .iter()
+        .zip(&new_lines)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let last = new_lines.len().saturating_sub(1).max(1);
+    Position {
+        line: (same + 1).min(last),
+        column: 1,
+    }
+}
+
+/// Lists the allowed changes to one expert: `old` is its files and metadata at the base, if it
+/// existed there.
+fn describe(
+    name: &str,
+    dir: &Path,
+    old: Option<(&ExpertFiles, &ExpertMeta)>,
+    files: &ExpertFiles,
+    meta: &ExpertMeta,
+    changes: &mut Vec<Change>,
+) {
+    let meta_path = dir.join(meta::FILE_NAME);
+    let empty_files = ExpertFiles::default();
+    let empty_meta = ExpertMeta::default();
+    let (old_files, old_meta) = old.unwrap_or((&empty_files, &empty_meta));
+    for (version, bytes) in &files.versions {
+        if !old_files.versions.contains_key(version) {
+            changes.push(Change {
+                file: dir.join(format!("{version}.toml")),
+                position: None,
+                message: format!("adds {name}@{version} (BLAKE3 {})", Hash::of(bytes)),
+            });
+        }
+    }
+    for (tag, target) in &meta.tags {
+        let message = match old_meta.tags.get(tag) {
+            Some(old) if old.value == target.value => continue,
+            Some(old) => format!(
+                "moves tag \"{tag}\" of {name} from {} to {}",
+                old.value, target.value
+            ),
+            None => format!("sets tag \"{tag}\" of {name} to {}", target.value),
+        };
+        changes.push(Change {
+            file: meta_path.clone(),
+            position: target.position,
+            message,
+        });
+    }
+    for (tag, reason) in &meta.retired_tags {
+        if old_meta.tags.contains_key(tag) {
+            changes.push(Change {
+                file: meta_path.clone(),
+                position: reason.position,
+                message: format!("retires tag \"{tag}\" of {name}: {}", reason.value),
+            });
+        }
+    }
+    for (version, entry) in &meta.versions {
+        let before = old_meta
+            .versions
+            .get(version)
+            .map_or(Status::Available, |e| e.value.status);
+        if entry.value.status != before && before.may_become(entry.value.status) {
+            changes.push(Change {
+                file: meta_path.clone(),
+                position: entry.position,
+                message: format!(
+                    "{name}@{version}: {before} -> {}: {}",
+                    entry.value.status,
+                    entry.value.reason.as_deref().unwrap_or_default()
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,613 @@
+//! `build`: registry-data in, the static API out, atomically and incrementally.
+//!
+//! The stages run in the order the data flows: load and validate, render every index document
+//! to learn its hash (and so the snapshot and root), compare with the registry published before (refusing, with nothing written, anything
+//! the write-once rules forbid), then write. Writes go in a safe order (blobs with the Perstack
+//! API documents, read from each version file once; index documents, snapshot, readable
+//! documents, the website, and the root last). No file is rewritten in place (see
+//! [`Staging`]), so a build killed at any moment leaves the previous registry valid and the
+//! next build completes the work. The deploy plan (`plan`) records the files new relative to
+//! the previous registry in the order a host should receive them.
+
+pub mod plan;
+pub mod writeonce;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::common::diagnostic::Diagnostic;
+use crate::common::fsutil::{self, IoContext, IoError, Staging};
+use crate::common::json::Document;
+use crate::common::model::{ExpertName, Hash, Status};
+use crate::common::progress::Progress;
+use crate::common::signing::{self, PublicKey, SecretKey};
+use crate::common::timestamp;
+use crate::common::transport::Source;
+use crate::data::build_cache::{self, BuildCache};
+use crate::data::load;
+use crate::data::validate::{self, Expert};
+use crate::dist::api::{self, ApiExpert, ApiVersion};
+use crate::dist::index::{self, RootCounts};
+use crate::dist::reader::{PublishedError, PublishedRegistry};
+use crate::site::page_cache::{self, PageCache};
+use crate::site::{Site, SiteError, SiteInput};
+use plan::Plan;
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub data_dir: PathBuf,
+    pub out_dir: PathBuf,
+    /// The registry published before (a directory or URL); `None` means the registry already in
+    /// `out_dir`, if any.
+    pub previous: Option<Source>,
+    pub use_cache: bool,
+    /// Render the website besides the API.
+    pub site: bool,
+    /// Sign the root with these keys; `None` writes an unsigned root.
+    pub signing: Option<Signing>,
+}
+
+/// How to sign the root.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    pub keys: Vec<SecretKey>,
+    /// How long a freshly signed root stays valid.
+    pub expires_in_days: u32,
+}
+
+#[derive(Debug)]
+pub enum BuildOutcome {
+    /// The data breaks a rule; nothing was written.
+    Invalid(Vec<Diagnostic>),
+    /// The data is valid but would change what was published; nothing was written.
+    Refused(Vec<Diagnostic>),
+    Built(BuildReport),
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub experts: usize,
+    pub versions: usize,
+    pub serial: u64,
+    /// How many files this build wrote. (A count, not the list: at 100k versions the list
+    /// alone held tens of megabytes.)
+    pub files_written: usize,
+    /// The files new relative to the previous registry, in safe upload order (also written to
+    /// `.perstack-build/plan.json`).
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("previous registry: {0}")]
+    Previous(#[from] PublishedError),
+    #[error("{0}: another build is writing to this directory")]
+    Locked(PathBuf),
+    #[error("{path}: the file changed while the build was running; run the build again")]
+    ChangedDuringBuild { path: PathBuf },
+    #[error("Perstack API document: {0}")]
+    Api(String),
+    /// A bug: something that cannot happen did; nothing the data can cause.
+    #[error("internal error, please report it: {0}")]
+    Internal(String),
+    #[error("cannot sign the root: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Site(#[from] SiteError),
+}
+
+pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOutcome, BuildError> {
+    let state_dir = options.out_dir.join(crate::dist::STATE_DIR);
+    fsutil::create_dir_all(&state_dir)?;
+    let _lock = lock(&state_dir.join("lock"))?;
+    Plan::remove(&options.out_dir)?;
+    let cache_path = state_dir.join(build_cache::FILE_NAME);
+    let (loaded, cache) = load::load_with_cache(
+        &options.data_dir,
+        || options.use_cache.then(|| BuildCache::load(&cache_path)),
+        &|done, total| progress.stage("checking", done, total),
+    )?;
+    let (registry, problems) = validate::validate(loaded);
+    let Some(registry) = registry else {
+        return Ok(BuildOutcome::Invalid(problems));
+    };
+    // Saved now, not after writing, so its lookup table is freed before the documents are
+    // rendered: the cache records file contents, which the rest of the build cannot change.
+    if let Some(cache) = cache
+        && !cache.fully_reused()
+    {
+        drop(cache);
+        build_cache::save(&cache_path, registry.cache_entries())?;
+    }
+
+    let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
+    let already_written = |name: &ExpertName, hash: &Hash| {
+        existing.as_ref().and_then(|e| e.experts.get(name.as_str())) == Some(hash)
+    };
+    // Only the hashes are kept, with whether the document must be written: documents to write
+    // are rendered again when written, since holding 10k of them through the writing of the
+    // blobs raised the peak memory of a large build by tens of megabytes.
+    let indexes: Vec<(&Expert, Hash, bool)> = registry
+        .experts
+        .par_iter()
+        .map(|(name, expert)| {
+            let hash = index::expert_index(expert).hash;
+            (expert, hash, !already_written(name, &hash))
+        })
+        .collect();
+    let index_hashes: BTreeMap<ExpertName, Hash> = indexes
+        .iter()
+        .map(|(expert, hash, _)| (expert.name.clone(), *hash))
+        .collect();
+    let snapshot = index::snapshot(&index_hashes);
+
+    let previous = match &options.previous {
+        Some(source) => Some(
+            PublishedRegistry::open(Arc::new(source.clone()))?.ok_or_else(|| {
+                PublishedError::Invalid {
+                    location: source.location(index::ROOT_PATH),
+                    message: "no registry here (the file is missing)".to_owned(),
+                }
+            })?,
+        ),
+        None => existing.clone(),
+    };
+    if let Some(previous) = &previous {
+        let violations = writeonce::check(&registry, &index_hashes, previous, &options.data_dir)?;
+        if !violations.is_empty() {
+            return Ok(BuildOutcome::Refused(violations));
+        }
+    }
+
+    let serial = match &previous {
+        None => 1,
+        Some(p) if p.root.snapshot.blake3 == snapshot.hash => p.root.serial,
+        Some(p) => p.root.serial + 1,
+    };
+    let counts = RootCounts {
+        serial,
+        experts: registry.experts.len(),
+        versions: registry.version_count(),
+    };
+    let mut warnings = problems;
+    let root = match &options.signing {
+        None => {
+            if existing
+                .as_ref()
+                .is_some_and(|e| !e.root.signatures.is_empty())
+            {
+                warnings.push(Diagnostic::warning(
+                    "unsigned-root",
+                    &options.out_dir.join(index::ROOT_PATH),
+                    "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
+                ));
+            }
+            index::root(&snapshot.hash, counts)
+        }
+        Some(signing) => signed_root(
+            index::root_value(&snapshot.hash, counts),
+            &registry.settings.trust_keys,
+            signing,
+            existing.as_ref().map(|e| e.root_bytes.as_slice()),
+        )?,
+    };
+
+    let compute_plan = || {
+        plan::compute(
+            &plan::Built {
+                registry: &registry,
+                index_hashes: &index_hashes,
+                snapshot: &snapshot,
+                root: &root,
+                serial,
+            },
+            previous.as_ref(),
+        )
+    };
+
+    let staging = Staging::for_build(&options.out_dir, state_dir.join("writing"))?;
+    let writer = Writer {
+        out: &options.out_dir,
+        staging: &staging,
+        progress,
+    };
+    let changed: Vec<(&Expert, Hash)> = indexes
+        .iter()
+        .filter(|(_, _, write)| *write)
+        .map(|(expert, hash, _)| (*expert, *hash))
+        .collect();
+    drop(indexes);
+    // API documents are derived from the index documents and blobs, so they change exactly
+    // when an expert's index document does, except when this build renders them in another
+    // format than the one in `out`: then every expert's are written again.
+    let api_current = existing
+        .as_ref()
+        .map(|e| api::format_is_current(e.reader.as_ref()))
+        .transpose()?
+        .unwrap_or(false);
+    let changed_experts: Vec<&Expert> = if api_current {
+        changed.iter().map(|(expert, _)| *expert).collect()
+    } else {
+        registry.experts.values().collect()
+    };
+    // The plan reads only what the registry published before, which this build never
+    // rewrites, so it is computed beside the first and longest stage of writing (a fresh 100k
+    // build plans 250k files one at a time).
+    let (plan, versions) = rayon::join(compute_plan, || {
+        writer.versions(&changed_experts, existing.as_ref().filter(|_| api_current))
+    });
+    let mut plan = plan?;
+    let (mut files_written, api_stale) = versions?;
+    files_written += writer.indexes(&changed)?;
+    files_written += writer
+        .hashed(
+            "snapshot",
+            [(index::snapshot_path(&snapshot.hash), &snapshot)],
+        )?
+        .len();
+    if options.site {
+        let site = Site::prepare(SiteInput {
+            registry: &registry,
+            snapshot: snapshot.hash,
+            serial,
+            index_hashes: &index_hashes,
+            previous: previous.as_ref(),
+        })?;
+        let pages_path = state_dir.join(page_cache::FILE_NAME);
+        // After a killed build, a page the cache calls fresh may be one the killed build left
+        // torn, so every page is rendered and compared instead.
+        let pages =
+            (options.use_cache && !staging.recovering()).then(|| PageCache::load(&pages_path));
+        let site_written = writer.site(&site, pages.as_ref())?;
+        // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
+        // site files this build wrote: every one of them when building into a fresh directory,
+        // as deploys do.
+        plan.add_all(plan::Kind::Site, site_written.iter().cloned());
+        files_written += site_written.len();
+        if let Some(pages) = pages {
+            pages.save(&pages_path)?;
+        }
+    }
+    for (relative, bytes) in api::fixed_documents() {
+        if staging.write_if_changed(&options.out_dir.join(relative), &bytes, false)? {
+            files_written += 1;
+        }
+    }
+    let headers_path = options.out_dir.join("_headers");
+    if staging.write_if_changed(
+        &headers_path,
+        crate::dist::headers::headers_file().as_bytes(),
+        false,
+    )? {
+        files_written += 1;
+    }
+    let root_path = options.out_dir.join(index::ROOT_PATH);
+    if staging.write_if_changed(&root_path, &root.bytes, true)? {
+        files_written += 1;
+    }
+    for path in api_stale {
+        match std::fs::remove_file(&path) {
+            // Derived from the previous index documents, a stale path may already be gone.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.with_path("cannot remove", &path)?,
+        }
+    }
+    plan.write(&options.out_dir)?;
+    Ok(BuildOutcome::Built(BuildReport {
+        experts: registry.experts.len(),
+        versions: registry.version_count(),
+        serial,
+        files_written,
+        plan,
+        warnings,
+    }))
+}
+
+/// The signed root: the existing one when it says the same thing, is signed by the same keys
+/// and is not yet in the second half of its validity; otherwise a fresh one. Keeping it means a
+/// build with no change writes nothing; re-signing keeps the serial, which counts snapshots.
+fn signed_root(
+    mut unsigned: Value,
+    trust_keys: &[String],
+    signing: &Signing,
+    existing: Option<&[u8]>,
+) -> Result<Document, BuildError> {
+    let signers: BTreeSet<String> = signing
+        .keys
+        .iter()
+        .map(|k| k.public().to_string())
+        .collect();
+    let keys: Vec<String> = if trust_keys.is_empty() {
+        signers.iter().cloned().collect()
+    } else {
+        trust_keys.to_vec()
+    };
+    if let Some(unlisted) = signers.iter().find(|k| !keys.contains(k)) {
+        return Err(BuildError::Signing(format!(
+            "the signing key {unlisted} is not listed in [trust] keys of registry.toml"
+        )));
+    }
+    unsigned["keys"] = json!(keys);
+    let now = timestamp::build_time().map_err(BuildError::Signing)?;
+    let window = i64::from(signing.expires_in_days) * 86_400;
+    if let Some(old) = existing.filter(|old| still_good(old, &unsigned, &signers, now, window)) {
+        return Ok(Document {
+            bytes: old.to_vec(),
+            hash: Hash::of(old),
+        });
+    }
+    let mut root = unsigned;
+    root["expires"] = json!(timestamp::format(now + window));
+    root["signatures"] = json!([]);
+    signing::sign_root(&mut root, &signing.keys);
+    Ok(Document::render(&root))
+}
+
+/// Whether an existing signed root says what `unsigned` says, carries a valid signature by
+/// each of `signers` and by no other key, is not in the second half of its validity, and does
+/// not outlive the validity asked for now.
+fn still_good(
+    old: &[u8],
+    unsigned: &Value,
+    signers: &BTreeSet<String>,
+    now: i64,
+    window: i64,
+) -> bool {
+    let Ok(old) = serde_json::from_slice::<Value>(old) else {
+        return false;
+    };
+    let mut content = old.clone();
+    if let Some(object) = content.as_object_mut() {
+        object.remove("expires");
+        object.remove("signatures");
+    }
+    let message = signing::signed_bytes(&old);
+    let signatures = old["signatures"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let verified: BTreeSet<String> = signatures
+        .iter()
+        .filter_map(|sig| {
+            let keyid = sig["keyid"].as_str()?;
+            let key = PublicKey::parse(keyid).ok()?;
+            key.verifies(&message, sig["sig"].as_str()?)
+                .then(|| keyid.to_owned())
+        })
+        .collect();
+    let expires = old["expires"].as_str().and_then(timestamp::parse);
+    content == *unsigned
+        && signatures.len() == signers.len()
+        && verified == *signers
+        && expires.is_some_and(|expires| expires - now > window / 2 && expires - now <= window)
+}
+
+/// Takes the build lock, which the operating system releases if the process dies.
+fn lock(path: &Path) -> Result<File, BuildError> {
+    let file = File::create(path).with_path("cannot create lock file", path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BuildError::Locked(path.to_path_buf())),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(IoError::new("cannot lock", path, err).into())
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: &'a Path,
+    staging: &'a Staging,
+    progress: &'a dyn Progress,
+}
+
+impl Writer<'_> {
+    /// Writes what each changed expert's version files give: the content-addressed blobs and
+    /// the Perstack API documents (`api`). Each version file is read once for both and
+    /// re-hashed: a file edited since it was checked must not be published under the old hash.
+    ///
+    /// Returns how many files were written and the API documents of versions no longer served,
+    /// which the caller removes once the new root is in place, so the registry published
+    /// before stays whole until then.
+    fn versions(
+        &self,
+        changed: &[&Expert],
+        existing: Option<&PublishedRegistry>,
+    ) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        let existing_api = match existing {
+            _ if changed.is_empty() => api::ExistingDocuments::default(),
+            Some(existing) if !self.staging.recovering() => {
+                let names = changed.iter().map(|expert| &expert.name);
+                api::ExistingDocuments::published(existing, names)?
+            }
+            _ => api::ExistingDocuments::list(self.out),
+        };
+        let total: usize = changed.iter().map(|expert| expert.versions.len()).sum();
+        let done = AtomicUsize::new(0);
+        let per_expert: Vec<(usize, Vec<PathBuf>)> = changed
+            .par_iter()
+            .map(|expert| {
+                let mut written = 0;
+                let mut files = Vec::with_capacity(expert.versions.len());
+                for published in expert.versions.values() {
+                    let step = done.fetch_add(1, Ordering::Relaxed);
+                    if step.is_multiple_of(1024) {
+                        self.progress.stage("writing", step, total);
+                    }
+                    let bytes = fsutil::read(&published.path)?;
+                    if Hash::of(&bytes) != published.record.blake3 {
+                        return Err(BuildError::ChangedDuringBuild {
+                            path: published.path.clone(),
+                        });
+                    }
+                    let blob = self.out.join(index::blob_path(&published.record.blake3));
+                    if self.staging.write_if_absent(&blob, &bytes)? {
+                        written += 1;
+                    }
+                    files.push((published, bytes));
+                }
+                let (api_written, stale) = self.api(expert, &files, &existing_api)?;
+                Ok((written + api_written, stale))
+            })
+            .collect::<Result<_, BuildError>>()?;
+        let mut written = 0;
+        let mut stale = Vec::new();
+        for (count, paths) in per_expert {
+            written += count;
+            stale.extend(paths);
+        }
+        Ok((written, stale))
+    }
+
+    /// Writes one expert's Perstack API documents from its version files (`files`, in version
+    /// order), each tag and bare-name document as a hard link to its version's. Returns how
+    /// many files were written and the existing documents no longer served.
+    fn api(
+        &self,
+        expert: &Expert,
+        files: &[(&validate::Published, Vec<u8>)],
+        existing: &api::ExistingDocuments,
+    ) -> Result<(usize, Vec<PathBuf>), BuildError> {
+        let dist_tags = expert.dist_tags();
+        let api_expert = ApiExpert {
+            name: &expert.name,
+            dist_tags: dist_tags.iter().map(|(t, v)| (*t, v.as_str())).collect(),
+            versions: files
+                .iter()
+                .filter(|(published, _)| published.status != Status::Disabled)
+                .map(|(published, bytes)| ApiVersion {
+                    version: &published.record.version,
+                    status: published.status,
+                    blake3: published.record.blake3,
+                    bytes,
+                })
+                .collect(),
+        };
+        let documents = api::documents(&api_expert).map_err(BuildError::Api)?;
+        api::remove_legacy_bare_name(self.out, &expert.name).with_path(
+            "cannot remove",
+            &self
+                .out
+                .join(api::legacy_bare_name_path(expert.name.as_str())),
+        )?;
+        let mut written = 0;
+        for document in &documents.versions {
+            let original = self.out.join(&document.path);
+            if self
+                .staging
+                .write_if_changed(&original, &document.bytes, false)?
+            {
+                written += 1;
+            }
+            for alias in &document.aliases {
+                let link = self.out.join(alias);
+                if self
+                    .staging
+                    .link_if_changed(&original, &link, &document.bytes)?
+                {
+                    written += 1;
+                }
+            }
+        }
+        if let Some((path, bytes)) = &documents.listing
+            && self
+                .staging
+                .write_if_changed(&self.out.join(path), bytes, false)?
+        {
+            written += 1;
+        }
+        let keep = documents.paths().cloned().collect();
+        Ok((written, existing.stale(self.out, &expert.name, &keep)))
+    }
+
+    /// Renders and writes the website, wave by wave so no page links to a file not yet
+    /// written, rewriting only the files whose bytes changed and skipping the pages the cache
+    /// knows are unchanged.
+    fn site(&self, site: &Site<'_>, cache: Option<&PageCache>) -> Result<Vec<String>, SiteError> {
+        let mut written = Vec::new();
+        for wave in site.waves() {
+            self.progress.stage("site", 0, wave.len());
+            let wrote: Vec<Option<String>> = wave
+                .into_par_iter()
+                .map(|page| {
+                    if let (Some(cache), Some((path, key))) = (cache, site.page_key(page))
+                        && cache.is_fresh(self.out, &path, key)
+                    {
+                        return Ok(None);
+                    }
+                    let (relative, bytes) = site.render(page)?;
+                    let changed =
+                        self.staging
+                            .write_if_changed(&self.out.join(&relative), &bytes, false)?;
+                    Ok(changed.then_some(relative))
+                })
+                .collect::<Result<_, SiteError>>()?;
+            let mut wrote: Vec<String> = wrote.into_iter().flatten().collect();
+            wrote.sort();
+            written.extend(wrote);
+        }
+        Ok(written)
+    }
+
+    /// Writes the index documents of changed experts, rendered again (they were rendered once
+    /// for their hashes, then dropped), each at its hash-named path and, as a hard link, at its
+    /// readable path. Returns how many files were written.
+    fn indexes(&self, changed: &[(&Expert, Hash)]) -> Result<usize, BuildError> {
+        self.progress.stage("index", 0, changed.len());
+        let written: Vec<usize> = changed
+            .par_iter()
+            .map(|(expert, hash)| {
+                let doc = index::expert_index(expert);
+                if doc.hash != *hash {
+                    // Rendering is a pure function of the checked data; this cannot happen.
+                    return Err(BuildError::Internal(format!(
+                        "{}: the index document rendered differently twice",
+                        expert.name
+                    )));
+                }
+                let hashed = self.out.join(index::index_path(hash));
+                let readable = self.out.join(expert.name.readable_index_path());
+                let mut written = 0;
+                if self.staging.write_if_absent(&hashed, &doc.bytes)? {
+                    written += 1;
+                }
+                if self
+                    .staging
+                    .link_if_changed(&hashed, &readable, &doc.bytes)?
+                {
+                    written += 1;
+                }
+                Ok(written)
+            })
+            .collect::<Result<_, BuildError>>()?;
+        Ok(written.into_iter().sum())
+    }
+
+    /// Writes hash-named documents that do not exist yet.
+    fn hashed<'d>(
+        &self,
+        stage: &str,
+        documents: impl IntoIterator<Item = (String, &'d Document)>,
+    ) -> Result<Vec<String>, IoError> {
+        let documents: Vec<_> = documents.into_iter().collect();
+        self.progress.stage(stage, 0, documents.len());
+        let written: Vec<Option<String>> = documents
+            .into_par_iter()
+            .map(|(relative, doc)| {
+                let wrote = self
+                    .staging
+                    .write_if_absent(&self.out.join(&relative), &doc.bytes)?;
+                Ok(wrote.then_some(relative))
+            })
+            .collect::<Result<_, IoError>>()?;
+        Ok(written.into_iter().flatten().collect())
+    }
+}

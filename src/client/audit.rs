@@ -1,0 +1,402 @@
+//! `verify`: audit a whole registry from its root.
+//!
+//! Every document and blob the root reaches must exist, re-hash to the hash that names it,
+//! match its JSON Schema (the files in `schemas/`, compiled into the program), and agree with
+//! the documents that point at it (paths, sizes, counts, tags, readable copies). Signatures on
+//! a signed root are checked against its own keys and any `--trust` keys. A lockfile can be
+//! checked against the registry too. Every problem is collected; none stops the audit.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::client::lockfile::Lockfile;
+use crate::common::diagnostic::Diagnostic;
+use crate::common::model::{ExpertName, Hash, Status};
+use crate::common::signing::{self, PublicKey};
+use crate::common::timestamp;
+use crate::common::transport::{FetchError, Source};
+use crate::dist::index;
+use crate::dist::reader::{IndexDoc, RootDoc, SnapshotDoc};
+
+#[derive(Debug, Default)]
+pub struct AuditReport {
+    pub problems: Vec<Diagnostic>,
+    pub experts: usize,
+    pub versions: usize,
+    pub files: usize,
+}
+
+struct Schemas {
+    root: jsonschema::Validator,
+    snapshot: jsonschema::Validator,
+    index: jsonschema::Validator,
+}
+
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let compile = |text: &str| {
+            let schema: Value = serde_json::from_str(text).expect("schemas/ holds valid JSON");
+            jsonschema::validator_for(&schema).expect("schemas/ holds valid schemas")
+        };
+        Schemas {
+            root: compile(include_str!("../../schemas/root.schema.json")),
+            snapshot: compile(include_str!("../../schemas/snapshot.schema.json")),
+            index: compile(include_str!("../../schemas/expert-index.schema.json")),
+        }
+    })
+}
+
+/// Audits the registry at `source`. Only failing to reach the source at all is an error;
+/// everything wrong with what it serves is a problem in the report.
+pub fn audit(
+    source: &Source,
+    trust: &[PublicKey],
+    lock: Option<&Lockfile>,
+) -> Result<AuditReport, FetchError> {
+    let mut report = AuditReport::default();
+    let problem = |code: &'static str, path: &str, message: String| {
+        Diagnostic::error(code, &PathBuf::from(path), message)
+    };
+    let Some(root_bytes) = source.get(index::ROOT_PATH)? else {
+        report.problems.push(problem(
+            "missing",
+            index::ROOT_PATH,
+            "missing: there is no registry here".to_owned(),
+        ));
+        return Ok(report);
+    };
+    report.files += 1;
+    let Some((root_value, root)) =
+        parse_checked::<RootDoc>(&root_bytes, index::ROOT_PATH, &schemas().root, &mut report)
+    else {
+        return Ok(report);
+    };
+    check_signatures(&root_value, &root, trust, &mut report.problems);
+
+    let snapshot_path = index::snapshot_path(&root.snapshot.blake3);
+    if root.snapshot.path != snapshot_path {
+        report.problems.push(problem(
+            "wrong-path",
+            index::ROOT_PATH,
+            format!(
+                "the snapshot's path is \"{}\"; its hash puts it at \"{snapshot_path}\"",
+                root.snapshot.path
+            ),
+        ));
+    }
+    let Some(snapshot_bytes) = fetch(source, &snapshot_path, &root.snapshot.blake3, &mut report)?
+    else {
+        return Ok(report);
+    };
+    let Some((_, snapshot)) = parse_checked::<SnapshotDoc>(
+        &snapshot_bytes,
+        &snapshot_path,
+        &schemas().snapshot,
+        &mut report,
+    ) else {
+        return Ok(report);
+    };
+
+    let experts: Vec<(String, crate::dist::reader::Pointer)> =
+        snapshot.experts.into_iter().collect();
+    let audited: Vec<(AuditReport, Option<(String, IndexDoc)>)> = experts
+        .par_iter()
+        .map(|(name, pointer)| audit_expert(source, name, pointer))
+        .collect::<Result<_, FetchError>>()?;
+    let mut indexes = Vec::new();
+    for (part, index) in audited {
+        report.problems.extend(part.problems);
+        report.files += part.files;
+        report.versions += part.versions;
+        indexes.extend(index);
+    }
+    report.experts = experts.len();
+    if root.experts != report.experts as u64 || root.versions != report.versions as u64 {
+        report.problems.push(problem(
+            "wrong-count",
+            index::ROOT_PATH,
+            format!(
+                "the root counts {} experts and {} versions; the snapshot reaches {} and {}",
+                root.experts, root.versions, report.experts, report.versions
+            ),
+        ));
+    }
+    if let Some(lock) = lock {
+        check_lock(lock, &indexes, &mut report.problems);
+    }
+    Ok(report)
+}
+
+fn audit_expert(
+    source: &Source,
+    name: &str,
+    pointer: &crate::dist::reader::Pointer,
+) -> Result<(AuditReport, Option<(String, IndexDoc)>), FetchError> {
+    let mut report = AuditReport::default();
+    let index_path = index::index_path(&pointer.blake3);
+    if pointer.path != index_path {
+        report.problems.push(Diagnostic::error(
+            "wrong-path",
+            &PathBuf::from(&index_path),
+            format!(
+                "the snapshot puts \"{name}\" at \"{}\"; its hash puts it at \"{index_path}\"",
+                pointer.path
+            ),
+        ));
+    }
+    let Some(bytes) = fetch(source, &index_path, &pointer.blake3, &mut report)? else {
+        return Ok((report, None));
+    };
+    let Some((_, doc)) =
+        parse_checked::<IndexDoc>(&bytes, &index_path, &schemas().index, &mut report)
+    else {
+        return Ok((report, None));
+    };
+    let here = PathBuf::from(&index_path);
+    if doc.name != name {
+        report.problems.push(Diagnostic::error(
+            "wrong-name",
+            &here,
+            format!(
+                "the document is for \"{}\", but the snapshot lists it as \"{name}\"",
+                doc.name
+            ),
+        ));
+    }
+    match ExpertName::parse(name) {
+        Err(err) => report
+            .problems
+            .push(Diagnostic::error("invalid-name", &here, err)),
+        Ok(expert) => {
+            let readable = expert.readable_index_path();
+            match source.get(&readable)? {
+                None => report.problems.push(Diagnostic::error(
+                    "missing",
+                    &PathBuf::from(&readable),
+                    "missing: the readable copy of the index document".to_owned(),
+                )),
+                Some(copy) if copy != bytes => report.problems.push(Diagnostic::error(
+                    "stale-copy",
+                    &PathBuf::from(&readable),
+                    format!("differs from {index_path}, which the snapshot names"),
+                )),
+                Some(_) => report.files += 1,
+            }
+        }
+    }
+    for (tag, version) in doc.tags() {
+        match doc.versions.get(version) {
+            None => report.problems.push(Diagnostic::error(
+                "dangling-tag",
+                &here,
+                format!("tag \"{tag}\" names version {version}, which is not listed"),
+            )),
+            Some(entry) if entry.status == Status::Disabled => {
+                report.problems.push(Diagnostic::error(
+                    "dangling-tag",
+                    &here,
+                    format!("tag \"{tag}\" names version {version}, which is disabled"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for (version, entry) in &doc.versions {
+        report.versions += 1;
+        let blob_path = index::blob_path(&entry.blake3);
+        if entry.path != blob_path {
+            report.problems.push(Diagnostic::error(
+                "wrong-path",
+                &here,
+                format!(
+                    "version {version} is at \"{}\"; its hash puts it at \"{blob_path}\"",
+                    entry.path
+                ),
+            ));
+        }
+        if let Some(blob) = fetch(source, &blob_path, &entry.blake3, &mut report)?
+            && blob.len() as u64 != entry.size
+        {
+            report.problems.push(Diagnostic::error(
+                "wrong-size",
+                &PathBuf::from(&blob_path),
+                format!(
+                    "{} bytes, but {index_path} says {} for version {version}",
+                    blob.len(),
+                    entry.size
+                ),
+            ));
+        }
+    }
+    Ok((report, Some((name.to_owned(), doc))))
+}
+
+/// Fetches a hash-named file and checks its hash; problems go into `report`.
+fn fetch(
+    source: &Source,
+    relative: &str,
+    hash: &Hash,
+    report: &mut AuditReport,
+) -> Result<Option<Vec<u8>>, FetchError> {
+    let Some(bytes) = source.get(relative)? else {
+        report.problems.push(Diagnostic::error(
+            "missing",
+            &PathBuf::from(relative),
+            "missing, but the registry points at it".to_owned(),
+        ));
+        return Ok(None);
+    };
+    report.files += 1;
+    let actual = Hash::of(&bytes);
+    if actual != *hash {
+        report.problems.push(Diagnostic::error(
+            "hash-mismatch",
+            &PathBuf::from(relative),
+            format!("content hashes to {actual}, but its name and the registry say {hash}"),
+        ));
+        return Ok(None);
+    }
+    Ok(Some(bytes))
+}
+
+fn parse_checked<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    relative: &str,
+    schema: &jsonschema::Validator,
+    report: &mut AuditReport,
+) -> Option<(Value, T)> {
+    let here = PathBuf::from(relative);
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(err) => {
+            report.problems.push(Diagnostic::error(
+                "invalid-json",
+                &here,
+                format!("not JSON: {err}"),
+            ));
+            return None;
+        }
+    };
+    let mut valid = true;
+    for error in schema.iter_errors(&value) {
+        valid = false;
+        report.problems.push(Diagnostic::error(
+            "schema",
+            &here,
+            format!(
+                "does not match its schema at \"{}\": {error}",
+                error.instance_path()
+            ),
+        ));
+    }
+    if !valid {
+        return None;
+    }
+    match serde_json::from_value(value.clone()) {
+        Ok(parsed) => Some((value, parsed)),
+        Err(err) => {
+            report
+                .problems
+                .push(Diagnostic::error("schema", &here, err.to_string()));
+            None
+        }
+    }
+}
+
+fn check_signatures(
+    value: &Value,
+    root: &RootDoc,
+    trust: &[PublicKey],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let here = PathBuf::from(index::ROOT_PATH);
+    if root.signatures.is_empty() {
+        if !trust.is_empty() {
+            problems.push(Diagnostic::error(
+                "unsigned",
+                &here,
+                "the root is not signed, but --trust names keys".to_owned(),
+            ));
+        }
+        return;
+    }
+    let message = signing::signed_bytes(value);
+    let mut trusted_signature = false;
+    for signature in &root.signatures {
+        if !root.keys.contains(&signature.keyid) {
+            problems.push(Diagnostic::error(
+                "unknown-key",
+                &here,
+                format!(
+                    "signed by {}, which the root's keys do not list",
+                    signature.keyid
+                ),
+            ));
+        }
+        let verifies = PublicKey::parse(&signature.keyid)
+            .is_ok_and(|key| key.verifies(&message, &signature.sig));
+        if !verifies {
+            problems.push(Diagnostic::error(
+                "bad-signature",
+                &here,
+                format!(
+                    "the signature by {} does not verify: the root was altered or wrongly signed",
+                    signature.keyid
+                ),
+            ));
+        }
+        trusted_signature |= trust.iter().any(|key| key.to_string() == signature.keyid) && verifies;
+    }
+    if !trust.is_empty() && !trusted_signature {
+        problems.push(Diagnostic::error(
+            "unknown-key",
+            &here,
+            "no signature is by a key given with --trust".to_owned(),
+        ));
+    }
+    if let Some(expires) = root.expires.as_deref().and_then(timestamp::parse)
+        && expires <= timestamp::now()
+    {
+        problems.push(Diagnostic::error(
+            "expired",
+            &here,
+            format!(
+                "the root expired at {}",
+                root.expires.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+}
+
+fn check_lock(lock: &Lockfile, indexes: &[(String, IndexDoc)], problems: &mut Vec<Diagnostic>) {
+    let here = PathBuf::from(crate::client::lockfile::FILE_NAME);
+    for entry in &lock.experts {
+        let key = format!("{}@{}", entry.name, entry.version);
+        let found = indexes
+            .iter()
+            .find(|(name, _)| *name == entry.name)
+            .and_then(|(_, doc)| doc.versions.get(&entry.version));
+        match found {
+            None => problems.push(Diagnostic::error(
+                "lock-missing",
+                &here,
+                format!("{key} is locked but the registry does not publish it"),
+            )),
+            Some(published) if published.blake3 != entry.blake3 => {
+                problems.push(Diagnostic::error(
+                    "lock-mismatch",
+                    &here,
+                    format!(
+                        "{key} is locked to BLAKE3 {}, but the registry publishes {}",
+                        entry.blake3, published.blake3
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+}

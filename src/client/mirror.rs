@@ -1,0 +1,267 @@
+//! `mirror`: copy a registry, or some scopes of it, into a directory that is a registry too.
+//!
+//! Every file is verified against its hash before it is written, and only what the destination
+//! lacks is downloaded. Writes go in the build's safe order (blobs, index documents, snapshot,
+//! readable and Perstack API documents, and the root last), so a mirror killed at any moment
+//! leaves the destination's previous state valid and the next run resumes where it stopped.
+//!
+//! A full mirror copies the source's root and snapshot byte for byte, signatures included. A
+//! partial mirror (`--scope`) cannot carry the source's signature, since its snapshot lists
+//! fewer experts: it writes a snapshot and root of its own (keeping the source's serial), keeps
+//! the source's root in `v1/upstream-root.json` for auditing, and is unsigned unless given keys
+//! to sign with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::client::cache::{self, ClientError};
+use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
+use crate::client::trust::TrustState;
+use crate::common::fsutil::IoContext;
+use crate::common::model::{ExpertName, Hash};
+use crate::common::progress::Progress;
+use crate::common::signing::{PublicKey, SecretKey};
+use crate::common::transport::Source;
+use crate::dist::api::{self, ApiExpert, ApiVersion};
+use crate::dist::index;
+use crate::dist::reader::{self, IndexDoc, PublishedError, PublishedRegistry};
+
+#[derive(Debug, Clone)]
+pub struct MirrorOptions {
+    pub source: Source,
+    pub dest: PathBuf,
+    /// Scopes to copy (`@acme`); empty copies everything.
+    pub scopes: Vec<String>,
+    pub trust: Vec<PublicKey>,
+    /// Keys to sign a partial mirror's root with, and its validity in days.
+    pub sign: Option<(Vec<SecretKey>, u32)>,
+}
+
+/// What a mirror run did; also the document `mirror --format json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MirrorReport {
+    pub experts: usize,
+    pub versions: usize,
+    pub serial: u64,
+    pub downloaded: usize,
+    pub present: usize,
+    pub partial: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("--scope \"{0}\" is not a scope (expected @name)")]
+    BadScope(String),
+    #[error(
+        "--sign-key-env signs a partial mirror's own root; a full mirror keeps the source's root and signatures"
+    )]
+    SignFull,
+}
+
+impl From<ReplicaError> for MirrorError {
+    fn from(err: ReplicaError) -> MirrorError {
+        MirrorError::Client(err.into())
+    }
+}
+
+impl From<PublishedError> for MirrorError {
+    fn from(err: PublishedError) -> MirrorError {
+        MirrorError::Client(err.into())
+    }
+}
+
+impl From<crate::common::transport::FetchError> for MirrorError {
+    fn from(err: crate::common::transport::FetchError) -> MirrorError {
+        MirrorError::Client(err.into())
+    }
+}
+
+impl From<crate::common::fsutil::IoError> for MirrorError {
+    fn from(err: crate::common::fsutil::IoError) -> MirrorError {
+        MirrorError::Client(err.into())
+    }
+}
+
+impl MirrorError {
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            MirrorError::Client(err) => err.is_refusal(),
+            MirrorError::BadScope(_) | MirrorError::SignFull => false,
+        }
+    }
+}
+
+pub fn mirror(
+    options: &MirrorOptions,
+    progress: &dyn Progress,
+) -> Result<MirrorReport, MirrorError> {
+    for scope in &options.scopes {
+        let valid = scope
+            .strip_prefix('@')
+            .is_some_and(|name| ExpertName::parse(&format!("@{name}/x")).is_ok());
+        if !valid {
+            return Err(MirrorError::BadScope(scope.clone()));
+        }
+    }
+    let partial = !options.scopes.is_empty();
+    if !partial && options.sign.is_some() {
+        return Err(MirrorError::SignFull);
+    }
+    let replica = Arc::new(Replica::open(
+        &options.dest,
+        Some(options.source.clone()),
+        false,
+    )?);
+    let state = TrustState::load(&replica.state_path()).map_err(ClientError::from)?;
+    let cached_root = if partial {
+        UPSTREAM_ROOT_PATH
+    } else {
+        index::ROOT_PATH
+    };
+    progress.stage("reading the root", 0, 1);
+    let (root_bytes, state) = cache::fetch_root(
+        &options.source,
+        &replica,
+        cached_root,
+        &options.trust,
+        state,
+    )?;
+    let root = reader::parse_root(&options.source.location(index::ROOT_PATH), &root_bytes)?;
+    let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
+
+    let selected: BTreeMap<String, Hash> = registry
+        .experts
+        .iter()
+        .filter(|(name, _)| {
+            !partial
+                || options
+                    .scopes
+                    .iter()
+                    .any(|scope| name.starts_with(&format!("{scope}/")))
+        })
+        .map(|(name, hash)| (name.clone(), *hash))
+        .collect();
+    progress.stage("index documents", 0, selected.len());
+    let indexes: Vec<(String, Hash, IndexDoc)> = selected
+        .par_iter()
+        .map(|(name, hash)| Ok((name.clone(), *hash, registry.read_index_at(hash)?)))
+        .collect::<Result<_, PublishedError>>()?;
+    let blobs: BTreeSet<Hash> = indexes
+        .iter()
+        .flat_map(|(_, _, doc)| doc.versions.values().map(|v| v.blake3))
+        .collect();
+    let total = blobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    blobs.par_iter().try_for_each(|hash| {
+        let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if step.is_multiple_of(256) {
+            progress.stage("blobs", step, total);
+        }
+        registry.read_blob(hash).map(drop)
+    })?;
+
+    progress.stage("documents", 0, indexes.len());
+    let mut stale = Vec::new();
+    let mut versions = 0;
+    let existing = api::ExistingDocuments::list(&replica.dir);
+    for (name, hash, doc) in &indexes {
+        versions += doc.versions.len();
+        let Ok(expert) = ExpertName::parse(name) else {
+            continue;
+        };
+        let index_bytes =
+            reader::read_hashed(registry.reader.as_ref(), &index::index_path(hash), hash)?;
+        replica.write(&expert.readable_index_path(), &index_bytes, false)?;
+        stale.extend(write_api(
+            &replica, &registry, &existing, &expert, hash, doc,
+        )?);
+    }
+    for (relative, bytes) in api::fixed_documents() {
+        replica.write(relative, &bytes, false)?;
+    }
+    replica.write(
+        crate::dist::headers::HEADERS_PATH,
+        crate::dist::headers::headers_file().as_bytes(),
+        false,
+    )?;
+    if partial {
+        let sign = options
+            .sign
+            .as_ref()
+            .map(|(keys, days)| (keys.as_slice(), *days));
+        replica.write_own_root(&root_bytes, &root, &selected, versions, sign)?;
+    } else {
+        replica.write(index::ROOT_PATH, &root_bytes, true)?;
+    }
+    state
+        .save(&replica.state_path())
+        .map_err(ClientError::from)?;
+    for path in stale {
+        std::fs::remove_file(&path).with_path("cannot remove", &path)?;
+    }
+    let (downloaded, present) = replica.counts();
+    Ok(MirrorReport {
+        experts: selected.len(),
+        versions,
+        serial: root.serial,
+        downloaded,
+        present,
+        partial,
+    })
+}
+
+/// Writes an expert's Perstack API documents from its index document and blobs (already in
+/// the replica), and returns the files of versions no longer served.
+fn write_api(
+    replica: &Replica,
+    registry: &PublishedRegistry,
+    existing: &api::ExistingDocuments,
+    expert: &ExpertName,
+    index_hash: &Hash,
+    doc: &IndexDoc,
+) -> Result<Vec<PathBuf>, MirrorError> {
+    let mut blobs = Vec::new();
+    for (version, entry) in &doc.versions {
+        blobs.push((version, entry, registry.read_blob(&entry.blake3)?));
+    }
+    let api_expert = ApiExpert {
+        name: expert,
+        dist_tags: doc.tags().collect(),
+        versions: blobs
+            .iter()
+            .map(|(version, entry, bytes)| ApiVersion {
+                version,
+                status: entry.status,
+                blake3: entry.blake3,
+                bytes,
+            })
+            .collect(),
+    };
+    let documents = api::documents(&api_expert).map_err(|message| {
+        ClientError::Published(PublishedError::Invalid {
+            location: registry.reader.location(&index::index_path(index_hash)),
+            message,
+        })
+    })?;
+    api::remove_legacy_bare_name(&replica.dir, expert).with_path(
+        "cannot remove",
+        &replica
+            .dir
+            .join(api::legacy_bare_name_path(expert.as_str())),
+    )?;
+    for document in &documents.versions {
+        for path in document.paths() {
+            replica.write(path, &document.bytes, false)?;
+        }
+    }
+    if let Some((path, bytes)) = &documents.listing {
+        replica.write(path, bytes, false)?;
+    }
+    let keep = documents.paths().cloned().collect();
+    Ok(existing.stale(&replica.dir, expert, &keep))
+}

@@ -1,0 +1,14 @@
+//! Reading a built registry, as clients and mirrors do: [`trust`] decides whether to accept a
+//! root; [`replica`] keeps verified local copies, of which the client [`cache`] (with
+//! [`resolve`] and [`lockfile`]) and [`mirror`] are made; [`audit`] checks a whole registry.
+//! Files arrive through `common::transport` and are followed from the root by `dist::reader`.
+//!
+//! Imports from `common`, `data` and `dist`; never from `build`, `site` or `authoring`.
+
+pub mod audit;
+pub mod cache;
+pub mod lockfile;
+pub mod mirror;
+pub mod replica;
+pub mod resolve;
+pub mod trust;

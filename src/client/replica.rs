@@ -1,0 +1,199 @@
+//! A local copy of a registry, filled from a source: the client cache and mirror destinations.
+//!
+//! A replica directory has the serving layout, so it is itself a registry. Hash-named files
+//! (blobs, index documents, snapshots) are downloaded only when the replica lacks them, and are
+//! written only after their bytes hash to their name: a tampered download is never stored. A
+//! replica's own state (a lock, a marker while it is being written, what it trusts) lives in
+//! `.perstack-client/`, which is not part of the registry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use crate::common::fsutil::{self, IoContext, IoError, Staging};
+use crate::common::json::Document;
+use crate::common::model::Hash;
+use crate::common::signing::{self, SecretKey};
+use crate::common::timestamp;
+use crate::common::transport::{FetchError, Source};
+use crate::dist::index::{self, RootCounts};
+use crate::dist::reader::{Reader, RootDoc};
+
+/// The replica's own state directory, relative to its root.
+pub const STATE_DIR: &str = ".perstack-client";
+/// Where a replica that writes its own root keeps the upstream root it was made from.
+pub const UPSTREAM_ROOT_PATH: &str = "v1/upstream-root.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("{0}: another process is writing to this directory")]
+    Locked(PathBuf),
+}
+
+/// A local registry directory, optionally in front of an upstream source.
+#[derive(Debug)]
+pub struct Replica {
+    pub dir: PathBuf,
+    upstream: Option<Source>,
+    staging: Staging,
+    _lock: File,
+    /// Paths downloaded, and paths found intact, by this process.
+    downloaded: Mutex<BTreeSet<String>>,
+    present: Mutex<BTreeSet<String>>,
+}
+
+impl Replica {
+    /// Opens (creating) the replica in `dir`. With `wait`, waits for another process using it
+    /// to finish; otherwise refuses.
+    pub fn open(dir: &Path, upstream: Option<Source>, wait: bool) -> Result<Replica, ReplicaError> {
+        let state = dir.join(STATE_DIR);
+        fsutil::create_dir_all(&state)?;
+        let lock_path = state.join("lock");
+        let lock = File::create(&lock_path).with_path("cannot create lock file", &lock_path)?;
+        if wait {
+            lock.lock().with_path("cannot lock", &lock_path)?;
+        } else {
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ReplicaError::Locked(dir.to_path_buf()));
+                }
+                Err(std::fs::TryLockError::Error(err)) => {
+                    return Err(IoError::new("cannot lock", &lock_path, err).into());
+                }
+            }
+        }
+        Ok(Replica {
+            dir: dir.to_path_buf(),
+            upstream,
+            staging: Staging::new(dir, state.join("writing"))?,
+            _lock: lock,
+            downloaded: Mutex::default(),
+            present: Mutex::default(),
+        })
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_DIR).join("state.json")
+    }
+
+    /// Distinct files downloaded, and distinct files found already present and intact.
+    pub fn counts(&self) -> (usize, usize) {
+        let downloaded = lock(&self.downloaded);
+        let present = lock(&self.present);
+        (downloaded.len(), present.difference(&downloaded).count())
+    }
+
+    pub fn read_local(&self, relative: &str) -> Result<Option<Vec<u8>>, IoError> {
+        fsutil::read_optional(&self.dir.join(relative))
+    }
+
+    /// The bytes of a hash-named file: the local copy when it is intact, else a download that
+    /// is stored only if it hashes to `hash`. Bytes that do not are returned unstored, for the
+    /// caller's hash check to report with the upstream location. `None` when neither has it.
+    pub fn fetch_hashed(&self, relative: &str, hash: &Hash) -> Result<Option<Vec<u8>>, FetchError> {
+        if let Some(bytes) = self.read_local(relative)?
+            && Hash::of(&bytes) == *hash
+        {
+            lock(&self.present).insert(relative.to_owned());
+            return Ok(Some(bytes));
+        }
+        let Some(upstream) = &self.upstream else {
+            return Ok(None);
+        };
+        let Some(bytes) = upstream.get(relative)? else {
+            return Ok(None);
+        };
+        if Hash::of(&bytes) == *hash {
+            self.staging
+                .write(&self.dir.join(relative), &bytes, false)?;
+            lock(&self.downloaded).insert(relative.to_owned());
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Writes a file at a stable path when its content differs. Returns whether it wrote.
+    pub fn write(&self, relative: &str, bytes: &[u8], durable: bool) -> Result<bool, IoError> {
+        self.staging
+            .write_if_changed(&self.dir.join(relative), bytes, durable)
+    }
+
+    /// Writes a root of the replica's own for `experts` (name -> index document hash, every
+    /// one already present with all its blobs): its snapshot, then the root, keeping the
+    /// upstream's serial. The upstream root is kept beside it for auditing. Signed when `sign`
+    /// holds keys.
+    pub fn write_own_root(
+        &self,
+        upstream_root: &[u8],
+        upstream: &RootDoc,
+        experts: &BTreeMap<String, Hash>,
+        versions: usize,
+        sign: Option<(&[SecretKey], u32)>,
+    ) -> Result<(), FetchError> {
+        let names: Vec<(crate::common::model::ExpertName, Hash)> = experts
+            .iter()
+            .filter_map(|(name, hash)| {
+                Some((crate::common::model::ExpertName::parse(name).ok()?, *hash))
+            })
+            .collect();
+        let snapshot = index::snapshot(names.iter().map(|(n, h)| (n, h)));
+        let snapshot_path = index::snapshot_path(&snapshot.hash);
+        if self.read_local(&snapshot_path)?.is_none() {
+            self.staging
+                .write(&self.dir.join(&snapshot_path), &snapshot.bytes, false)?;
+        }
+        self.write(UPSTREAM_ROOT_PATH, upstream_root, false)?;
+        let mut root = index::root_value(
+            &snapshot.hash,
+            RootCounts {
+                serial: upstream.serial,
+                experts: experts.len(),
+                versions,
+            },
+        );
+        if let Some((keys, days)) = sign.filter(|(keys, _)| !keys.is_empty()) {
+            let mut public: Vec<String> = keys.iter().map(|k| k.public().to_string()).collect();
+            public.sort();
+            public.dedup();
+            root["keys"] = json!(public);
+            let expires = timestamp::now() + i64::from(days) * 86_400;
+            root["expires"] = json!(timestamp::format(expires));
+            root["signatures"] = json!([]);
+            signing::sign_root(&mut root, keys);
+        }
+        self.write(index::ROOT_PATH, &Document::render(&root).bytes, true)?;
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A replica serves hash-named files from its copy (downloading what it lacks) and everything
+/// else from upstream, or from its copy when it has no upstream (offline).
+impl Reader for Replica {
+    fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        match index::hash_in_path(relative) {
+            Some(hash) => self.fetch_hashed(relative, &hash),
+            None => match &self.upstream {
+                Some(upstream) => upstream.get(relative),
+                None => Ok(self.read_local(relative)?),
+            },
+        }
+    }
+
+    fn location(&self, relative: &str) -> String {
+        match &self.upstream {
+            Some(upstream) => upstream.location(relative),
+            None => self.dir.join(relative).display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Where a registry is read from: a directory, a `file://` URL or an `http(s)://` base URL.
+//!
+//! Every command that reads a registry (`build --previous`, `resolve`, `fetch`, `lock`,
+//! `mirror`, `verify`) goes through [`Source`], which returns the bytes at a path relative to
+//! the registry root. HTTP requests have timeouts, are retried a bounded number of times with
+//! exponential backoff on network errors and 5xx answers, can be made conditional (ETag) for the
+//! documents that change, and never follow a redirect to another host: that would let whoever
+//! controls a redirect choose where the registry really comes from.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::http::Uri;
+
+use crate::common::fsutil::{self, IoError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts per request, counting the first one.
+const ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_REDIRECTS: u32 = 5;
+/// The largest document or blob accepted; a snapshot of a very large registry is the biggest.
+const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A registry to read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Dir(PathBuf),
+    Http(Arc<HttpSource>),
+}
+
+/// An HTTP(S) base URL and the agent that talks to it.
+#[derive(Debug)]
+pub struct HttpSource {
+    /// The base URL, always ending with `/`.
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// The answer to a conditional request.
+#[derive(Debug)]
+pub enum Conditional {
+    /// The server has no such file.
+    Missing,
+    /// The copy the caller holds (named by its ETag) is current.
+    NotModified,
+    Fetched {
+        bytes: Vec<u8>,
+        etag: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+    #[error(
+        "{url}: the server redirects to another host ({from} -> {to}); refusing to follow it (use the final URL as the registry if you trust it)"
+    )]
+    CrossHostRedirect {
+        url: String,
+        from: String,
+        to: String,
+    },
+    #[error("{path}: not a path inside a registry")]
+    BadPath { path: String },
+}
+
+/// A registry location that could not be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("\"{text}\" is not a registry location: {reason}")]
+pub struct SourceError {
+    pub text: String,
+    pub reason: String,
+}
+
+impl FromStr for Source {
+    type Err = SourceError;
+
+    /// `http://` and `https://` are base URLs; `file://` URLs and everything else are
+    /// directories.
+    fn from_str(text: &str) -> Result<Source, SourceError> {
+        let error = |reason: &str| SourceError {
+            text: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let uri = Uri::from_str(text).map_err(|err| error(&err.to_string()))?;
+            if uri.host().is_none_or(str::is_empty) {
+                return Err(error("the URL has no host"));
+            }
+            if uri.query().is_some() {
+                return Err(error("a base URL cannot have a query"));
+            }
+            let mut base = text.to_owned();
+            if !base.ends_with('/') {
+                base.push('/');
+            }
+            return Ok(Source::Http(Arc::new(HttpSource::new(base))));
+        }
+        if let Some(rest) = text.strip_prefix("file://") {
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') {
+                return Err(error(
+                    "a file:// URL needs an absolute path (file:///srv/registry)",
+                ));
+            }
+            return Ok(Source::Dir(PathBuf::from(
+                percent_decode(path)
+                    .ok_or_else(|| error("the path holds an invalid percent-encoded sequence"))?,
+            )));
+        }
+        if text.is_empty() {
+            return Err(error("it is empty"));
+        }
+        Ok(Source::Dir(PathBuf::from(text)))
+    }
+}
+
+impl Source {
+    pub fn dir(path: impl Into<PathBuf>) -> Source {
+        Source::Dir(path.into())
+    }
+
+    /// Where `relative` lives, for messages: a file path or a URL.
+    pub fn location(&self, relative: &str) -> String {
+        match self {
+            Source::Dir(dir) => dir.join(relative).display().to_string(),
+            Source::Http(http) => http.url(relative),
+        }
+    }
+
+    /// The registry itself, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Dir(dir) => dir.display().to_string(),
+            Source::Http(http) => http.base.clone(),
+        }
+    }
+
+    /// A name for this source that is safe as a directory name and distinct per source: a
+    /// readable part and a short hash of the whole location.
+    pub fn id(&self) -> String {
+        let full = match self {
+            Source::Dir(dir) => {
+                let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                format!("file://{}", absolute.display())
+            }
+            Source::Http(http) => http.base.clone(),
+        };
+        let readable: String = full
+            .split_once("://")
+            .map_or(full.as_str(), |(_, rest)| rest)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let readable = readable.trim_matches('_');
+        let readable: String = readable.chars().take(80).collect();
+        let hash = crate::common::model::Hash::of(full.as_bytes()).to_hex();
+        format!("{readable}-{}", &hash[..12])
+    }
+
+    /// The bytes at `relative`, or `None` when there is no such file.
+    pub fn get(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        match self.get_if_changed(relative, None)? {
+            Conditional::Missing => Ok(None),
+            Conditional::NotModified => {
+                unreachable!("an unconditional request is never answered 304")
+            }
+            Conditional::Fetched { bytes, .. } => Ok(Some(bytes)),
+        }
+    }
+
+    /// The bytes at `relative`, unless they still carry `etag`. Directories have no ETags, so
+    /// they always answer with the bytes.
+    pub fn get_if_changed(
+        &self,
+        relative: &str,
+        etag: Option<&str>,
+    ) -> Result<Conditional, FetchError> {
+        check_relative(relative)?;
+        match self {
+            Source::Dir(dir) => Ok(match fsutil::read_optional(&dir.join(relative))? {
+                None => Conditional::Missing,
+                Some(bytes) => Conditional::Fetched { bytes, etag: None },
+            }),
+            Source::Http(http) => http.get(relative, etag),
+        }
+    }
+}
+
+/// Refuses paths that could leave the registry root: paths come from documents, and a
+/// malicious registry must not make a reader touch files outside it.
+fn check_relative(relative: &str) -> Result<(), FetchError> {
+    let bad = relative.is_empty()
+        || relative.starts_with('/')
+        || relative.contains('\\')
+        || relative
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad {
+        return Err(FetchError::BadPath {
+            path: relative.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+impl HttpSource {
+    fn new(base: String) -> HttpSource {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(READ_TIMEOUT))
+            .timeout_recv_body(Some(READ_TIMEOUT))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(crate::common::generator())
+            .build()
+            .into();
+        HttpSource { base, agent }
+    }
+
+    fn url(&self, relative: &str) -> String {
+        format!("{}{relative}", self.base)
+    }
+
+    fn get(&self, relative: &str, etag: Option<&str>) -> Result<Conditional, FetchError> {
+        let first = self.url(relative);
+        let mut url = first.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            match self.attempt_with_retries(&url, etag)? {
+                Answer::Done(result) => return Ok(result),
+                Answer::Redirect(location) => {
+                    let next =
+                        resolve_redirect(&url, &location).ok_or_else(|| FetchError::Http {
+                            url: url.clone(),
+                            message: format!("redirect to an invalid location \"{location}\""),
+                        })?;
+                    let (from, to) = (authority(&url), authority(&next));
+                    if from != to || scheme(&url) == "https" && scheme(&next) != "https" {
+                        return Err(FetchError::CrossHostRedirect {
+                            url: first,
+                            from: format!("{}://{from}", scheme(&url)),
+                            to: format!("{}://{to}", scheme(&next)),
+                        });
+                    }
+                    url = next;
+                }
+            }
+        }
+        Err(FetchError::Http {
+            url: first,
+            message: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// One logical request: retried on network errors and 5xx answers, with a doubling pause.
+    fn attempt_with_retries(&self, url: &str, etag: Option<&str>) -> Result<Answer, FetchError> {
+        let mut pause = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.attempt(url, etag) {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Final(message)) => {
+                    return Err(FetchError::Http {
+                        url: url.to_owned(),
+                        message,
+                    });
+                }
+                Err(Failure::Retryable(message)) if attempt >= ATTEMPTS => {
+                    return Err(FetchError::Http {
+                        url: url.to_owned(),
+                        message: format!("{message} (gave up after {ATTEMPTS} attempts)"),
+                    });
+                }
+                Err(Failure::Retryable(_)) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn attempt(&self, url: &str, etag: Option<&str>) -> Result<Answer, Failure> {
+        let mut request = self.agent.get(url);
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        let mut response = request.call().map_err(|err| match err {
+            ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_) => Failure::Retryable(err.to_string()),
+            other => Failure::Final(other.to_string()),
+        })?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match status {
+            200 => {
+                let etag = header("etag");
+                let bytes = response
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY_BYTES)
+                    .read_to_vec()
+                    .map_err(|err| match err {
+                        ureq::Error::BodyExceedsLimit(_) => Failure::Final(err.to_string()),
+                        other => Failure::Retryable(other.to_string()),
+                    })?;
+                Ok(Answer::Done(Conditional::Fetched { bytes, etag }))
+            }
+            304 if etag.is_some() => Ok(Answer::Done(Conditional::NotModified)),
+            404 | 410 => Ok(Answer::Done(Conditional::Missing)),
+            301 | 302 | 303 | 307 | 308 => match header("location") {
+                Some(location) => Ok(Answer::Redirect(location)),
+                None => Err(Failure::Final(format!(
+                    "HTTP {status} without a Location header"
+                ))),
+            },
+            429 | 500..=599 => Err(Failure::Retryable(format!("HTTP {status}"))),
+            other => Err(Failure::Final(format!("HTTP {other}"))),
+        }
+    }
+}
+
+enum Answer {
+    Done(Conditional),
+    Redirect(String),
+}
+
+enum Failure {
+    Retryable(String),
+    Final(String),
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map_or("", |(scheme, _)| scheme)
+}
+
+/// `host[:port]`, lowercased.
+fn authority(url: &str) -> String {
+    url.split_once("://")
+        .map_or("", |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// The absolute URL a `Location` header points at.
+fn resolve_redirect(from: &str, location: &str) -> Option<String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Some(location.to_owned());
+    }
+    let origin = format!("{}://{}", scheme(from), authority(from));
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{}://{rest}", scheme(from)));
+    }
+    if location.starts_with('/') {
+        return Some(format!("{origin}{location}"));
+    }
+    let path_end = from.rfind('/')?;
+    (path_end >= origin.len()).then(|| format!("{}{location}", &from[..=path_end]))
+}
+
+/// Decodes `%XX` sequences; `None` when one is malformed or the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn locations_parse_into_sources() {
+        assert!(matches!("dist".parse::<Source>(), Ok(Source::Dir(p)) if p == Path::new("dist")));
+        assert!(
+            matches!("file:///srv/my%20registry".parse::<Source>(), Ok(Source::Dir(p)) if p == Path::new("/srv/my registry"))
+        );
+        let Ok(Source::Http(http)) = "https://example.com/registry".parse::<Source>() else {
+            panic!("not http");
+        };
+        assert_eq!(
+            http.url("v1/root.json"),
+            "https://example.com/registry/v1/root.json"
+        );
+        assert!("file://relative".parse::<Source>().is_err());
+        assert!("https://".parse::<Source>().is_err());
+    }
+
+    #[test]
+    fn paths_cannot_leave_the_registry() {
+        assert!(check_relative("v1/root.json").is_ok());
+        for bad in ["", "/etc/passwd", "v1/../../x", "v1//x", "v1\\x", "./v1"] {
+            assert!(check_relative(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_request() {
+        let from = "http://a.example:8080/reg/v1/root.json";
+        assert_eq!(
+            resolve_redirect(from, "/other/v1/root.json").unwrap(),
+            "http://a.example:8080/other/v1/root.json"
+        );
+        assert_eq!(
+            resolve_redirect(from, "root2.json").unwrap(),
+            "http://a.example:8080/reg/v1/root2.json"
+        );
+        assert_eq!(
+            resolve_redirect(from, "//b.example/x").unwrap(),
+            "http://b.example/x"
+        );
+        assert_eq!(authority(from), "a.example:8080");
+    }
+
+    #[test]
+    fn source_ids_are_safe_directory_names() {
+        let id = "https://example.com/reg/".parse::<Source>().unwrap().id();
+        assert!(id.starts_with("example.com_reg-"), "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        );
+    }
+}

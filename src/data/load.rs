@@ -1,0 +1,440 @@
+//! Reads `registry-data/`: walks the tree, refuses anything that is not part of the format,
+//! and checks each file on its own.
+//!
+//! The walk never follows a symbolic link: a link could pull a file from outside the repository
+//! into a public registry. Version files are read and checked in parallel; the result is sorted
+//! by name and version, so nothing downstream depends on file system or thread order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use crate::common::diagnostic::Diagnostic;
+use crate::common::fsutil::{self, IoContext, IoError};
+use crate::common::model::{self, ExpertName};
+use crate::data::build_cache::{BuildCache, Stamp};
+use crate::data::definition::{self, VersionRecord};
+use crate::data::meta::{self, ExpertMeta};
+use crate::data::settings::{self, Settings};
+
+/// Everything read from `registry-data/`, before cross-file rules are applied.
+#[derive(Debug)]
+pub struct LoadedRegistry {
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    pub experts: BTreeMap<ExpertName, LoadedExpert>,
+    pub problems: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+pub struct LoadedExpert {
+    pub name: ExpertName,
+    pub dir: PathBuf,
+    /// Versions whose file broke no rule of its own, in SemVer order.
+    pub versions: BTreeMap<semver::Version, LoadedVersion>,
+    /// Version texts of files that exist but are invalid, so other rules do not also report
+    /// them as missing.
+    pub invalid_versions: BTreeSet<String>,
+    pub meta: ExpertMeta,
+    pub meta_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadedVersion {
+    pub path: PathBuf,
+    pub record: VersionRecord,
+    /// What identifies this file unchanged next time, for the build cache.
+    pub stamp: Option<Stamp>,
+}
+
+/// A version file found by the walk, not yet read.
+struct VersionFile {
+    name: ExpertName,
+    version_text: String,
+    version: semver::Version,
+    path: PathBuf,
+}
+
+/// Reads and checks every file of the registry. I/O failures on the data directory itself are
+/// errors; problems with the data are collected in [`LoadedRegistry::problems`].
+pub fn load(data_dir: &Path) -> Result<LoadedRegistry, IoError> {
+    Ok(load_with_cache(data_dir, || None, &|_, _| {})?.0)
+}
+
+/// [`load`] with the build cache, which `load_cache` reads while the directory is walked (at
+/// 100k versions each takes about a tenth of a second, a large part of a rebuild), calling
+/// `progress(done, total)` as version files are checked. Returns the cache too, which says
+/// afterwards whether it was fully reused.
+pub fn load_with_cache(
+    data_dir: &Path,
+    load_cache: impl FnOnce() -> Option<BuildCache> + Send,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(LoadedRegistry, Option<BuildCache>), IoError> {
+    let action = "cannot read registry data directory";
+    let metadata = std::fs::metadata(data_dir).with_path(action, data_dir)?;
+    if !metadata.is_dir() {
+        // Walking a file finds nothing, which would pass as a valid, empty registry.
+        let source = std::io::Error::from(std::io::ErrorKind::NotADirectory);
+        return Err(IoError::new(action, data_dir, source));
+    }
+    let mut problems = Vec::new();
+    let settings_path = data_dir.join(settings::FILE_NAME);
+    let settings = match std::fs::symlink_metadata(&settings_path) {
+        Ok(meta) if meta.is_file() => settings::parse(
+            &settings_path,
+            &fsutil::read(&settings_path)?,
+            &mut problems,
+        ),
+        _ => Settings::default(),
+    };
+
+    let mut walk = Walk::default();
+    let (walked, loaded_cache) = rayon::join(|| walk.run(data_dir, &mut problems), load_cache);
+    walked?;
+    let cache = loaded_cache.as_ref();
+    for (scope_dir, non_empty) in &walk.scope_dirs {
+        if !non_empty {
+            problems.push(Diagnostic::error(
+                "empty-scope",
+                scope_dir,
+                "scope directory holds no expert directory",
+            ));
+        }
+    }
+
+    let total = walk.version_files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
+        .version_files
+        .par_iter()
+        .map(|file| {
+            let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if step.is_multiple_of(1024) {
+                progress(step, total);
+            }
+            check_version(file, &settings, cache)
+        })
+        .collect::<Result<_, IoError>>()?;
+
+    let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();
+    for (name, dir) in walk.expert_dirs {
+        let meta_path = dir.join(meta::FILE_NAME);
+        let meta = if walk.meta_files.contains(&meta_path) {
+            meta::parse(&meta_path, &fsutil::read(&meta_path)?, &mut problems)
+        } else {
+            ExpertMeta::default()
+        };
+        experts.insert(
+            name.clone(),
+            LoadedExpert {
+                name,
+                dir,
+                versions: BTreeMap::new(),
+                invalid_versions: BTreeSet::new(),
+                meta,
+                meta_path,
+            },
+        );
+    }
+    for (file, (loaded, file_problems)) in walk.version_files.into_iter().zip(checked) {
+        problems.extend(file_problems);
+        let Some(expert) = experts.get_mut(&file.name) else {
+            continue;
+        };
+        match loaded {
+            Some(loaded) => {
+                expert.versions.insert(file.version, loaded);
+            }
+            None => {
+                expert.invalid_versions.insert(file.version_text);
+            }
+        }
+    }
+    for expert in experts.values() {
+        if expert.versions.is_empty() && expert.invalid_versions.is_empty() {
+            problems.push(Diagnostic::error(
+                "no-versions",
+                &expert.dir,
+                format!(
+                    "expert directory \"{}\" holds no version file (<version>.toml)",
+                    expert.name
+                ),
+            ));
+        }
+    }
+    let loaded = LoadedRegistry {
+        data_dir: data_dir.to_path_buf(),
+        settings,
+        experts,
+        problems,
+    };
+    Ok((loaded, loaded_cache))
+}
+
+impl LoadedRegistry {
+    /// Adds a version file that is not on disk yet (`path` is where it would be written), checked
+    /// like every other one, so that `publish` can validate the registry it is about to create
+    /// before it writes anything.
+    pub fn add_version(
+        &mut self,
+        name: &ExpertName,
+        version: &semver::Version,
+        path: &Path,
+        bytes: &[u8],
+    ) {
+        let version_text = version.to_string();
+        let record =
+            definition::check_version_file(path, name, &version_text, bytes, &mut self.problems);
+        let dir = name.data_dir(&self.data_dir);
+        let expert = self
+            .experts
+            .entry(name.clone())
+            .or_insert_with(|| LoadedExpert {
+                name: name.clone(),
+                meta_path: dir.join(meta::FILE_NAME),
+                dir,
+                versions: BTreeMap::new(),
+                invalid_versions: BTreeSet::new(),
+                meta: ExpertMeta::default(),
+            });
+        match record {
+            Some(record) => {
+                let loaded = LoadedVersion {
+                    path: path.to_path_buf(),
+                    record,
+                    stamp: None,
+                };
+                expert.versions.insert(version.clone(), loaded);
+            }
+            None => {
+                expert.invalid_versions.insert(version_text);
+            }
+        }
+    }
+
+    /// Replaces an expert's `expert.toml` with `bytes`, not yet written, dropping what the old
+    /// file was found to break, so that an edit is validated before it is written.
+    pub fn replace_meta(&mut self, name: &ExpertName, bytes: &[u8]) {
+        let Some(expert) = self.experts.get_mut(name) else {
+            return;
+        };
+        let meta_path = expert.meta_path.clone();
+        self.problems.retain(|problem| problem.file != meta_path);
+        expert.meta = meta::parse(&meta_path, bytes, &mut self.problems);
+    }
+}
+
+fn check_version(
+    file: &VersionFile,
+    settings: &Settings,
+    cache: Option<&BuildCache>,
+) -> Result<(Option<LoadedVersion>, Vec<Diagnostic>), IoError> {
+    let mut problems = Vec::new();
+    let metadata = std::fs::symlink_metadata(&file.path).with_path("cannot read", &file.path)?;
+    if metadata.len() > settings.max_version_bytes {
+        problems.push(Diagnostic::error(
+            "too-large",
+            &file.path,
+            format!(
+                "version file is {} bytes; the limit is {} (set [limits] max-version-bytes in registry.toml to change it)",
+                metadata.len(),
+                settings.max_version_bytes
+            ),
+        ));
+        return Ok((None, problems));
+    }
+    if let Some(record) = cache.and_then(|cache| cache.lookup(&file.path, &metadata)) {
+        let loaded = LoadedVersion {
+            path: file.path.clone(),
+            record,
+            stamp: Some(Stamp::of(&metadata)),
+        };
+        return Ok((Some(loaded), problems));
+    }
+    let bytes = fsutil::read(&file.path)?;
+    let record = definition::check_version_file(
+        &file.path,
+        &file.name,
+        &file.version_text,
+        &bytes,
+        &mut problems,
+    );
+    let loaded = record.map(|record| LoadedVersion {
+        path: file.path.clone(),
+        record,
+        stamp: cache.and_then(|cache| cache.stamp(&metadata)),
+    });
+    Ok((loaded, problems))
+}
+
+/// What the directory walk found.
+#[derive(Default)]
+struct Walk {
+    expert_dirs: BTreeMap<ExpertName, PathBuf>,
+    /// Scope directories, each with whether it holds at least one entry.
+    scope_dirs: BTreeMap<PathBuf, bool>,
+    meta_files: std::collections::HashSet<PathBuf>,
+    version_files: Vec<VersionFile>,
+}
+
+/// The role of a directory on the walk's current path, if it has one.
+type Role = Option<(DirRole, Option<ExpertName>)>;
+
+/// Records the role of the directory at `depth` (the walk has just entered it).
+fn set_role(roles: &mut Vec<Role>, depth: usize, role: Role) {
+    roles.resize(depth, None);
+    roles.push(role);
+}
+
+/// The role of a directory in the layout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirRole {
+    Scope,
+    Expert,
+}
+
+impl Walk {
+    fn run(&mut self, data_dir: &Path, problems: &mut Vec<Diagnostic>) -> Result<(), IoError> {
+        // The walk is depth-first, so the roles of the directories above the current entry form
+        // a stack indexed by depth: the parent's role is `roles[depth - 1]`.
+        let mut roles: Vec<Role> = Vec::new();
+        let mut entries = WalkDir::new(data_dir)
+            .min_depth(1)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(|err| fsutil::walk_error(err, data_dir))?;
+            let path = entry.path();
+            let file_type = entry.file_type();
+            let depth = entry.depth();
+            if depth == 2
+                && let Some(non_empty) = path.parent().and_then(|p| self.scope_dirs.get_mut(p))
+            {
+                *non_empty = true;
+            }
+            roles.truncate(depth);
+            let parent_role = roles.get(depth.wrapping_sub(1)).cloned().flatten();
+            let not_in_format = |what: &str| {
+                Diagnostic::error(
+                    "not-in-format",
+                    path,
+                    format!("{what} is not part of the registry format (see docs/format.md)"),
+                )
+            };
+            if file_type.is_symlink() {
+                problems.push(Diagnostic::error(
+                    "symlink",
+                    path,
+                    "symbolic links are refused and never followed: a link could publish a file from outside the registry",
+                ));
+                continue;
+            }
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+                problems.push(Diagnostic::error(
+                    "not-utf8-name",
+                    path,
+                    "file name is not valid UTF-8",
+                ));
+                if file_type.is_dir() {
+                    entries.skip_current_dir();
+                }
+                continue;
+            };
+            let is_dir = file_type.is_dir();
+            if !is_dir && !file_type.is_file() {
+                problems.push(not_in_format("special file"));
+                continue;
+            }
+            match (depth, parent_role, is_dir) {
+                (1, _, false) if file_name == settings::FILE_NAME => {}
+                (1, _, true) if file_name.starts_with('@') => {
+                    set_role(&mut roles, depth, Some((DirRole::Scope, None)));
+                    self.scope_dirs.insert(path.to_path_buf(), false);
+                }
+                (1, _, true) => {
+                    let role = self.expert_dir(file_name, path, problems, &mut entries);
+                    set_role(&mut roles, depth, role);
+                }
+                (2, Some((DirRole::Scope, _)), true) => {
+                    let full = format!(
+                        "{}/{file_name}",
+                        &path
+                            .parent()
+                            .and_then(Path::file_name)
+                            .and_then(|n| n.to_str())
+                            .unwrap_or_default()
+                    );
+                    let role = self.expert_dir(&full, path, problems, &mut entries);
+                    set_role(&mut roles, depth, role);
+                }
+                (_, Some((DirRole::Expert, Some(name))), false) => {
+                    self.expert_file(name, file_name, path, problems)
+                }
+                (_, _, true) => {
+                    set_role(&mut roles, depth, None);
+                    problems.push(not_in_format("directory"));
+                    entries.skip_current_dir();
+                }
+                (_, _, false) => problems.push(not_in_format("file")),
+            }
+        }
+        Ok(())
+    }
+
+    fn expert_dir(
+        &mut self,
+        name: &str,
+        path: &Path,
+        problems: &mut Vec<Diagnostic>,
+        entries: &mut walkdir::IntoIter,
+    ) -> Option<(DirRole, Option<ExpertName>)> {
+        match ExpertName::parse(name) {
+            Ok(name) => {
+                self.expert_dirs.insert(name.clone(), path.to_path_buf());
+                Some((DirRole::Expert, Some(name)))
+            }
+            Err(err) => {
+                problems.push(Diagnostic::error("invalid-name", path, err));
+                entries.skip_current_dir();
+                None
+            }
+        }
+    }
+
+    fn expert_file(
+        &mut self,
+        name: ExpertName,
+        file_name: &str,
+        path: &Path,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        if file_name == meta::FILE_NAME {
+            self.meta_files.insert(path.to_path_buf());
+            return;
+        }
+        let Some(version_text) = file_name.strip_suffix(".toml") else {
+            problems.push(Diagnostic::error(
+                "not-in-format",
+                path,
+                "file is not part of the registry format: an expert directory holds <version>.toml files and an optional expert.toml",
+            ));
+            return;
+        };
+        match model::parse_canonical_version(version_text) {
+            Ok(version) => self.version_files.push(VersionFile {
+                name,
+                version_text: version_text.to_owned(),
+                version,
+                path: path.to_path_buf(),
+            }),
+            Err(err) => problems.push(Diagnostic::error(
+                "invalid-version",
+                path,
+                format!("version file name: {err}"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! registry-data/ → a checked [`validate::Registry`]: the first stage of every command that
+//! reads the data (`check`, `build`, `publish`, the review of a pull request).
+//!
+//! [`load`] walks the directory in sorted order and reads each file once; each file is checked
+//! on its own ([`definition`] with [`provider`] for version files, [`meta`] for `expert.toml`,
+//! [`settings`] for `registry.toml`), every problem located through [`source`]; [`validate`]
+//! applies the rules that need the whole registry. [`build_cache`] remembers what unchanged
+//! version files held, so a rebuild does not parse them again.
+//!
+//! Imports only from `common`.
+
+use std::path::Path;
+
+use crate::common::diagnostic::Diagnostic;
+use crate::common::fsutil::IoError;
+
+pub mod build_cache;
+pub mod definition;
+pub mod load;
+pub mod meta;
+pub mod provider;
+pub mod settings;
+pub mod source;
+pub mod validate;
+
+/// Loads and validates `registry-data/` without writing anything.
+pub fn check(data_dir: &Path) -> Result<(Option<validate::Registry>, Vec<Diagnostic>), IoError> {
+    let loaded = load::load(data_dir)?;
+    Ok(validate::validate(loaded))
+}

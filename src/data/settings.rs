@@ -1,0 +1,232 @@
+//! `registry.toml`: settings for the whole registry, every one with a default.
+//!
+//! Unknown keys are refused, so a misspelt setting never silently falls back to its default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::common::diagnostic::Diagnostic;
+use crate::common::model::ExpertName;
+use crate::common::signing::PublicKey;
+use crate::data::source::{self, Checker, Source};
+
+pub const FILE_NAME: &str = "registry.toml";
+pub const DEFAULT_NAME: &str = "Perstack Registry";
+pub const DEFAULT_MAX_VERSION_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// A display name for people.
+    pub name: String,
+    /// The largest version file accepted, in bytes.
+    pub max_version_bytes: u64,
+    /// Scope (`@acme`) -> the code-host owners who must review changes to it.
+    pub scope_owners: BTreeMap<String, Vec<String>>,
+    /// Expert names and scopes accepted even though they look like existing ones.
+    pub allowed_names: BTreeSet<String>,
+    /// The public keys that may sign the registry's root (`[trust] keys`), as written.
+    pub trust_keys: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            name: DEFAULT_NAME.to_owned(),
+            max_version_bytes: DEFAULT_MAX_VERSION_BYTES,
+            scope_owners: BTreeMap::new(),
+            allowed_names: BTreeSet::new(),
+            trust_keys: Vec::new(),
+        }
+    }
+}
+
+/// Parses `registry.toml`. Problems are pushed to `problems`; the settings returned fall back to
+/// defaults for whatever could not be read, so the rest of the data can still be checked.
+pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Settings {
+    let mut settings = Settings::default();
+    let Some(text) = source::check_text(path, bytes, problems) else {
+        return settings;
+    };
+    let src = Source::new(path, text);
+    let Some(document) = src.parse(problems) else {
+        return settings;
+    };
+    let mut checker = Checker {
+        src: &src,
+        problems,
+    };
+    for (key, value) in document.get_ref().iter() {
+        match key.get_ref().as_ref() {
+            "name" => {
+                if let Some(name) = checker.non_empty_string("name", value) {
+                    settings.name = name.to_owned();
+                }
+            }
+            "limits" => {
+                let Some(limits) = checker.table("limits", value) else {
+                    continue;
+                };
+                for (key, value) in limits.iter() {
+                    match key.get_ref().as_ref() {
+                        "max-version-bytes" => match checker.integer("max-version-bytes", value) {
+                            Some(bytes) if bytes > 0 => settings.max_version_bytes = bytes as u64,
+                            Some(_) => checker.error(
+                                "invalid-setting",
+                                value.span(),
+                                "`max-version-bytes` must be positive".to_owned(),
+                            ),
+                            None => {}
+                        },
+                        other => checker.unknown_key("[limits]", other, key.span()),
+                    }
+                }
+            }
+            "scopes" => {
+                let Some(scopes) = checker.table("scopes", value) else {
+                    continue;
+                };
+                for (scope, entry) in scopes.iter() {
+                    let scope_name = scope.get_ref().as_ref();
+                    if let Err(err) = check_scope(scope_name) {
+                        checker.error("invalid-scope", scope.span(), err);
+                        continue;
+                    }
+                    let what = format!("[scopes.\"{scope_name}\"]");
+                    let Some(table) = checker.table(&what, entry) else {
+                        continue;
+                    };
+                    let mut owners = Vec::new();
+                    for (key, value) in table.iter() {
+                        match key.get_ref().as_ref() {
+                            "owners" => {
+                                for (owner, span) in checker.string_array("owners", value) {
+                                    match check_owner(owner) {
+                                        Ok(()) => owners.push(owner.to_owned()),
+                                        Err(err) => checker.error("invalid-owner", span, err),
+                                    }
+                                }
+                                if owners.is_empty() {
+                                    checker.error(
+                                        "empty",
+                                        value.span(),
+                                        format!("{what} `owners` must name at least one owner"),
+                                    );
+                                }
+                            }
+                            other => checker.unknown_key(&what, other, key.span()),
+                        }
+                    }
+                    if !table.contains_key("owners") {
+                        checker.error(
+                            "missing-field",
+                            entry.span(),
+                            format!("{what} is missing the required field `owners`"),
+                        );
+                    }
+                    settings.scope_owners.insert(scope_name.to_owned(), owners);
+                }
+            }
+            "names" => {
+                let Some(names) = checker.table("names", value) else {
+                    continue;
+                };
+                for (key, value) in names.iter() {
+                    match key.get_ref().as_ref() {
+                        "allow" => {
+                            for (name, span) in checker.string_array("allow", value) {
+                                let valid = if name.contains('/') || !name.starts_with('@') {
+                                    ExpertName::parse(name).map(|_| ())
+                                } else {
+                                    check_scope(name)
+                                };
+                                match valid {
+                                    Ok(()) => {
+                                        settings.allowed_names.insert(name.to_owned());
+                                    }
+                                    Err(err) => checker.error("invalid-name", span, err),
+                                }
+                            }
+                        }
+                        other => checker.unknown_key("[names]", other, key.span()),
+                    }
+                }
+            }
+            "trust" => {
+                let Some(trust) = checker.table("trust", value) else {
+                    continue;
+                };
+                for (key, value) in trust.iter() {
+                    match key.get_ref().as_ref() {
+                        "keys" => {
+                            for (text, span) in checker.string_array("keys", value) {
+                                match PublicKey::parse(text) {
+                                    Ok(_) => settings.trust_keys.push(text.to_owned()),
+                                    Err(err) => checker.error("invalid-key", span, err),
+                                }
+                            }
+                        }
+                        other => checker.unknown_key("[trust]", other, key.span()),
+                    }
+                }
+            }
+            other => checker.unknown_key(FILE_NAME, other, key.span()),
+        }
+    }
+    settings
+}
+
+/// Checks a scope written with its `@`, such as `@acme`.
+pub fn check_scope(scope: &str) -> Result<(), String> {
+    let valid = scope.starts_with('@')
+        && ExpertName::parse(&format!("{scope}/x")).is_ok_and(|n| n.scope() == Some(scope));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{scope}\" is not a scope: write @ followed by lowercase letters, digits, '-' and '_' (e.g. \"@acme\")"
+        ))
+    }
+}
+
+/// Checks a code owner as CODEOWNERS accepts it: `@user`, `@org/team` or an email address.
+fn check_owner(owner: &str) -> Result<(), String> {
+    let handle_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let valid = match owner.strip_prefix('@') {
+        Some(handle) => {
+            let mut parts = handle.split('/');
+            let all_ok = parts
+                .by_ref()
+                .take(2)
+                .all(|part| !part.is_empty() && part.chars().all(handle_char));
+            all_ok && parts.next().is_none()
+        }
+        None => owner.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && domain.contains('.') && !owner.contains(char::is_whitespace)
+        }),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "owner \"{owner}\" is not a code owner: write @user, @org/team or an email address"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_and_scopes_have_the_code_host_shapes() {
+        assert!(check_owner("@acme-org/maintainers").is_ok());
+        assert!(check_owner("@alice").is_ok());
+        assert!(check_owner("alice@example.com").is_ok());
+        assert!(check_owner("@a/b/c").is_err());
+        assert!(check_owner("alice").is_err());
+        assert!(check_scope("@acme").is_ok());
+        assert!(check_scope("acme").is_err());
+        assert!(check_scope("@Acme").is_err());
+        assert!(check_scope("@acme/x").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! Reading a registry that was already built: open its root, then follow hashes.
+//!
+//! Each document read is checked against the hash that points at it, so a damaged or tampered
+//! registry is reported rather than trusted. Paths are computed from hashes, never taken from
+//! the documents, so a malicious registry cannot point a reader anywhere else. The write-once
+//! rules (`writeonce`), the incremental build, and every client (`resolve`, `fetch`, `mirror`,
+//! `verify`) read registries through this module; the documents' types live here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::common::model::{Hash, Status};
+use crate::common::transport::{FetchError, Source};
+use crate::dist::index;
+
+/// Why a published registry could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishedError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{location}: {message}")]
+    Invalid { location: String, message: String },
+}
+
+impl From<crate::common::fsutil::IoError> for PublishedError {
+    fn from(err: crate::common::fsutil::IoError) -> PublishedError {
+        PublishedError::Fetch(err.into())
+    }
+}
+
+/// Something that serves the files of a registry by relative path: a [`Source`], or a local
+/// copy that stands in front of one (`replica`).
+pub trait Reader: Send + Sync + std::fmt::Debug {
+    fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError>;
+    /// Where `relative` lives, for messages.
+    fn location(&self, relative: &str) -> String;
+}
+
+impl Reader for Source {
+    fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        self.get(relative)
+    }
+
+    fn location(&self, relative: &str) -> String {
+        Source::location(self, relative)
+    }
+}
+
+/// `v1/root.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RootDoc {
+    pub format: u64,
+    pub serial: u64,
+    pub snapshot: Pointer,
+    #[serde(default)]
+    pub experts: u64,
+    #[serde(default)]
+    pub versions: u64,
+    /// When the root stops being valid (signed roots only), RFC 3339 UTC.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// The public keys that may sign the registry's roots (signed roots only).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub signatures: Vec<SignatureDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignatureDoc {
+    pub keyid: String,
+    pub sig: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pointer {
+    pub path: String,
+    pub blake3: Hash,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SnapshotDoc {
+    pub experts: BTreeMap<String, Pointer>,
+}
+
+/// An expert index document as published.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexDoc {
+    #[serde(default)]
+    pub name: String,
+    /// `latest` first, then custom tags (serde_json keeps the document's order).
+    #[serde(rename = "dist-tags")]
+    pub dist_tags: serde_json::Map<String, serde_json::Value>,
+    pub versions: BTreeMap<String, IndexVersion>,
+}
+
+impl IndexDoc {
+    /// The version a dist-tag points at.
+    pub fn tag(&self, tag: &str) -> Option<&str> {
+        self.dist_tags.get(tag).and_then(|v| v.as_str())
+    }
+
+    /// Dist-tags in document order.
+    pub fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.dist_tags
+            .iter()
+            .filter_map(|(tag, version)| Some((tag.as_str(), version.as_str()?)))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexVersion {
+    pub blake3: Hash,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub path: String,
+    pub status: Status,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, rename = "requiredEnv")]
+    pub required_env: Vec<String>,
+    #[serde(default)]
+    pub delegates: Vec<String>,
+}
+
+/// A registry, opened at its root.
+#[derive(Debug, Clone)]
+pub struct PublishedRegistry {
+    pub reader: Arc<dyn Reader>,
+    pub root: RootDoc,
+    pub root_bytes: Vec<u8>,
+    /// Expert name -> hash of its index document.
+    pub experts: BTreeMap<String, Hash>,
+}
+
+impl PublishedRegistry {
+    /// Opens the registry at `reader`; `Ok(None)` when there is no root there at all.
+    pub fn open(reader: Arc<dyn Reader>) -> Result<Option<PublishedRegistry>, PublishedError> {
+        let Some(root_bytes) = reader.read(index::ROOT_PATH)? else {
+            return Ok(None);
+        };
+        PublishedRegistry::from_root(reader, root_bytes).map(Some)
+    }
+
+    /// Opens the registry whose root the caller already read (and, for clients, checked).
+    pub fn from_root(
+        reader: Arc<dyn Reader>,
+        root_bytes: Vec<u8>,
+    ) -> Result<PublishedRegistry, PublishedError> {
+        let root = parse_root(&reader.location(index::ROOT_PATH), &root_bytes)?;
+        let snapshot: SnapshotDoc = read_verified(
+            reader.as_ref(),
+            &index::snapshot_path(&root.snapshot.blake3),
+            &root.snapshot.blake3,
+        )?;
+        let experts = snapshot
+            .experts
+            .into_iter()
+            .map(|(name, pointer)| (name, pointer.blake3))
+            .collect();
+        Ok(PublishedRegistry {
+            reader,
+            root,
+            root_bytes,
+            experts,
+        })
+    }
+
+    /// Reads one expert's index document, verified against the snapshot.
+    pub fn read_index(&self, name: &str) -> Result<Option<IndexDoc>, PublishedError> {
+        let Some(hash) = self.experts.get(name) else {
+            return Ok(None);
+        };
+        self.read_index_at(hash).map(Some)
+    }
+
+    /// Reads the index document with this hash.
+    pub fn read_index_at(&self, hash: &Hash) -> Result<IndexDoc, PublishedError> {
+        read_verified(self.reader.as_ref(), &index::index_path(hash), hash)
+    }
+
+    /// Reads a blob, verified against its hash.
+    pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>, PublishedError> {
+        read_hashed(self.reader.as_ref(), &index::blob_path(hash), hash)
+    }
+}
+
+/// Parses a root document and checks its format.
+pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedError> {
+    let root: RootDoc = parse_json(location, bytes)?;
+    if root.format != index::FORMAT {
+        return Err(invalid(
+            location,
+            format!(
+                "format {} is not supported (this program reads format {})",
+                root.format,
+                index::FORMAT
+            ),
+        ));
+    }
+    Ok(root)
+}
+
+/// Reads `relative` and checks that it hashes to `hash`.
+pub fn read_hashed(
+    reader: &dyn Reader,
+    relative: &str,
+    hash: &Hash,
+) -> Result<Vec<u8>, PublishedError> {
+    let location = reader.location(relative);
+    let bytes = reader
+        .read(relative)?
+        .ok_or_else(|| invalid(&location, "missing: the registry is incomplete".to_owned()))?;
+    let actual = Hash::of(&bytes);
+    if actual != *hash {
+        return Err(invalid(
+            &location,
+            format!(
+                "content hashes to {actual}, but the registry expects {hash}: the registry is damaged"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn read_verified<T: serde::de::DeserializeOwned>(
+    reader: &dyn Reader,
+    relative: &str,
+    hash: &Hash,
+) -> Result<T, PublishedError> {
+    let bytes = read_hashed(reader, relative, hash)?;
+    parse_json(&reader.location(relative), &bytes)
+}
+
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    location: &str,
+    bytes: &[u8],
+) -> Result<T, PublishedError> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| invalid(location, format!("not a valid registry document: {err}")))
+}
+
+fn invalid(location: &str, message: String) -> PublishedError {
+    PublishedError::Invalid {
+        location: location.to_owned(),
+        message,
+    }
+}
