@@ -6,7 +6,7 @@
 //! - [`common`]: the vocabulary every stage shares (names, hashes, diagnostics, file I/O, JSON,
 //!   signing, fetching files);
 //! - [`data`]: `registry-data/` → a checked `Registry`;
-//! - [`dist`]: the static format both ends share: its paths and documents, and reading a
+//! - [`format`]: the static format both ends share: its paths and documents, and reading a
 //!   published registry from its root;
 //! - [`site`]: the website rendered from a checked registry;
 //! - [`build`]: writes a registry atomically, refuses what would change a published one, and
@@ -24,6 +24,6 @@ pub mod build;
 pub mod client;
 pub mod common;
 pub mod data;
-pub mod dist;
+pub mod format;
 pub mod serve;
 pub mod site;

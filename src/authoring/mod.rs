@@ -4,7 +4,7 @@
 //! names checked by [`names`]), [`codeowners`] turns scope owners into CODEOWNERS and [`init`]
 //! starts a registry repository. [`outcome`] classifies their failures.
 //!
-//! Imports from `common`, `data`, `dist` and `build` (the review applies the build's
+//! Imports from `common`, `data`, `format` and `build` (the review applies the build's
 //! write-once rules).
 
 pub mod codeowners;

@@ -32,9 +32,9 @@ use crate::common::transport::Source;
 use crate::data::build_cache::{self, BuildCache};
 use crate::data::load;
 use crate::data::validate::{self, Expert};
-use crate::dist::api::{self, ApiExpert, ApiVersion};
-use crate::dist::index::{self, RootCounts};
-use crate::dist::reader::{PublishedError, PublishedRegistry};
+use crate::format::api::{self, ApiExpert, ApiVersion};
+use crate::format::index::{self, RootCounts};
+use crate::format::reader::{PublishedError, PublishedRegistry};
 use crate::site::page_cache::{self, PageCache};
 use crate::site::{Site, SiteError, SiteInput};
 use plan::Plan;
@@ -106,7 +106,7 @@ pub enum BuildError {
 }
 
 pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOutcome, BuildError> {
-    let state_dir = options.out_dir.join(crate::dist::STATE_DIR);
+    let state_dir = options.out_dir.join(crate::format::STATE_DIR);
     fsutil::create_dir_all(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
@@ -285,7 +285,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let headers_path = options.out_dir.join("_headers");
     if staging.write_if_changed(
         &headers_path,
-        crate::dist::headers::headers_file().as_bytes(),
+        crate::format::headers::headers_file().as_bytes(),
         false,
     )? {
         files_written += 1;

@@ -19,9 +19,9 @@ use crate::common::fsutil::{self, IoError};
 use crate::common::json::Document;
 use crate::common::model::{ExpertName, Hash};
 use crate::data::validate::Registry;
-use crate::dist::STATE_DIR;
-use crate::dist::index;
-use crate::dist::reader::{PublishedError, PublishedRegistry};
+use crate::format::STATE_DIR;
+use crate::format::index;
+use crate::format::reader::{PublishedError, PublishedRegistry};
 
 pub const FILE_NAME: &str = "plan.json";
 pub const FORMAT: u64 = 1;
@@ -168,7 +168,7 @@ pub fn compute(
 ) -> Result<Plan, PublishedError> {
     let mut plan = Plan::new(built.serial);
     let api_current = match previous {
-        Some(p) => crate::dist::api::format_is_current(p.reader.as_ref())?,
+        Some(p) => crate::format::api::format_is_current(p.reader.as_ref())?,
         None => false,
     };
     for (name, expert) in &built.registry.experts {
@@ -177,7 +177,7 @@ pub fn compute(
             Some(p) if p.experts.get(name.as_str()) == Some(&hash) => {
                 // Documents in the format of an older build are all replaced.
                 if !api_current {
-                    plan.add_all(Kind::Api, crate::dist::api::document_paths(expert));
+                    plan.add_all(Kind::Api, crate::format::api::document_paths(expert));
                 }
                 continue;
             }
@@ -197,7 +197,7 @@ pub fn compute(
         plan.add(Kind::Readable, name.readable_index_path());
         // An expert's API documents are a function of its index document and blobs, so they
         // change exactly when its index document does.
-        for path in crate::dist::api::document_paths(expert) {
+        for path in crate::format::api::document_paths(expert) {
             plan.add(Kind::Api, path);
         }
     }
@@ -211,16 +211,19 @@ pub fn compute(
             None => false,
         })
     };
-    for (relative, bytes) in crate::dist::api::fixed_documents() {
+    for (relative, bytes) in crate::format::api::fixed_documents() {
         if !unchanged(relative, &bytes)? {
             let kind = match relative {
-                crate::dist::api::FORMAT_PATH => Kind::ApiFormat,
+                crate::format::api::FORMAT_PATH => Kind::ApiFormat,
                 _ => Kind::Api,
             };
             plan.add(kind, relative.to_owned());
         }
     }
-    if !unchanged("_headers", crate::dist::headers::headers_file().as_bytes())? {
+    if !unchanged(
+        "_headers",
+        crate::format::headers::headers_file().as_bytes(),
+    )? {
         plan.add(Kind::Headers, "_headers".to_owned());
     }
     if !unchanged(index::ROOT_PATH, &built.root.bytes)? {

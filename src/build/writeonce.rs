@@ -14,7 +14,7 @@ use crate::common::diagnostic::{Diagnostic, Position};
 use crate::common::model::{ExpertName, Hash, LATEST, Status};
 use crate::data::meta;
 use crate::data::validate::{Expert, Registry};
-use crate::dist::reader::{IndexDoc, PublishedError, PublishedRegistry};
+use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
 
 /// What the write-once rules need to know about one expert.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use crate::common::model::{ExpertName, Hash, Status};
 use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
-use crate::dist::index;
-use crate::dist::reader::{IndexDoc, RootDoc, SnapshotDoc};
+use crate::format::index;
+use crate::format::reader::{IndexDoc, RootDoc, SnapshotDoc};
 
 #[derive(Debug, Default)]
 pub struct AuditReport {
@@ -101,7 +101,7 @@ pub fn audit(
         return Ok(report);
     };
 
-    let experts: Vec<(String, crate::dist::reader::Pointer)> =
+    let experts: Vec<(String, crate::format::reader::Pointer)> =
         snapshot.experts.into_iter().collect();
     let audited: Vec<(AuditReport, Option<(String, IndexDoc)>)> = experts
         .par_iter()
@@ -134,7 +134,7 @@ pub fn audit(
 fn audit_expert(
     source: &Source,
     name: &str,
-    pointer: &crate::dist::reader::Pointer,
+    pointer: &crate::format::reader::Pointer,
 ) -> Result<(AuditReport, Option<(String, IndexDoc)>), FetchError> {
     let mut report = AuditReport::default();
     let index_path = index::index_path(&pointer.blake3);

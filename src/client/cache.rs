@@ -20,8 +20,8 @@ use crate::common::model::Hash;
 use crate::common::signing::PublicKey;
 use crate::common::timestamp;
 use crate::common::transport::{Conditional, FetchError, Source};
-use crate::dist::index;
-use crate::dist::reader::{self, IndexDoc, PublishedError, PublishedRegistry, Reader, RootDoc};
+use crate::format::index;
+use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, Reader, RootDoc};
 
 /// The cache directory when `--cache` is not given: `$XDG_CACHE_HOME/perstack-registry`, else
 /// `~/.cache/perstack-registry`.
@@ -204,8 +204,8 @@ impl Client {
                 .write(&expert.readable_index_path(), &index_bytes, false)?;
         }
         self.replica.write(
-            crate::dist::headers::HEADERS_PATH,
-            crate::dist::headers::headers_file().as_bytes(),
+            crate::format::headers::HEADERS_PATH,
+            crate::format::headers::headers_file().as_bytes(),
             false,
         )?;
         self.replica

@@ -25,9 +25,9 @@ use crate::common::model::{ExpertName, Hash};
 use crate::common::progress::Progress;
 use crate::common::signing::{PublicKey, SecretKey};
 use crate::common::transport::Source;
-use crate::dist::api::{self, ApiExpert, ApiVersion};
-use crate::dist::index;
-use crate::dist::reader::{self, IndexDoc, PublishedError, PublishedRegistry};
+use crate::format::api::{self, ApiExpert, ApiVersion};
+use crate::format::index;
+use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry};
 
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
@@ -185,8 +185,8 @@ pub fn mirror(
         replica.write(relative, &bytes, false)?;
     }
     replica.write(
-        crate::dist::headers::HEADERS_PATH,
-        crate::dist::headers::headers_file().as_bytes(),
+        crate::format::headers::HEADERS_PATH,
+        crate::format::headers::headers_file().as_bytes(),
         false,
     )?;
     if partial {

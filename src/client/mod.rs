@@ -1,9 +1,9 @@
 //! Reading a built registry, as clients and mirrors do: [`trust`] decides whether to accept a
 //! root; [`replica`] keeps verified local copies, of which the client [`cache`] (with
 //! [`resolve`] and [`lockfile`]) and [`mirror`] are made; [`audit`] checks a whole registry.
-//! Files arrive through `common::transport` and are followed from the root by `dist::reader`.
+//! Files arrive through `common::transport` and are followed from the root by `format::reader`.
 //!
-//! Imports from `common`, `data` and `dist`; never from `build`, `site` or `authoring`.
+//! Imports from `common`, `data` and `format`; never from `build`, `site` or `authoring`.
 
 pub mod audit;
 pub mod cache;

@@ -19,8 +19,8 @@ use crate::common::model::Hash;
 use crate::common::signing::{self, SecretKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
-use crate::dist::index::{self, RootCounts};
-use crate::dist::reader::{Reader, RootDoc};
+use crate::format::index::{self, RootCounts};
+use crate::format::reader::{Reader, RootDoc};
 
 /// The replica's own state directory, relative to its root.
 pub const STATE_DIR: &str = ".perstack-client";

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::common::model::{self, ExpertName, Hash, LATEST, Status};
-use crate::dist::reader::{IndexDoc, IndexVersion};
+use crate::format::reader::{IndexDoc, IndexVersion};
 
 /// What a key asks for after the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +189,7 @@ pub fn resolve(request: &Request, index: Option<&IndexDoc>) -> Result<Resolved, 
         version: version.clone(),
         blake3: entry.blake3,
         size: entry.size,
-        path: crate::dist::index::blob_path(&entry.blake3),
+        path: crate::format::index::blob_path(&entry.blake3),
         status: entry.status,
         reason: entry.reason.clone(),
         delegates: entry.delegates.clone(),

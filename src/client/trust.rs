@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::fsutil::{self, IoError};
 use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
-use crate::dist::reader::RootDoc;
+use crate::format::reader::RootDoc;
 
 /// What a client remembers about one registry, in `<state dir>/state.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The `_headers` file: the response headers a Netlify- or Cloudflare-Pages-style host adds to
 //! each path, read so that `serve` answers with the headers the deployed registry has.
 //!
-//! The syntax is the part of those hosts' format that the build writes (`crate::dist::headers::headers_file`):
+//! The syntax is the part of those hosts' format that the build writes (`crate::format::headers::headers_file`):
 //! an unindented line is a URL path pattern, exact or ending in `*` (any rest of the path);
 //! the indented `Name: value` lines below it are its headers; `#` starts a comment. Every rule
 //! whose pattern matches a path applies, in file order, and when several set the same header
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn the_build_s_own_file_parses() {
-        let rules = parse(&crate::dist::headers::headers_file()).unwrap();
+        let rules = parse(&crate::format::headers::headers_file()).unwrap();
         let api = headers(&rules, "/api/registry/v1/experts/@acme/researcher@1.0.0");
         assert!(api.contains(&pair("content-type", "application/json")));
         assert!(

@@ -77,7 +77,7 @@ impl RequestPath {
     /// `_headers`, which is the host's configuration.
     pub fn is_private(&self) -> bool {
         self.segments.iter().any(|segment| segment.starts_with('.'))
-            || self.segments == [crate::dist::headers::HEADERS_PATH]
+            || self.segments == [crate::format::headers::HEADERS_PATH]
     }
 
     /// What `root` (a canonical directory) holds at this path.

@@ -151,8 +151,8 @@ impl Server {
         ) {
             return Err(ServeError::NotARegistry(options.dir.clone()));
         }
-        let headers_path = options.dir.join(crate::dist::headers::HEADERS_PATH);
-        let rules = match lookup::find(&root, [crate::dist::headers::HEADERS_PATH]) {
+        let headers_path = options.dir.join(crate::format::headers::HEADERS_PATH);
+        let rules = match lookup::find(&root, [crate::format::headers::HEADERS_PATH]) {
             lookup::Found::File(path) => {
                 let bytes = crate::common::fsutil::read(&path)?;
                 Rules::parse(&String::from_utf8_lossy(&bytes), &headers_path)?

@@ -143,7 +143,7 @@ impl Answer<'_> {
     /// none), the site's `404.html` elsewhere (plain text if there is none).
     fn not_found(&self) -> Reply {
         let page = if self.is_api {
-            crate::dist::api::NOT_FOUND_PATH
+            crate::format::api::NOT_FOUND_PATH
         } else {
             NOT_FOUND_PAGE
         };

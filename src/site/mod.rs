@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::{ExpertName, Hash};
 use crate::data::validate::{Expert, Registry};
-use crate::dist::reader::PublishedRegistry;
+use crate::format::reader::PublishedRegistry;
 
 use recent::Recent;
 use view::{Summary, UNSCOPED};
@@ -371,7 +371,7 @@ impl<'a> Site<'a> {
         let shared = context! {
             root => root,
             nav => nav,
-            csp => Value::from_safe_string(crate::dist::headers::PAGE_POLICY.to_owned()),
+            csp => Value::from_safe_string(crate::format::headers::PAGE_POLICY.to_owned()),
             assets => Serde(&self.assets),
             generator => crate::common::generator(),
             registry => context! {

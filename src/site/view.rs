@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::model::{ExpertKey, ExpertName, Selector, Status};
 use crate::data::validate::{Expert, Published};
-use crate::dist::index;
+use crate::format::index;
 use crate::site::highlight;
 
 /// Where an expert's page lives, relative to the registry root.

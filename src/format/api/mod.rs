@@ -173,8 +173,8 @@ pub fn fixed_documents() -> [(&'static str, Vec<u8>); 2] {
 
 /// Whether the API documents of the registry `reader` reads are in this build's [`FORMAT`].
 pub fn format_is_current(
-    reader: &dyn crate::dist::reader::Reader,
-) -> Result<bool, crate::dist::reader::PublishedError> {
+    reader: &dyn crate::format::reader::Reader,
+) -> Result<bool, crate::format::reader::PublishedError> {
     Ok(reader.read(FORMAT_PATH)?.as_deref() == Some(format_document().as_slice()))
 }
 
@@ -325,9 +325,9 @@ impl ExistingDocuments {
     /// new version. Only for a registry whose last build completed; after a killed build, a
     /// document may exist that no index document names, and [`ExistingDocuments::list`] finds it.
     pub fn published<'a>(
-        registry: &crate::dist::reader::PublishedRegistry,
+        registry: &crate::format::reader::PublishedRegistry,
         names: impl Iterator<Item = &'a ExpertName>,
-    ) -> Result<ExistingDocuments, crate::dist::reader::PublishedError> {
+    ) -> Result<ExistingDocuments, crate::format::reader::PublishedError> {
         let mut by_name = std::collections::HashMap::new();
         for name in names {
             let Some(doc) = registry.read_index(name.as_str())? else {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::common::model::{Hash, Status};
 use crate::common::transport::{FetchError, Source};
-use crate::dist::index;
+use crate::format::index;
 
 /// Why a published registry could not be read.
 #[derive(Debug, thiserror::Error)]
