@@ -70,140 +70,184 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
         src: &src,
         problems,
     };
-    let at = |span: std::ops::Range<usize>| Some(Position::at(text, span.start));
     for (key, value) in document.get_ref().iter() {
         match key.get_ref().as_ref() {
-            "tags" => {
-                let Some(tags) = checker.table("tags", value) else {
-                    meta.unreadable = true;
-                    continue;
-                };
-                for Entry {
-                    name: tag_name,
-                    span,
-                    value: target,
-                    ..
-                } in entries(text, tags)
-                {
-                    if !checker.custom_tag(&tag_name, span) {
-                        continue;
-                    }
-                    match checker.string(&tag_name, target) {
-                        Some(version) => {
-                            meta.tags.insert(
-                                tag_name,
-                                Placed {
-                                    value: version.to_owned(),
-                                    position: at(target.span()),
-                                },
-                            );
-                        }
-                        None => {
-                            meta.invalid_tags.insert(tag_name);
-                        }
-                    }
-                }
-            }
-            RETIRED_TAGS => {
-                let Some(retired) = checker.table(RETIRED_TAGS, value) else {
-                    continue;
-                };
-                for Entry {
-                    name: tag_name,
-                    span,
-                    value: reason,
-                    ..
-                } in entries(text, retired)
-                {
-                    if !checker.custom_tag(&tag_name, span.clone()) {
-                        continue;
-                    }
-                    if let Some(reason) = checker.non_empty_string(&tag_name, reason) {
-                        meta.retired_tags.insert(
-                            tag_name,
-                            Placed {
-                                value: reason.to_owned(),
-                                position: at(span),
-                            },
-                        );
-                    }
-                }
-            }
-            "versions" => {
-                let Some(versions) = checker.table("versions", value) else {
-                    continue;
-                };
-                for Entry {
-                    name: version,
-                    span,
-                    value: entry,
-                    dotted,
-                } in entries(text, versions)
-                {
-                    if dotted {
-                        checker.error(
-                            "unquoted-version",
-                            span,
-                            format!("write the version as a quoted key, [versions.\"{version}\"]: unquoted, TOML reads its dots as nested tables"),
-                        );
-                        continue;
-                    }
-                    let what = format!("[versions.\"{version}\"]");
-                    let Some(table) = checker.table(&what, entry) else {
-                        continue;
-                    };
-                    let mut status = None;
-                    let mut reason = None;
-                    for (field, value) in table.iter() {
-                        match field.get_ref().as_ref() {
-                            "status" => {
-                                if let Some(text) = checker.string("status", value) {
-                                    match Status::parse(text) {
-                                        Some(parsed) => status = Some(parsed),
-                                        None => checker.error(
-                                            "invalid-status",
-                                            value.span(),
-                                            format!("status \"{text}\" is not one of available, deprecated, disabled"),
-                                        ),
-                                    }
-                                }
-                            }
-                            "reason" => reason = checker.non_empty_string("reason", value),
-                            other => checker.unknown_key(&what, other, field.span()),
-                        }
-                    }
-                    let Some(status) = status else {
-                        if !table.contains_key("status") {
-                            checker.error(
-                                "missing-field",
-                                entry.span(),
-                                format!("{what} is missing the required field `status`"),
-                            );
-                        }
-                        continue;
-                    };
-                    if status != Status::Available && reason.is_none() {
-                        checker.error(
-                            "missing-reason",
-                            entry.span(),
-                            format!("{what} is {status} but gives no `reason`; tell users why and what to use instead"),
-                        );
-                    }
-                    meta.versions.insert(
-                        version,
-                        Placed {
-                            value: VersionStatus {
-                                status,
-                                reason: reason.map(str::to_owned),
-                            },
-                            position: at(span),
-                        },
-                    );
-                }
-            }
+            "tags" => parse_tags(&mut checker, value, &mut meta),
+            RETIRED_TAGS => parse_retired_tags(&mut checker, value, &mut meta),
+            "versions" => parse_versions(&mut checker, value, &mut meta),
             other => checker.unknown_key(FILE_NAME, other, key.span()),
         }
     }
+    check_retired_tags_are_unset(path, &meta, problems);
+    meta
+}
+
+/// `[tags]`: custom tag -> version text. A tag set to something that is not a string is
+/// remembered as broken, and a `[tags]` that is not a table makes the whole file unreadable.
+fn parse_tags<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    meta: &mut ExpertMeta,
+) {
+    let Some(tags) = checker.table("tags", value) else {
+        meta.unreadable = true;
+        return;
+    };
+    let text = checker.src.text;
+    for Entry {
+        name: tag_name,
+        span,
+        value: target,
+        ..
+    } in entries(text, tags)
+    {
+        if !checker.custom_tag(&tag_name, span) {
+            continue;
+        }
+        match checker.string(&tag_name, target) {
+            Some(version) => {
+                meta.tags.insert(
+                    tag_name,
+                    Placed {
+                        value: version.to_owned(),
+                        position: at(text, target.span()),
+                    },
+                );
+            }
+            None => {
+                meta.invalid_tags.insert(tag_name);
+            }
+        }
+    }
+}
+
+/// `[retired-tags]`: tag -> why it was removed.
+fn parse_retired_tags<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    meta: &mut ExpertMeta,
+) {
+    let Some(retired) = checker.table(RETIRED_TAGS, value) else {
+        return;
+    };
+    let text = checker.src.text;
+    for Entry {
+        name: tag_name,
+        span,
+        value: reason,
+        ..
+    } in entries(text, retired)
+    {
+        if !checker.custom_tag(&tag_name, span.clone()) {
+            continue;
+        }
+        if let Some(reason) = checker.non_empty_string(&tag_name, reason) {
+            meta.retired_tags.insert(
+                tag_name,
+                Placed {
+                    value: reason.to_owned(),
+                    position: at(text, span),
+                },
+            );
+        }
+    }
+}
+
+/// `[versions]`: version text -> its `[versions."<version>"]` table.
+fn parse_versions<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    meta: &mut ExpertMeta,
+) {
+    let Some(versions) = checker.table("versions", value) else {
+        return;
+    };
+    let text = checker.src.text;
+    for Entry {
+        name: version,
+        span,
+        value: entry,
+        dotted,
+    } in entries(text, versions)
+    {
+        if dotted {
+            checker.error(
+                "unquoted-version",
+                span,
+                format!("write the version as a quoted key, [versions.\"{version}\"]: unquoted, TOML reads its dots as nested tables"),
+            );
+            continue;
+        }
+        if let Some(status) = parse_version_status(checker, &version, entry) {
+            meta.versions.insert(
+                version,
+                Placed {
+                    value: status,
+                    position: at(text, span),
+                },
+            );
+        }
+    }
+}
+
+/// One `[versions."<version>"]` table: a `status`, and the `reason` every status but
+/// `available` needs.
+fn parse_version_status<'i>(
+    checker: &mut Checker<'_, 'i>,
+    version: &str,
+    entry: &Spanned<Value<'i>>,
+) -> Option<VersionStatus> {
+    let what = format!("[versions.\"{version}\"]");
+    let table = checker.table(&what, entry)?;
+    let mut status = None;
+    let mut reason = None;
+    for (field, value) in table.iter() {
+        match field.get_ref().as_ref() {
+            "status" => {
+                if let Some(text) = checker.string("status", value) {
+                    match Status::parse(text) {
+                        Some(parsed) => status = Some(parsed),
+                        None => checker.error(
+                            "invalid-status",
+                            value.span(),
+                            format!(
+                                "status \"{text}\" is not one of available, deprecated, disabled"
+                            ),
+                        ),
+                    }
+                }
+            }
+            "reason" => reason = checker.non_empty_string("reason", value),
+            other => checker.unknown_key(&what, other, field.span()),
+        }
+    }
+    let Some(status) = status else {
+        if !table.contains_key("status") {
+            checker.error(
+                "missing-field",
+                entry.span(),
+                format!("{what} is missing the required field `status`"),
+            );
+        }
+        return None;
+    };
+    if status != Status::Available && reason.is_none() {
+        checker.error(
+            "missing-reason",
+            entry.span(),
+            format!(
+                "{what} is {status} but gives no `reason`; tell users why and what to use instead"
+            ),
+        );
+    }
+    Some(VersionStatus {
+        status,
+        reason: reason.map(str::to_owned),
+    })
+}
+
+/// A tag is either set or retired, never both.
+fn check_retired_tags_are_unset(path: &Path, meta: &ExpertMeta, problems: &mut Vec<Diagnostic>) {
     for (tag, retired) in &meta.retired_tags {
         if meta.tags.contains_key(tag) {
             problems.push(
@@ -216,7 +260,11 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Exper
             );
         }
     }
-    meta
+}
+
+/// Where the text at `span` starts.
+fn at(text: &str, span: Range<usize>) -> Option<Position> {
+    Some(Position::at(text, span.start))
 }
 
 /// An entry of `[tags]` or `[versions]`.
