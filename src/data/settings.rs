@@ -5,10 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use toml::Spanned;
+
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::ExpertName;
 use crate::common::signing::PublicKey;
-use crate::data::source::{self, Checker, Source};
+use crate::data::source::{self, Checker, Source, Value};
 
 pub const FILE_NAME: &str = "registry.toml";
 pub const DEFAULT_NAME: &str = "Perstack Registry";
@@ -62,117 +64,154 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
                     settings.name = name.to_owned();
                 }
             }
-            "limits" => {
-                let Some(limits) = checker.table("limits", value) else {
-                    continue;
-                };
-                for (key, value) in limits.iter() {
-                    match key.get_ref().as_ref() {
-                        "max-version-bytes" => match checker.integer("max-version-bytes", value) {
-                            Some(bytes) if bytes > 0 => settings.max_version_bytes = bytes as u64,
-                            Some(_) => checker.error(
-                                "invalid-setting",
-                                value.span(),
-                                "`max-version-bytes` must be positive".to_owned(),
-                            ),
-                            None => {}
-                        },
-                        other => checker.unknown_key("[limits]", other, key.span()),
-                    }
-                }
-            }
-            "scopes" => {
-                let Some(scopes) = checker.table("scopes", value) else {
-                    continue;
-                };
-                for (scope, entry) in scopes.iter() {
-                    let scope_name = scope.get_ref().as_ref();
-                    if let Err(err) = check_scope(scope_name) {
-                        checker.error("invalid-scope", scope.span(), err);
-                        continue;
-                    }
-                    let what = format!("[scopes.\"{scope_name}\"]");
-                    let Some(table) = checker.table(&what, entry) else {
-                        continue;
-                    };
-                    let mut owners = Vec::new();
-                    for (key, value) in table.iter() {
-                        match key.get_ref().as_ref() {
-                            "owners" => {
-                                for (owner, span) in checker.string_array("owners", value) {
-                                    match check_owner(owner) {
-                                        Ok(()) => owners.push(owner.to_owned()),
-                                        Err(err) => checker.error("invalid-owner", span, err),
-                                    }
-                                }
-                                if owners.is_empty() {
-                                    checker.error(
-                                        "empty",
-                                        value.span(),
-                                        format!("{what} `owners` must name at least one owner"),
-                                    );
-                                }
-                            }
-                            other => checker.unknown_key(&what, other, key.span()),
-                        }
-                    }
-                    if !table.contains_key("owners") {
-                        checker.error(
-                            "missing-field",
-                            entry.span(),
-                            format!("{what} is missing the required field `owners`"),
-                        );
-                    }
-                    settings.scope_owners.insert(scope_name.to_owned(), owners);
-                }
-            }
-            "names" => {
-                let Some(names) = checker.table("names", value) else {
-                    continue;
-                };
-                for (key, value) in names.iter() {
-                    match key.get_ref().as_ref() {
-                        "allow" => {
-                            for (name, span) in checker.string_array("allow", value) {
-                                let valid = if name.contains('/') || !name.starts_with('@') {
-                                    ExpertName::parse(name).map(|_| ())
-                                } else {
-                                    check_scope(name)
-                                };
-                                match valid {
-                                    Ok(()) => {
-                                        settings.allowed_names.insert(name.to_owned());
-                                    }
-                                    Err(err) => checker.error("invalid-name", span, err),
-                                }
-                            }
-                        }
-                        other => checker.unknown_key("[names]", other, key.span()),
-                    }
-                }
-            }
-            "trust" => {
-                let Some(trust) = checker.table("trust", value) else {
-                    continue;
-                };
-                for (key, value) in trust.iter() {
-                    match key.get_ref().as_ref() {
-                        "keys" => {
-                            for (text, span) in checker.string_array("keys", value) {
-                                match PublicKey::parse(text) {
-                                    Ok(_) => settings.trust_keys.push(text.to_owned()),
-                                    Err(err) => checker.error("invalid-key", span, err),
-                                }
-                            }
-                        }
-                        other => checker.unknown_key("[trust]", other, key.span()),
-                    }
-                }
-            }
+            "limits" => parse_limits(&mut checker, value, &mut settings),
+            "scopes" => parse_scopes(&mut checker, value, &mut settings),
+            "names" => parse_names(&mut checker, value, &mut settings),
+            "trust" => parse_trust(&mut checker, value, &mut settings),
             other => checker.unknown_key(FILE_NAME, other, key.span()),
         }
     }
     settings
+}
+
+/// `[limits]`: `max-version-bytes`.
+fn parse_limits<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(limits) = checker.table("limits", value) else {
+        return;
+    };
+    for (key, value) in limits.iter() {
+        match key.get_ref().as_ref() {
+            "max-version-bytes" => match checker.integer("max-version-bytes", value) {
+                Some(bytes) if bytes > 0 => settings.max_version_bytes = bytes as u64,
+                Some(_) => checker.error(
+                    "invalid-setting",
+                    value.span(),
+                    "`max-version-bytes` must be positive".to_owned(),
+                ),
+                None => {}
+            },
+            other => checker.unknown_key("[limits]", other, key.span()),
+        }
+    }
+}
+
+/// `[scopes."@acme"]`: each scope's `owners`.
+fn parse_scopes<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(scopes) = checker.table("scopes", value) else {
+        return;
+    };
+    for (scope, entry) in scopes.iter() {
+        let scope_name = scope.get_ref().as_ref();
+        if let Err(err) = check_scope(scope_name) {
+            checker.error("invalid-scope", scope.span(), err);
+            continue;
+        }
+        if let Some(owners) = parse_scope_owners(checker, scope_name, entry) {
+            settings.scope_owners.insert(scope_name.to_owned(), owners);
+        }
+    }
+}
+
+/// One `[scopes."@acme"]` table: its `owners`, which must name at least one code owner.
+fn parse_scope_owners<'i>(
+    checker: &mut Checker<'_, 'i>,
+    scope_name: &str,
+    entry: &Spanned<Value<'i>>,
+) -> Option<Vec<String>> {
+    let what = format!("[scopes.\"{scope_name}\"]");
+    let table = checker.table(&what, entry)?;
+    let mut owners = Vec::new();
+    for (key, value) in table.iter() {
+        match key.get_ref().as_ref() {
+            "owners" => {
+                for (owner, span) in checker.string_array("owners", value) {
+                    match check_owner(owner) {
+                        Ok(()) => owners.push(owner.to_owned()),
+                        Err(err) => checker.error("invalid-owner", span, err),
+                    }
+                }
+                if owners.is_empty() {
+                    checker.error(
+                        "empty",
+                        value.span(),
+                        format!("{what} `owners` must name at least one owner"),
+                    );
+                }
+            }
+            other => checker.unknown_key(&what, other, key.span()),
+        }
+    }
+    if !table.contains_key("owners") {
+        checker.error(
+            "missing-field",
+            entry.span(),
+            format!("{what} is missing the required field `owners`"),
+        );
+    }
+    Some(owners)
+}
+
+/// `[names]`: `allow`, expert names and scopes accepted although they look like others.
+fn parse_names<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(names) = checker.table("names", value) else {
+        return;
+    };
+    for (key, value) in names.iter() {
+        match key.get_ref().as_ref() {
+            "allow" => {
+                for (name, span) in checker.string_array("allow", value) {
+                    let valid = if name.contains('/') || !name.starts_with('@') {
+                        ExpertName::parse(name).map(|_| ())
+                    } else {
+                        check_scope(name)
+                    };
+                    match valid {
+                        Ok(()) => {
+                            settings.allowed_names.insert(name.to_owned());
+                        }
+                        Err(err) => checker.error("invalid-name", span, err),
+                    }
+                }
+            }
+            other => checker.unknown_key("[names]", other, key.span()),
+        }
+    }
+}
+
+/// `[trust]`: `keys`, the public keys that may sign the root.
+fn parse_trust<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(trust) = checker.table("trust", value) else {
+        return;
+    };
+    for (key, value) in trust.iter() {
+        match key.get_ref().as_ref() {
+            "keys" => {
+                for (text, span) in checker.string_array("keys", value) {
+                    match PublicKey::parse(text) {
+                        Ok(_) => settings.trust_keys.push(text.to_owned()),
+                        Err(err) => checker.error("invalid-key", span, err),
+                    }
+                }
+            }
+            other => checker.unknown_key("[trust]", other, key.span()),
+        }
+    }
 }
 
 /// Checks a scope written with its `@`, such as `@acme`.
