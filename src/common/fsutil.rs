@@ -154,6 +154,35 @@ pub struct Staging {
     recovering: bool,
 }
 
+/// The environment variable of the crash-test hook (see [`crash_due`]).
+pub const CRASH_AFTER_ENV: &str = "PERSTACK_REGISTRY_CRASH_AFTER";
+
+/// Whether this write is the one a crash test asked to crash in: with
+/// `PERSTACK_REGISTRY_CRASH_AFTER=N` in the environment, the Nth file a [`Staging`] writes in
+/// this process is left half written and the process aborts on the spot, running no
+/// destructor, as under SIGKILL. The crash tests use it to stop a build or a mirror at an exact
+/// point instead of killing it after guessed delays; it is never set otherwise.
+fn crash_due() -> bool {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CRASH_AFTER: OnceLock<Option<u64>> = OnceLock::new();
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let Some(after) = *CRASH_AFTER.get_or_init(|| {
+        std::env::var(CRASH_AFTER_ENV)
+            .ok()
+            .and_then(|n| n.parse().ok())
+    }) else {
+        return false;
+    };
+    WRITES.fetch_add(1, Ordering::Relaxed) + 1 == after
+}
+
+/// Writes the first half of `bytes` and aborts: the crash a crash test asked for.
+fn crash_in_the_middle(file: &mut fs::File, bytes: &[u8]) -> ! {
+    let _ = file.write_all(&bytes[..bytes.len() / 2]);
+    std::process::abort()
+}
+
 impl Staging {
     /// Starts writing into `tree`, every file by rename, sweeping the tree first if the last
     /// writer was killed. The caller must hold the lock that makes it the only writer; `marker`
@@ -211,6 +240,9 @@ impl Staging {
                 other => other,
             }
             .with_path("cannot create", &temp)?;
+            if crash_due() {
+                crash_in_the_middle(&mut file, bytes);
+            }
             file.write_all(bytes).with_path("cannot write", &temp)?;
             if durable {
                 file.sync_all().with_path("cannot flush", &temp)?;
@@ -246,6 +278,9 @@ impl Staging {
             }
             Err(err) => return Err(IoError::new("cannot create", path, err)),
         };
+        if crash_due() {
+            crash_in_the_middle(&mut file, bytes);
+        }
         if let Err(err) = file.write_all(bytes) {
             drop(file);
             // A torn file must not stay at its final name.

@@ -126,17 +126,18 @@ impl Run {
     }
 }
 
-/// Starts the binary in `dir`, kills it with SIGKILL (no chance to clean up) after `delay_ms`,
-/// and returns how it ended: success if it finished first.
-pub fn run_and_kill(dir: &Path, args: &[&str], delay_ms: u64) -> std::process::ExitStatus {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+/// Runs the binary in `dir` with the crash-test hook set: it aborts in the middle of the
+/// `after`th file it writes (half written, no destructor run, as under SIGKILL). Returns how it
+/// ended: success if it finished before writing that many files.
+pub fn run_until_crash(dir: &Path, args: &[&str], after: u64) -> std::process::ExitStatus {
+    Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
         .args(args)
         .current_dir(dir)
-        .spawn()
-        .expect("start perstack-registry");
-    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-    let _ = child.kill();
-    child.wait().expect("wait for perstack-registry")
+        .env("PERSTACK_REGISTRY_CRASH_AFTER", after.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run perstack-registry")
 }
 
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
