@@ -186,13 +186,52 @@ pub fn expert_view(
     used_by: &BTreeSet<&ExpertName>,
 ) -> Result<ExpertView, DefinitionError> {
     let shown = shown_version(expert);
+    let definition = parse_definition(text)?;
+    let record = &shown.record;
+    let scope = scope_of(&expert.name);
+    Ok(ExpertView {
+        name: expert.name.to_string(),
+        scope: Link {
+            text: scope.to_owned(),
+            href: scope_page_path(scope),
+        },
+        description: record.description.clone(),
+        latest: expert.latest.as_ref().map(ToString::to_string),
+        version: record.version.clone(),
+        status: shown.status,
+        reason: shown.reason.clone(),
+        versions: version_rows(expert, shown),
+        categories: definition.tags,
+        min_runtime_version: definition.min_runtime_version,
+        command: (shown.status != Status::Disabled).then(|| {
+            format!(
+                "npx perstack run {}@{} \"...\"",
+                expert.name, record.version
+            )
+        }),
+        required_env: record.required_env.clone(),
+        skills: skill_views(definition.skills),
+        delegates: delegate_links(shown),
+        used_by: used_by_links(used_by),
+        definition_html: highlight::html(text),
+        blake3: record.blake3.to_hex(),
+        blob_href: index::blob_path(&record.blake3),
+        blob_name: format!("{}.toml", record.blake3.to_hex()),
+        api_href: expert.name.readable_index_path(),
+    })
+}
+
+/// The definition in a version file's text: its only expert's table.
+fn parse_definition(text: &str) -> Result<Definition, DefinitionError> {
     let file: VersionFile = toml::from_str(text)?;
-    let definition = file
-        .experts
+    file.experts
         .into_values()
         .next()
-        .ok_or(DefinitionError::NoExpert)?;
+        .ok_or(DefinitionError::NoExpert)
+}
 
+/// The version table, newest first, each row with the dist-tags pointing at it.
+fn version_rows(expert: &Expert, shown: &Published) -> Vec<VersionRow> {
     let mut tags_by_version: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Some(latest) = &expert.latest {
         tags_by_version
@@ -206,7 +245,7 @@ pub fn expert_view(
             .or_default()
             .push(tag.clone());
     }
-    let versions = expert
+    expert
         .versions
         .values()
         .rev()
@@ -226,10 +265,12 @@ pub fn expert_view(
                 shown: record.version == shown.record.version,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let skills = definition
-        .skills
+/// The skills of the shown definition, in name order, each with what it runs.
+fn skill_views(skills: BTreeMap<String, SkillDefinition>) -> Vec<SkillView> {
+    skills
         .into_iter()
         .map(|(name, skill)| {
             let source = match (skill.package_name, skill.endpoint, skill.command) {
@@ -254,9 +295,12 @@ pub fn expert_view(
                 tools: skill.tools.into_keys().collect(),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let delegates = shown
+/// Links to the experts the shown version delegates to.
+fn delegate_links(shown: &Published) -> Vec<Link> {
+    shown
         .record
         .delegates
         .iter()
@@ -272,46 +316,18 @@ pub fn expert_view(
                 href: format!("{}{anchor}", expert_page_path(&key.name)),
             })
         })
-        .collect();
-    let used_by = used_by
+        .collect()
+}
+
+/// Links to the experts that delegate to this one.
+fn used_by_links(used_by: &BTreeSet<&ExpertName>) -> Vec<Link> {
+    used_by
         .iter()
         .map(|name| Link {
             text: name.to_string(),
             href: expert_page_path(name),
         })
-        .collect();
-    let record = &shown.record;
-    let scope = scope_of(&expert.name);
-    Ok(ExpertView {
-        name: expert.name.to_string(),
-        scope: Link {
-            text: scope.to_owned(),
-            href: scope_page_path(scope),
-        },
-        description: record.description.clone(),
-        latest: expert.latest.as_ref().map(ToString::to_string),
-        version: record.version.clone(),
-        status: shown.status,
-        reason: shown.reason.clone(),
-        versions,
-        categories: definition.tags,
-        min_runtime_version: definition.min_runtime_version,
-        command: (shown.status != Status::Disabled).then(|| {
-            format!(
-                "npx perstack run {}@{} \"...\"",
-                expert.name, record.version
-            )
-        }),
-        required_env: record.required_env.clone(),
-        skills,
-        delegates,
-        used_by,
-        definition_html: highlight::html(text),
-        blake3: record.blake3.to_hex(),
-        blob_href: index::blob_path(&record.blake3),
-        blob_name: format!("{}.toml", record.blake3.to_hex()),
-        api_href: expert.name.readable_index_path(),
-    })
+        .collect()
 }
 
 /// Which experts delegate to each expert, from any of their versions.
