@@ -362,3 +362,83 @@ fn a_partial_mirror_is_unsigned_unless_signed_with_its_own_key() {
         ])
         .expect_code(0);
 }
+
+/// `--trust` pins exactly the keys given: a key the client recorded earlier (here, one that
+/// leaked) is no longer trusted once the user passes `--trust NEW`, and a root signed by the
+/// leaked key alone cannot bring it back.
+#[test]
+fn a_pinned_key_is_the_whole_trust_and_cuts_a_leaked_key_off() {
+    let registry = TestRegistry::valid();
+    let leaked = keygen(registry.root());
+    let new = keygen(registry.root());
+    build_signed(&registry, &[&leaked], now(), &[]).expect_code(0);
+    let attacker_root = fs::read(registry.out().join("v1/root.json")).unwrap();
+    let server = TestServer::serve(&registry.out());
+    // The client learns the old key on first use.
+    resolve(&registry, &server, "cache", &[]).expect_code(0);
+
+    // The owner moves to the new key; the attacker keeps serving roots signed by the old one.
+    registry.file(
+        "registry.toml",
+        format!("[trust]\nkeys = [\"{}\"]\n", new.public),
+    );
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build_signed(&registry, &[&new], now(), &[]).expect_code(0);
+    server.fault("v1/root.json", Fault::Body(attacker_root.clone()));
+    let refused = resolve(&registry, &server, "cache", &["--trust", &new.public]);
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("refused: the root is signed only by unknown key(s)"),
+        "{}",
+        refused.stderr()
+    );
+    server.clear_faults();
+    let accepted = resolve(&registry, &server, "cache", &["--trust", &new.public]);
+    accepted.expect_code(0);
+    assert!(
+        accepted.stdout().contains("tic-tac-toe@1.1.0"),
+        "{}",
+        accepted.stdout()
+    );
+    // Pinned again, the leaked key's root stays refused, whatever the state recorded.
+    server.fault("v1/root.json", Fault::Body(attacker_root));
+    resolve(&registry, &server, "cache", &["--trust", &new.public]).expect_code(1);
+}
+
+/// An unsigned registry's client that was once served a root with the highest serial possible
+/// is told how to recover instead of being stuck on "rollback" forever.
+#[test]
+fn a_poisoned_serial_of_an_unsigned_registry_says_how_to_start_over() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let server = TestServer::serve(&registry.out());
+    let mut poisoned = root_json(&registry);
+    poisoned["serial"] = Value::from(u64::MAX);
+    server.fault(
+        "v1/root.json",
+        Fault::Body(serde_json::to_vec_pretty(&poisoned).unwrap()),
+    );
+    resolve(&registry, &server, "cache", &[]).expect_code(0);
+    server.clear_faults();
+    let refused = resolve(&registry, &server, "cache", &[]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr().contains(&format!(
+            "lower than serial {} already seen; someone may be serving an old registry (rollback); this registry is unsigned, so its serials prove nothing: if you trust what it serves now, remove the client state (.perstack-client/state.json in the cache or mirror directory) to start over",
+            u64::MAX
+        )),
+        "{}",
+        refused.stderr()
+    );
+    let cache = registry.root().join("cache");
+    let state: Vec<_> = walkdir::WalkDir::new(&cache)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.ends_with(".perstack-client/state.json"))
+        .collect();
+    assert_eq!(state.len(), 1);
+    fs::remove_file(&state[0]).unwrap();
+    resolve(&registry, &server, "cache", &[]).expect_code(0);
+}

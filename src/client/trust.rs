@@ -1,10 +1,16 @@
 //! Whether to accept a registry's root: signatures, expiry and rollback.
 //!
-//! A client or mirror trusts the keys given on the command line and the keys it recorded
-//! earlier in its state file. With none at all, a signed root is checked against its own keys
-//! and they are recorded (trust on first use). Once a key is trusted, a root must be signed by
-//! it, unexpired, and not older (by serial) than the newest root already seen; keys are learnt
-//! only from a root that a trusted key signed, which is how a registry rotates its key.
+//! Keys given on the command line (`--trust`) are pinned: exactly those keys are trusted, and
+//! nothing the client recorded or a root lists adds to them, so `--trust NEW` cuts a leaked key
+//! off at once. Without `--trust`, the client trusts the keys it recorded in its state file;
+//! with none recorded, a signed root is checked against its own keys and they are recorded
+//! (trust on first use). Once a key is trusted, a root must be signed by it, unexpired, and not
+//! older (by serial) than the newest root already seen; recorded keys change only to the `keys`
+//! of a root that a trusted key signed, which is how a registry rotates its key. The state
+//! never widens trust by itself.
+//!
+//! An unsigned registry's roots prove nothing, so their serials are remembered only to catch
+//! an accidental rollback: when one is refused, the message says how to start over.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -81,12 +87,13 @@ pub enum TrustError {
     #[error("{location}: refused: the signed root has no valid `expires` time")]
     NoExpiry { location: String },
     #[error(
-        "{location}: refused: the root has serial {serial}, lower than serial {seen} already seen; someone may be serving an old registry (rollback)"
+        "{location}: refused: the root has serial {serial}, lower than serial {seen} already seen; someone may be serving an old registry (rollback){hint}"
     )]
     Rollback {
         location: String,
         serial: u64,
         seen: u64,
+        hint: &'static str,
     },
 }
 
@@ -100,8 +107,12 @@ pub fn check(
     state: &TrustState,
     now: i64,
 ) -> Result<TrustState, TrustError> {
-    let mut trusted: BTreeSet<String> = pinned.iter().map(ToString::to_string).collect();
-    trusted.extend(state.keys.iter().cloned());
+    let pinning = !pinned.is_empty();
+    let mut trusted: BTreeSet<String> = if pinning {
+        pinned.iter().map(ToString::to_string).collect()
+    } else {
+        state.keys.iter().cloned().collect()
+    };
     let signed = !root.signatures.is_empty();
     let first_use = trusted.is_empty();
     if first_use {
@@ -167,11 +178,17 @@ pub fn check(
             location: location.to_owned(),
             serial: root.serial,
             seen: state.highest_serial,
+            hint: if signed {
+                ""
+            } else {
+                "; this registry is unsigned, so its serials prove nothing: if you trust what it serves now, remove the client state (.perstack-client/state.json in the cache or mirror directory) to start over"
+            },
         });
     }
     let mut next = state.clone();
     next.highest_serial = root.serial;
-    if signed && !root.keys.is_empty() {
+    // Pinned keys are the whole trust; what a root lists is learnt only without them.
+    if signed && !pinning && !root.keys.is_empty() {
         let mut keys = root.keys.clone();
         keys.sort();
         keys.dedup();
