@@ -26,6 +26,8 @@ fn blake3_hex(bytes: &[u8]) -> String {
 fn repository() -> (TestRegistry, String) {
     let registry = TestRegistry::empty();
     registry.file("registry.toml", "name = \"Test Registry\"\n");
+    // As `init` writes it: the build's output is never committed.
+    fs::write(registry.root().join(".gitignore"), "/dist\n").unwrap();
     git(registry.root(), &["init", "-q"]);
     let base = commit_all(registry.root(), "Start the registry");
     (registry, base)
@@ -274,14 +276,84 @@ fn new_names_that_pass_for_existing_ones_are_refused_unless_allowed() {
     );
     assert_eq!(report["changes"].as_array().unwrap().len(), 3);
 
+    // Allowing the names in the same change that publishes them is refused: the allowance
+    // must be approved and merged on its own first.
     registry.file(
         "registry.toml",
         "name = \"Test Registry\"\n[names]\nallow = [\"@acme/research-er\", \"@acrne\", \"@acme/reseacher\"]\n",
     );
     let run = registry.run(&["check", "--base", &base, "--format", "json"]);
+    run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["allowed-in-same-change"; 3]);
+    assert!(
+        report["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("this same change adds the [names] allow entry")
+    );
+
+    // Merged first, the allowance lets the names through.
+    let publications: Vec<_> = ["@acme/research-er", "@acrne/tool", "@acme/reseacher"]
+        .iter()
+        .map(|name| {
+            let dir = registry.data().join(name);
+            let bytes = fs::read(dir.join("1.0.0.toml")).unwrap();
+            fs::remove_dir_all(&dir).unwrap();
+            (dir, bytes)
+        })
+        .collect();
+    let allowed = commit_all(registry.root(), "Allow three names");
+    for (dir, bytes) in publications {
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("1.0.0.toml"), bytes).unwrap();
+    }
+    let run = registry.run(&["check", "--base", &allowed, "--format", "json"]);
     run.expect_code(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(report["diagnostics"], serde_json::json!([]));
+}
+
+#[test]
+fn a_committed_output_directory_and_a_linked_data_directory_are_refused() {
+    let (registry, base) = repository();
+    registry.version("tic-tac-toe", "1.0.0", "");
+    let published = commit_all(registry.root(), "Publish tic-tac-toe");
+    // A pull request that force-adds dist/: the next build would trust it as the registry
+    // published before.
+    fs::create_dir_all(registry.root().join("dist/v1")).unwrap();
+    fs::write(registry.root().join("dist/v1/root.json"), "{}").unwrap();
+    git(registry.root(), &["add", "-f", "dist/v1/root.json"]);
+    let run = registry.run(&["check", "--base", &published]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("dist/v1/root.json: error: 1 file(s) under dist/ are committed, but dist/ is what the build writes"),
+        "{}",
+        run.stderr()
+    );
+    git(
+        registry.root(),
+        &["rm", "-q", "--cached", "dist/v1/root.json"],
+    );
+    fs::remove_dir_all(registry.root().join("dist")).unwrap();
+
+    // A pull request that moves registry-data/ and links it: the base would look empty.
+    fs::rename(registry.data(), registry.root().join("moved")).unwrap();
+    std::os::unix::fs::symlink("moved", registry.data()).unwrap();
+    let run = registry.run(&["check", "--base", &base]);
+    run.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("registry-data: error: the data directory is a symbolic link"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -535,7 +607,7 @@ fn bad_input_gets_a_clear_message_and_changes_nothing() {
         &registry,
         &["init", "."],
         1,
-        "error: refusing to overwrite ./registry-data/registry.toml; nothing was written\n",
+        "error: refusing to overwrite ./registry-data/registry.toml, ./.gitignore; nothing was written\n",
     );
     let run = registry.run(&["deprecate", "tic-tac-toe@1.0.0"]);
     run.expect_code(2);

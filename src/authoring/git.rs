@@ -80,6 +80,19 @@ pub fn files_at(dir: &Path, revision: &str) -> Result<BTreeMap<String, TreeFile>
 }
 
 /// Streams the blobs named by `oids` through one `git cat-file --batch`, in order.
+/// The files tracked in the working tree's index below `top_level_dir`, a directory named
+/// from the top of the repository `dir` is in (`dist` is the repository's `dist/`), by path
+/// from the top.
+pub fn tracked_below(dir: &Path, top_level_dir: &str) -> Result<Vec<String>, GitError> {
+    let pathspec = format!(":(top,literal){top_level_dir}");
+    let listing = git(dir, &["ls-files", "-z", "--full-name", "--", &pathspec])?;
+    Ok(listing
+        .split(|&b| b == 0)
+        .filter(|path| !path.is_empty())
+        .map(|path| String::from_utf8_lossy(path).into_owned())
+        .collect())
+}
+
 fn cat_blobs<'a>(
     dir: &Path,
     oids: impl Iterator<Item = &'a str>,

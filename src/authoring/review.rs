@@ -49,9 +49,43 @@ struct ExpertFiles {
     meta: Option<Vec<u8>>,
 }
 
+/// Directories of the repository that the build or a deploy reads besides `registry-data/`: a
+/// pull request must not bring files there (a planted `dist/` would be trusted as the registry
+/// published before).
+const READ_BY_THE_BUILD: [&str; 1] = ["dist"];
+
 pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError> {
+    // A data directory moved and replaced by a link would make the base look empty and every
+    // published version new.
+    if std::fs::symlink_metadata(data_dir).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Ok(ReviewReport {
+            registry: None,
+            problems: vec![Diagnostic::error(
+                "data-dir-symlink",
+                data_dir,
+                "the data directory is a symbolic link; the review reads the base from git and compares it with the files here, so the directory must be a real one",
+            )],
+            changes: Vec::new(),
+        });
+    }
     let base_files = git::files_at(data_dir, base)?;
+    let base_settings = base_files
+        .get(settings::FILE_NAME)
+        .map(|file| file.bytes.clone());
     let (registry, mut problems) = crate::data::check(data_dir)?;
+    for dir in READ_BY_THE_BUILD {
+        let committed = git::tracked_below(data_dir, dir)?;
+        if let Some(first) = committed.first() {
+            problems.push(Diagnostic::error(
+                "committed-output",
+                Path::new(first),
+                format!(
+                    "{} file(s) under {dir}/ are committed, but {dir}/ is what the build writes (and reads as the registry published before); remove them from the repository (git rm -r --cached {dir}) and keep {dir}/ in .gitignore",
+                    committed.len()
+                ),
+            ));
+        }
+    }
     let base_experts = group(
         base_files
             .into_iter()
@@ -126,7 +160,30 @@ pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError>
                 .unwrap_or_default()
         }
     };
-    problems.extend(names::check(&new_names, &existing, &allowed, data_dir));
+    let with_allowances = names::check(&new_names, &existing, &allowed, data_dir);
+    // A name that passes only because this same change allows it: the allowance must be
+    // approved, and merged, on its own.
+    let base_allowed = base_settings
+        .map(|bytes| {
+            let path = data_dir.join(settings::FILE_NAME);
+            settings::parse(&path, &bytes, &mut scratch).allowed_names
+        })
+        .unwrap_or_default();
+    let before_allowances = names::check(&new_names, &existing, &base_allowed, data_dir);
+    for problem in before_allowances {
+        if !with_allowances.contains(&problem) {
+            problems.push(Diagnostic {
+                severity: crate::common::diagnostic::Severity::Error,
+                code: "allowed-in-same-change",
+                message: format!(
+                    "{} — and this same change adds the [names] allow entry that lets it pass; allow a name in a change of its own, so a maintainer approves it before anyone publishes under it",
+                    problem.message
+                ),
+                ..problem
+            });
+        }
+    }
+    problems.extend(with_allowances);
     Ok(ReviewReport {
         registry,
         problems,
