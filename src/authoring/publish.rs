@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use toml_edit::{DocumentMut, Item, Table};
+use toml_edit::{DocumentMut, Item, Table, TableLike};
 
 use crate::authoring::outcome::CommandError;
 use crate::common::diagnostic::{Diagnostic, Position, Severity};
 use crate::common::fsutil;
 use crate::common::model::{self, ExpertKey, ExpertName, Hash};
-use crate::data::load;
+use crate::data::load::{self, LoadedRegistry};
 use crate::data::source::{self, Source};
 use crate::data::validate;
 
@@ -86,14 +86,40 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
     let source_path = &options.source;
     let bytes = fsutil::read(source_path)?;
     let mut problems = Vec::new();
-    let Some(text) = source::check_text(source_path, &bytes, &mut problems) else {
+    let (text, spanned) = parse_author_file(source_path, &bytes, &mut problems)?;
+    let experts = experts_table(&spanned, source_path)?;
+    let defined: Vec<String> = experts.iter().map(|(key, _)| key.to_owned()).collect();
+    let chosen = choose(&options.selection, &defined, source_path)?;
+    let dropped = run_settings(&spanned);
+    let candidates = cut_candidates(options, text, experts, &chosen, &mut problems)?;
+    check_versions_are_new(&candidates, &spanned, text, source_path, &mut problems);
+    let loaded = load::load(&options.data_dir)?;
+    check_delegates_resolve(&candidates, &loaded, &defined, source_path, &mut problems);
+    let warnings = validate_with_candidates(loaded, &candidates, source_path, &mut problems);
+    if !problems.is_empty() {
         return Err(CommandError::Invalid(problems));
+    }
+    let files = write_candidates(candidates, options.dry_run)?;
+    Ok(PublishReport {
+        dry_run: options.dry_run,
+        files,
+        dropped,
+        warnings,
+    })
+}
+
+/// Checks perstack.toml as `check` checks any file, then parses it again keeping the places
+/// of its keys and values, for reporting problems at their line.
+fn parse_author_file<'t>(
+    source_path: &Path,
+    bytes: &'t [u8],
+    problems: &mut Vec<Diagnostic>,
+) -> Result<(&'t str, toml_edit::Document<&'t str>), CommandError> {
+    let Some(text) = source::check_text(source_path, bytes, problems) else {
+        return Err(CommandError::Invalid(std::mem::take(problems)));
     };
-    if Source::new(source_path, text)
-        .parse(&mut problems)
-        .is_none()
-    {
-        return Err(CommandError::Invalid(problems));
+    if Source::new(source_path, text).parse(problems).is_none() {
+        return Err(CommandError::Invalid(std::mem::take(problems)));
     }
     let spanned = toml_edit::Document::parse(text).map_err(|err| {
         CommandError::Invalid(vec![
@@ -101,27 +127,51 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
                 .at(err.span().map(|s| Position::at(text, s.start))),
         ])
     })?;
-    let at = |span: Option<std::ops::Range<usize>>| span.map(|s| Position::at(text, s.start));
-    let Some(experts) = spanned.get("experts").and_then(Item::as_table_like) else {
-        return Err(CommandError::Invalid(vec![Diagnostic::error(
-            "missing-expert",
-            source_path,
-            "defines no [experts.\"<name>\"] table: there is nothing to publish",
-        )]));
-    };
-    let defined: Vec<String> = experts.iter().map(|(key, _)| key.to_owned()).collect();
-    let chosen = choose(&options.selection, &defined, source_path)?;
-    let dropped: Vec<String> = spanned
+    Ok((text, spanned))
+}
+
+/// The `[experts]` table, which must be there: without it there is nothing to publish.
+fn experts_table<'d>(
+    spanned: &'d toml_edit::Document<&str>,
+    source_path: &Path,
+) -> Result<&'d dyn TableLike, CommandError> {
+    spanned
+        .get("experts")
+        .and_then(Item::as_table_like)
+        .ok_or_else(|| {
+            CommandError::Invalid(vec![Diagnostic::error(
+                "missing-expert",
+                source_path,
+                "defines no [experts.\"<name>\"] table: there is nothing to publish",
+            )])
+        })
+}
+
+/// The top-level keys besides `experts`: run settings, not part of a definition.
+fn run_settings(spanned: &toml_edit::Document<&str>) -> Vec<String> {
+    spanned
         .iter()
         .map(|(key, _)| key.to_owned())
         .filter(|key| key != "experts")
-        .collect();
+        .collect()
+}
 
+/// Cuts each chosen expert out of the file. An expert whose name or version is invalid is
+/// reported in `problems` and left out.
+fn cut_candidates(
+    options: &PublishOptions,
+    text: &str,
+    experts: &dyn TableLike,
+    chosen: &[String],
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Vec<Candidate>, CommandError> {
+    let source_path = &options.source;
     let editable = toml_edit::Document::parse(text.to_owned())
         .map_err(|err| CommandError::Refused(format!("{}: {err}", source_path.display())))?
         .into_mut();
+    let at = |span: Option<std::ops::Range<usize>>| span.map(|s| Position::at(text, s.start));
     let mut candidates = Vec::new();
-    for name_text in &chosen {
+    for name_text in chosen {
         let key_position = at(experts.key(name_text).and_then(|k| k.span()));
         let name = match ExpertName::parse(name_text) {
             Ok(name) => name,
@@ -131,20 +181,7 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
             }
         };
         let table = experts.get(name_text).and_then(Item::as_table_like);
-        let version_item = table.and_then(|t| t.get("version"));
-        let version = match version_item.map(|item| (item.as_str(), item.span())) {
-            None => Err((
-                format!(
-                    "expert \"{name}\" has no `version`: set one (for example version = \"1.0.0\") to publish it"
-                ),
-                key_position,
-            )),
-            Some((None, span)) => Err(("`version` must be a string".to_owned(), at(span))),
-            Some((Some(version), span)) => {
-                model::parse_canonical_version(version).map_err(|err| (err, at(span)))
-            }
-        };
-        let version = match version {
+        let version = match candidate_version(&name, table, key_position, &at) {
             Ok(version) => version,
             Err((message, position)) => {
                 problems
@@ -152,17 +189,7 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
                 continue;
             }
         };
-        let mut delegates = Vec::new();
-        if let Some(array) = table
-            .and_then(|t| t.get("delegates"))
-            .and_then(Item::as_array)
-        {
-            for value in array.iter() {
-                if let Some(key) = value.as_str().and_then(|k| ExpertKey::parse(k).ok()) {
-                    delegates.push((key, at(value.span())));
-                }
-            }
-        }
+        let delegates = candidate_delegates(table, &at);
         let path = name
             .data_dir(&options.data_dir)
             .join(format!("{version}.toml"));
@@ -177,8 +204,60 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
             delegates,
         });
     }
+    Ok(candidates)
+}
 
-    for candidate in &candidates {
+/// The expert's `version`, which must be a canonical SemVer string; otherwise the message and
+/// where to report it.
+fn candidate_version(
+    name: &ExpertName,
+    table: Option<&dyn TableLike>,
+    key_position: Option<Position>,
+    at: &impl Fn(Option<std::ops::Range<usize>>) -> Option<Position>,
+) -> Result<semver::Version, (String, Option<Position>)> {
+    let version_item = table.and_then(|t| t.get("version"));
+    match version_item.map(|item| (item.as_str(), item.span())) {
+        None => Err((
+            format!(
+                "expert \"{name}\" has no `version`: set one (for example version = \"1.0.0\") to publish it"
+            ),
+            key_position,
+        )),
+        Some((None, span)) => Err(("`version` must be a string".to_owned(), at(span))),
+        Some((Some(version), span)) => {
+            model::parse_canonical_version(version).map_err(|err| (err, at(span)))
+        }
+    }
+}
+
+/// The delegates the expert names that parse as expert keys, with where each is written.
+fn candidate_delegates(
+    table: Option<&dyn TableLike>,
+    at: &impl Fn(Option<std::ops::Range<usize>>) -> Option<Position>,
+) -> Vec<(ExpertKey, Option<Position>)> {
+    let mut delegates = Vec::new();
+    if let Some(array) = table
+        .and_then(|t| t.get("delegates"))
+        .and_then(Item::as_array)
+    {
+        for value in array.iter() {
+            if let Some(key) = value.as_str().and_then(|k| ExpertKey::parse(k).ok()) {
+                delegates.push((key, at(value.span())));
+            }
+        }
+    }
+    delegates
+}
+
+/// Refuses a version that already exists: published versions are never overwritten.
+fn check_versions_are_new(
+    candidates: &[Candidate],
+    spanned: &toml_edit::Document<&str>,
+    text: &str,
+    source_path: &Path,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for candidate in candidates {
         if candidate.path.exists() {
             problems.push(
                 Diagnostic::error(
@@ -191,14 +270,23 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
                         candidate.version
                     ),
                 )
-                .at(candidate_version_position(&spanned, candidate, text)),
+                .at(candidate_version_position(spanned, candidate, text)),
             );
         }
     }
+}
 
-    let mut loaded = load::load(&options.data_dir)?;
+/// Every delegate must be in the registry or published along with its delegator; one defined
+/// in this file but not chosen is reported with how to publish it too.
+fn check_delegates_resolve(
+    candidates: &[Candidate],
+    loaded: &LoadedRegistry,
+    defined: &[String],
+    source_path: &Path,
+    problems: &mut Vec<Diagnostic>,
+) {
     let publishing: BTreeSet<&ExpertName> = candidates.iter().map(|c| &c.name).collect();
-    for candidate in &candidates {
+    for candidate in candidates {
         for (key, position) in &candidate.delegates {
             if loaded.experts.contains_key(&key.name) || publishing.contains(&key.name) {
                 continue;
@@ -218,7 +306,18 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
                 .push(Diagnostic::error("delegate-unknown", source_path, message).at(*position));
         }
     }
-    for candidate in &candidates {
+}
+
+/// Validates the registry as it would be with the candidates added, with `check`'s rules.
+/// Errors go to `problems`, placed at their line in perstack.toml when they are in a
+/// candidate; the candidates' warnings are returned, and other warnings dropped.
+fn validate_with_candidates(
+    mut loaded: LoadedRegistry,
+    candidates: &[Candidate],
+    source_path: &Path,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    for candidate in candidates {
         loaded.add_version(
             &candidate.name,
             &candidate.version,
@@ -231,10 +330,10 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
     for problem in validation {
         let from_candidate = candidates.iter().find(|c| c.path == problem.file);
         let problem = match from_candidate {
-            // Already reported with a clearer message above.
+            // Already reported with a clearer message by `check_delegates_resolve`.
             Some(_) if problem.code == "delegate-unknown" => continue,
             Some(candidate) => Diagnostic {
-                file: source_path.clone(),
+                file: source_path.to_path_buf(),
                 position: problem.position.map(|p| Position {
                     line: candidate
                         .line_map
@@ -254,14 +353,18 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
             Severity::Warning => {}
         }
     }
-    if !problems.is_empty() {
-        return Err(CommandError::Invalid(problems));
-    }
+    warnings
+}
 
+/// Writes the version files in delegate order (for a dry run, only reports them).
+fn write_candidates(
+    candidates: Vec<Candidate>,
+    dry_run: bool,
+) -> Result<Vec<PublishedFile>, CommandError> {
     let mut files = Vec::new();
     for candidate in delegate_order(candidates) {
         let bytes = candidate.text.as_bytes();
-        if !options.dry_run {
+        if !dry_run {
             fsutil::write_atomic(&candidate.path, bytes, false)?;
         }
         files.push(PublishedFile {
@@ -270,15 +373,10 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
             path: candidate.path,
             blake3: Hash::of(bytes),
             size: bytes.len(),
-            content: options.dry_run.then_some(candidate.text),
+            content: dry_run.then_some(candidate.text),
         });
     }
-    Ok(PublishReport {
-        dry_run: options.dry_run,
-        files,
-        dropped,
-        warnings,
-    })
+    Ok(files)
 }
 
 /// Resolves the selection against the experts the file defines.
