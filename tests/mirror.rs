@@ -225,3 +225,83 @@ fn verify_lists_every_problem() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(report["errors"], 3);
 }
+
+/// Rewrites the built registry in `dir` so that `expert`'s index document is `edit`ed, with the
+/// hash-named index document, the snapshot and the root all consistent again: what a hostile
+/// registry serves, every hash verifying.
+fn tamper_index(dir: &Path, expert: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let read = |relative: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.join(relative)).unwrap()).unwrap()
+    };
+    let write_hashed = |prefix: &str, value: &serde_json::Value| -> String {
+        let mut bytes = serde_json::to_vec_pretty(value).unwrap();
+        bytes.push(b'\n');
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        let relative = format!("{prefix}/{hash}.json");
+        fs::write(dir.join(&relative), bytes).unwrap();
+        hash
+    };
+    let mut root = read("v1/root.json");
+    let mut snapshot = read(root["snapshot"]["path"].as_str().unwrap());
+    let pointer = &mut snapshot["experts"][expert];
+    let mut index = read(pointer["path"].as_str().unwrap());
+    edit(&mut index);
+    let index_hash = write_hashed("v1/index", &index);
+    *pointer =
+        serde_json::json!({"path": format!("v1/index/{index_hash}.json"), "blake3": index_hash});
+    let snapshot_hash = write_hashed("v1/snapshots", &snapshot);
+    root["snapshot"] = serde_json::json!({
+        "path": format!("v1/snapshots/{snapshot_hash}.json"),
+        "blake3": snapshot_hash
+    });
+    let mut bytes = serde_json::to_vec_pretty(&root).unwrap();
+    bytes.push(b'\n');
+    fs::write(dir.join("v1/root.json"), bytes).unwrap();
+}
+
+/// A registry whose index document names a tag or a version as a path outside the mirror is
+/// refused before anything is written from it, over HTTP as from a directory.
+#[test]
+fn a_hostile_index_document_cannot_make_a_mirror_write_outside_its_destination() {
+    for (label, edit) in [
+        (
+            "tag",
+            Box::new(|index: &mut serde_json::Value| {
+                index["dist-tags"]["../../../../escaped"] = serde_json::json!("1.0.0");
+            }) as Box<dyn Fn(&mut serde_json::Value)>,
+        ),
+        (
+            "version",
+            Box::new(|index: &mut serde_json::Value| {
+                let entry = index["versions"]["1.0.0"].clone();
+                index["versions"]["../../../../escaped"] = entry;
+            }),
+        ),
+    ] {
+        let registry = TestRegistry::valid();
+        registry.run(&["build", "--quiet"]).expect_code(0);
+        let hostile = registry.root().join("hostile");
+        copy_tree(&registry.out(), &hostile);
+        tamper_index(&hostile, "tic-tac-toe", edit);
+        let server = TestServer::serve(&hostile);
+        let before = tree(registry.root());
+        for source in [server.url.clone(), hostile.to_str().unwrap().to_owned()] {
+            let dest = registry.root().join("deep/a/b/mirror");
+            let run = mirror(registry.root(), &source, &dest, &[]);
+            run.expect_code(1);
+            assert!(
+                run.stderr().contains(&format!("has an invalid dist-tag"))
+                    || run.stderr().contains("lists an invalid version"),
+                "{label}: {}",
+                run.stderr()
+            );
+            let after = tree(registry.root());
+            let outside: Vec<&String> = after
+                .keys()
+                .filter(|path| !before.contains_key(*path) && !path.starts_with("deep/a/b/mirror/"))
+                .collect();
+            assert!(outside.is_empty(), "{label}: written outside: {outside:?}");
+            assert!(!dest.join("v1/root.json").exists(), "{label}");
+        }
+    }
+}

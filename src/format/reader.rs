@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::common::model::{Hash, Status};
+use crate::common::model::{ExpertName, Hash, Status, check_tag, parse_canonical_version};
 use crate::common::transport::{FetchError, Source};
 use crate::format::index;
 
@@ -158,11 +158,20 @@ impl PublishedRegistry {
             &index::snapshot_path(&root.snapshot.blake3),
             &root.snapshot.blake3,
         )?;
+        let snapshot_location = reader.location(&index::snapshot_path(&root.snapshot.blake3));
+        // Names become paths (of index, API and cache files) in every reader of the registry,
+        // so a registry that names an expert with anything but a valid name is refused whole.
         let experts = snapshot
             .experts
             .into_iter()
-            .map(|(name, pointer)| (name, pointer.blake3))
-            .collect();
+            .map(|(name, pointer)| match ExpertName::parse(&name) {
+                Ok(_) => Ok((name, pointer.blake3)),
+                Err(err) => Err(invalid(
+                    &snapshot_location,
+                    format!("lists an invalid expert name: {err}"),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(PublishedRegistry {
             reader,
             root,
@@ -179,15 +188,41 @@ impl PublishedRegistry {
         self.read_index_at(hash).map(Some)
     }
 
-    /// Reads the index document with this hash.
+    /// Reads the index document with this hash, refusing one whose versions or dist-tags are
+    /// not valid: they become paths (API documents, stale files to remove) in the build and in
+    /// mirrors, so a hostile registry must not be able to name `../../x`.
     pub fn read_index_at(&self, hash: &Hash) -> Result<IndexDoc, PublishedError> {
-        read_verified(self.reader.as_ref(), &index::index_path(hash), hash)
+        let relative = index::index_path(hash);
+        let doc: IndexDoc = read_verified(self.reader.as_ref(), &relative, hash)?;
+        check_index(&doc).map_err(|message| invalid(&self.reader.location(&relative), message))?;
+        Ok(doc)
     }
 
     /// Reads a blob, verified against its hash.
     pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>, PublishedError> {
         read_hashed(self.reader.as_ref(), &index::blob_path(hash), hash)
     }
+}
+
+/// Checks that an index document's versions are canonical SemVer versions and its dist-tags
+/// valid tag names that point at versions it lists.
+fn check_index(doc: &IndexDoc) -> Result<(), String> {
+    for version in doc.versions.keys() {
+        parse_canonical_version(version)
+            .map_err(|err| format!("lists an invalid version: {err}"))?;
+    }
+    for (tag, target) in &doc.dist_tags {
+        if tag != crate::common::model::LATEST {
+            check_tag(tag).map_err(|err| format!("has an invalid dist-tag: {err}"))?;
+        }
+        let target = target.as_str().unwrap_or_default();
+        if !doc.versions.contains_key(target) {
+            return Err(format!(
+                "dist-tag \"{tag}\" points at \"{target}\", which the document does not list"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a root document and checks its format.
