@@ -31,7 +31,7 @@ use crate::common::timestamp;
 use crate::common::transport::Source;
 use crate::data::build_cache::{self, BuildCache};
 use crate::data::load;
-use crate::data::validate::{self, Expert};
+use crate::data::validate::{self, Expert, Registry};
 use crate::format::api::{self, ApiExpert, ApiVersion};
 use crate::format::index::{self, RootCounts};
 use crate::format::reader::{PublishedError, PublishedRegistry};
@@ -105,11 +105,53 @@ pub enum BuildError {
     Site(#[from] SiteError),
 }
 
+/// Runs the build: takes the lock, loads and validates the data, decides what to publish,
+/// writes it with the root last, then removes what the new root no longer serves and records
+/// the deploy plan.
 pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOutcome, BuildError> {
     let state_dir = options.out_dir.join(crate::format::STATE_DIR);
     fsutil::create_dir_all(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
+    let (registry, problems) = load_and_validate(options, &state_dir, progress)?;
+    let Some(registry) = registry else {
+        return Ok(BuildOutcome::Invalid(problems));
+    };
+    let decision = match decide(options, &registry, problems)? {
+        Decided::Refused(violations) => return Ok(BuildOutcome::Refused(violations)),
+        Decided::Publish(decision) => *decision,
+    };
+
+    // The staging marker stays until the plan is written, so a build killed at any point
+    // after this is recovered from by the next one.
+    let staging = Staging::for_build(&options.out_dir, state_dir.join("writing"))?;
+    let writer = Writer {
+        out: &options.out_dir,
+        staging: &staging,
+        progress,
+    };
+    let mut written = write_before_root(options, &state_dir, &writer, &registry, &decision)?;
+    written.files += writer.root(&decision.root)?;
+    remove_stale_api_documents(&written.api_stale)?;
+    written.plan.write(&options.out_dir)?;
+    Ok(BuildOutcome::Built(BuildReport {
+        experts: registry.experts.len(),
+        versions: registry.version_count(),
+        serial: decision.serial,
+        files_written: written.files,
+        plan: written.plan,
+        warnings: decision.warnings,
+    }))
+}
+
+/// Loads `registry-data/`, reading the build cache while the directory is walked, and
+/// validates it. Returns no registry when the data breaks a rule; otherwise saves the cache if
+/// it changed.
+fn load_and_validate(
+    options: &BuildOptions,
+    state_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<(Option<Registry>, Vec<Diagnostic>), BuildError> {
     let cache_path = state_dir.join(build_cache::FILE_NAME);
     let (loaded, cache) = load::load_with_cache(
         &options.data_dir,
@@ -118,7 +160,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     )?;
     let (registry, problems) = validate::validate(loaded);
     let Some(registry) = registry else {
-        return Ok(BuildOutcome::Invalid(problems));
+        return Ok((None, problems));
     };
     // Saved now, not after writing, so its lookup table is freed before the documents are
     // rendered: the cache records file contents, which the rest of the build cannot change.
@@ -128,43 +170,51 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         drop(cache);
         build_cache::save(&cache_path, registry.cache_entries())?;
     }
+    Ok((Some(registry), problems))
+}
 
+/// Whether the registry may be published, decided before anything is written.
+enum Decided<'r> {
+    /// The data would change what was published.
+    Refused(Vec<Diagnostic>),
+    Publish(Box<Decision<'r>>),
+}
+
+/// What this build publishes, and what it is compared with.
+struct Decision<'r> {
+    /// The registry already in `out`, if any.
+    existing: Option<PublishedRegistry>,
+    /// The registry published before: `--previous`, or else `existing`.
+    previous: Option<PublishedRegistry>,
+    /// The experts whose index document `out` does not hold yet, with its hash.
+    changed: Vec<(&'r Expert, Hash)>,
+    index_hashes: BTreeMap<ExpertName, Hash>,
+    snapshot: Document,
+    serial: u64,
+    root: Document,
+    warnings: Vec<Diagnostic>,
+}
+
+/// Renders every index document for its hash, and from the hashes the snapshot; refuses what
+/// the write-once rules forbid; then settles the serial and the root.
+fn decide<'r>(
+    options: &BuildOptions,
+    registry: &'r Registry,
+    problems: Vec<Diagnostic>,
+) -> Result<Decided<'r>, BuildError> {
     let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
-    let already_written = |name: &ExpertName, hash: &Hash| {
-        existing.as_ref().and_then(|e| e.experts.get(name.as_str())) == Some(hash)
-    };
-    // Only the hashes are kept, with whether the document must be written: documents to write
-    // are rendered again when written, since holding 10k of them through the writing of the
-    // blobs raised the peak memory of a large build by tens of megabytes.
-    let indexes: Vec<(&Expert, Hash, bool)> = registry
-        .experts
-        .par_iter()
-        .map(|(name, expert)| {
-            let hash = index::expert_index(expert).hash;
-            (expert, hash, !already_written(name, &hash))
-        })
-        .collect();
+    let indexes = hash_indexes(registry, existing.as_ref());
     let index_hashes: BTreeMap<ExpertName, Hash> = indexes
         .iter()
         .map(|(expert, hash, _)| (expert.name.clone(), *hash))
         .collect();
     let snapshot = index::snapshot(&index_hashes);
 
-    let previous = match &options.previous {
-        Some(source) => Some(
-            PublishedRegistry::open(Arc::new(source.clone()))?.ok_or_else(|| {
-                PublishedError::Invalid {
-                    location: source.location(index::ROOT_PATH),
-                    message: "no registry here (the file is missing)".to_owned(),
-                }
-            })?,
-        ),
-        None => existing.clone(),
-    };
+    let previous = open_previous(options, &existing)?;
     if let Some(previous) = &previous {
-        let violations = writeonce::check(&registry, &index_hashes, previous, &options.data_dir)?;
+        let violations = writeonce::check(registry, &index_hashes, previous, &options.data_dir)?;
         if !violations.is_empty() {
-            return Ok(BuildOutcome::Refused(violations));
+            return Ok(Decided::Refused(violations));
         }
     }
 
@@ -179,137 +229,227 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         versions: registry.version_count(),
     };
     let mut warnings = problems;
-    let root = match &options.signing {
+    let root = root(
+        options,
+        registry,
+        existing.as_ref(),
+        &snapshot,
+        counts,
+        &mut warnings,
+    )?;
+    let changed = indexes
+        .into_iter()
+        .filter(|(_, _, write)| *write)
+        .map(|(expert, hash, _)| (expert, hash))
+        .collect();
+    Ok(Decided::Publish(Box::new(Decision {
+        existing,
+        previous,
+        changed,
+        index_hashes,
+        snapshot,
+        serial,
+        root,
+        warnings,
+    })))
+}
+
+/// Each expert's index document hash, with whether `existing` lacks that document. Only the
+/// hashes are kept: documents to write are rendered again when written, rather than held
+/// through the writing of the blobs, which would raise the build's peak memory.
+fn hash_indexes<'r>(
+    registry: &'r Registry,
+    existing: Option<&PublishedRegistry>,
+) -> Vec<(&'r Expert, Hash, bool)> {
+    let already_written = |name: &ExpertName, hash: &Hash| {
+        existing.and_then(|e| e.experts.get(name.as_str())) == Some(hash)
+    };
+    registry
+        .experts
+        .par_iter()
+        .map(|(name, expert)| {
+            let hash = index::expert_index(expert).hash;
+            (expert, hash, !already_written(name, &hash))
+        })
+        .collect()
+}
+
+/// The registry published before: the one `--previous` names, which must exist, or else the
+/// one already in `out`.
+fn open_previous(
+    options: &BuildOptions,
+    existing: &Option<PublishedRegistry>,
+) -> Result<Option<PublishedRegistry>, BuildError> {
+    Ok(match &options.previous {
+        Some(source) => Some(
+            PublishedRegistry::open(Arc::new(source.clone()))?.ok_or_else(|| {
+                PublishedError::Invalid {
+                    location: source.location(index::ROOT_PATH),
+                    message: "no registry here (the file is missing)".to_owned(),
+                }
+            })?,
+        ),
+        None => existing.clone(),
+    })
+}
+
+/// The root: signed with the build's keys, or unsigned, with a warning when the root in `out`
+/// was signed.
+fn root(
+    options: &BuildOptions,
+    registry: &Registry,
+    existing: Option<&PublishedRegistry>,
+    snapshot: &Document,
+    counts: RootCounts,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Document, BuildError> {
+    match &options.signing {
         None => {
-            if existing
-                .as_ref()
-                .is_some_and(|e| !e.root.signatures.is_empty())
-            {
+            if existing.is_some_and(|e| !e.root.signatures.is_empty()) {
                 warnings.push(Diagnostic::warning(
                     "unsigned-root",
                     &options.out_dir.join(index::ROOT_PATH),
                     "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
                 ));
             }
-            index::root(&snapshot.hash, counts)
+            Ok(index::root(&snapshot.hash, counts))
         }
         Some(signing) => signed_root(
             index::root_value(&snapshot.hash, counts),
             &registry.settings.trust_keys,
             signing,
-            existing.as_ref().map(|e| e.root_bytes.as_slice()),
-        )?,
-    };
+            existing.map(|e| e.root_bytes.as_slice()),
+        ),
+    }
+}
 
-    let compute_plan = || {
-        plan::compute(
-            &plan::Built {
-                registry: &registry,
-                index_hashes: &index_hashes,
-                snapshot: &snapshot,
-                root: &root,
-                serial,
-            },
-            previous.as_ref(),
-        )
-    };
+/// What the writing stages before the root leave for the last steps.
+struct Written {
+    plan: Plan,
+    /// How many files were written.
+    files: usize,
+    /// API documents of versions no longer served, removed once the new root is in place.
+    api_stale: Vec<PathBuf>,
+}
 
-    let staging = Staging::for_build(&options.out_dir, state_dir.join("writing"))?;
-    let writer = Writer {
-        out: &options.out_dir,
-        staging: &staging,
-        progress,
-    };
-    let changed: Vec<(&Expert, Hash)> = indexes
-        .iter()
-        .filter(|(_, _, write)| *write)
-        .map(|(expert, hash, _)| (*expert, *hash))
-        .collect();
-    drop(indexes);
+/// Writes everything the root points at, each stage after what it points at: blobs and API
+/// documents, index documents, the snapshot, the website, then the documents every registry
+/// has once. The deploy plan is computed beside the first stage.
+fn write_before_root(
+    options: &BuildOptions,
+    state_dir: &Path,
+    writer: &Writer<'_>,
+    registry: &Registry,
+    decision: &Decision<'_>,
+) -> Result<Written, BuildError> {
+    let (mut plan, mut files, api_stale) = write_versions_beside_plan(writer, registry, decision)?;
+    files += writer.indexes(&decision.changed)?;
+    files += writer
+        .hashed(
+            "snapshot",
+            [(
+                index::snapshot_path(&decision.snapshot.hash),
+                &decision.snapshot,
+            )],
+        )?
+        .len();
+    if options.site {
+        files += write_site(options, state_dir, writer, registry, decision, &mut plan)?;
+    }
+    files += writer.fixed_documents()?;
+    Ok(Written {
+        plan,
+        files,
+        api_stale,
+    })
+}
+
+/// Writes the blobs and API documents of the experts that changed while the deploy plan is
+/// computed. Returns the plan, how many files were written, and the stale API documents.
+fn write_versions_beside_plan(
+    writer: &Writer<'_>,
+    registry: &Registry,
+    decision: &Decision<'_>,
+) -> Result<(Plan, usize, Vec<PathBuf>), BuildError> {
     // API documents are derived from the index documents and blobs, so they change exactly
     // when an expert's index document does, except when this build renders them in another
     // format than the one in `out`: then every expert's are written again.
+    let existing = decision.existing.as_ref();
     let api_current = existing
-        .as_ref()
         .map(|e| api::format_is_current(e.reader.as_ref()))
         .transpose()?
         .unwrap_or(false);
     let changed_experts: Vec<&Expert> = if api_current {
-        changed.iter().map(|(expert, _)| *expert).collect()
+        decision.changed.iter().map(|(expert, _)| *expert).collect()
     } else {
         registry.experts.values().collect()
     };
+    let compute_plan = || {
+        plan::compute(
+            &plan::Built {
+                registry,
+                index_hashes: &decision.index_hashes,
+                snapshot: &decision.snapshot,
+                root: &decision.root,
+                serial: decision.serial,
+            },
+            decision.previous.as_ref(),
+        )
+    };
     // The plan reads only what the registry published before, which this build never
-    // rewrites, so it is computed beside the first and longest stage of writing (a fresh 100k
-    // build plans 250k files one at a time).
+    // rewrites, so it is computed beside the first and longest stage of writing rather than
+    // after it: it looks at every file of the registry one at a time.
     let (plan, versions) = rayon::join(compute_plan, || {
-        writer.versions(&changed_experts, existing.as_ref().filter(|_| api_current))
+        writer.versions(&changed_experts, existing.filter(|_| api_current))
     });
-    let mut plan = plan?;
-    let (mut files_written, api_stale) = versions?;
-    files_written += writer.indexes(&changed)?;
-    files_written += writer
-        .hashed(
-            "snapshot",
-            [(index::snapshot_path(&snapshot.hash), &snapshot)],
-        )?
-        .len();
-    if options.site {
-        let site = Site::prepare(SiteInput {
-            registry: &registry,
-            snapshot: snapshot.hash,
-            serial,
-            index_hashes: &index_hashes,
-            previous: previous.as_ref(),
-        })?;
-        let pages_path = state_dir.join(page_cache::FILE_NAME);
-        // After a killed build, a page the cache calls fresh may be one the killed build left
-        // torn, so every page is rendered and compared instead.
-        let pages =
-            (options.use_cache && !staging.recovering()).then(|| PageCache::load(&pages_path));
-        let site_written = writer.site(&site, pages.as_ref())?;
-        // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
-        // site files this build wrote: every one of them when building into a fresh directory,
-        // as deploys do.
-        plan.add_all(plan::Kind::Site, site_written.iter().cloned());
-        files_written += site_written.len();
-        if let Some(pages) = pages {
-            pages.save(&pages_path)?;
-        }
+    let plan = plan?;
+    let (files, api_stale) = versions?;
+    Ok((plan, files, api_stale))
+}
+
+/// Renders and writes the website, and adds the files written to the plan. Returns how many
+/// files were written.
+fn write_site(
+    options: &BuildOptions,
+    state_dir: &Path,
+    writer: &Writer<'_>,
+    registry: &Registry,
+    decision: &Decision<'_>,
+    plan: &mut Plan,
+) -> Result<usize, BuildError> {
+    let site = Site::prepare(SiteInput {
+        registry,
+        snapshot: decision.snapshot.hash,
+        serial: decision.serial,
+        index_hashes: &decision.index_hashes,
+        previous: decision.previous.as_ref(),
+    })?;
+    let pages_path = state_dir.join(page_cache::FILE_NAME);
+    // After a killed build, a page the cache calls fresh may be one the killed build left
+    // torn, so every page is rendered and compared instead.
+    let pages =
+        (options.use_cache && !writer.staging.recovering()).then(|| PageCache::load(&pages_path));
+    let site_written = writer.site(&site, pages.as_ref())?;
+    // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
+    // site files this build wrote: every one of them when building into a fresh directory,
+    // as deploys do.
+    plan.add_all(plan::Kind::Site, site_written.iter().cloned());
+    if let Some(pages) = pages {
+        pages.save(&pages_path)?;
     }
-    for (relative, bytes) in api::fixed_documents() {
-        if staging.write_if_changed(&options.out_dir.join(relative), &bytes, false)? {
-            files_written += 1;
-        }
-    }
-    let headers_path = options.out_dir.join("_headers");
-    if staging.write_if_changed(
-        &headers_path,
-        crate::format::headers::headers_file().as_bytes(),
-        false,
-    )? {
-        files_written += 1;
-    }
-    let root_path = options.out_dir.join(index::ROOT_PATH);
-    if staging.write_if_changed(&root_path, &root.bytes, true)? {
-        files_written += 1;
-    }
-    for path in api_stale {
-        match std::fs::remove_file(&path) {
+    Ok(site_written.len())
+}
+
+/// Removes the API documents of versions no longer served, once the new root is in place.
+fn remove_stale_api_documents(paths: &[PathBuf]) -> Result<(), IoError> {
+    for path in paths {
+        match std::fs::remove_file(path) {
             // Derived from the previous index documents, a stale path may already be gone.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            other => other.with_path("cannot remove", &path)?,
+            other => other.with_path("cannot remove", path)?,
         }
     }
-    plan.write(&options.out_dir)?;
-    Ok(BuildOutcome::Built(BuildReport {
-        experts: registry.experts.len(),
-        versions: registry.version_count(),
-        serial,
-        files_written,
-        plan,
-        warnings,
-    }))
+    Ok(())
 }
 
 /// The signed root: the existing one when it says the same thing, is signed by the same keys
@@ -609,5 +749,36 @@ impl Writer<'_> {
             })
             .collect::<Result<_, IoError>>()?;
         Ok(written.into_iter().flatten().collect())
+    }
+
+    /// Writes the documents every registry has once, whatever its experts: the fixed API
+    /// documents and the host's `_headers`. Returns how many files were written.
+    fn fixed_documents(&self) -> Result<usize, IoError> {
+        let mut written = 0;
+        for (relative, bytes) in api::fixed_documents() {
+            if self
+                .staging
+                .write_if_changed(&self.out.join(relative), &bytes, false)?
+            {
+                written += 1;
+            }
+        }
+        if self.staging.write_if_changed(
+            &self.out.join("_headers"),
+            crate::format::headers::headers_file().as_bytes(),
+            false,
+        )? {
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Writes the root, durably: the one mutable entry point, written last. Returns how many
+    /// files were written.
+    fn root(&self, root: &Document) -> Result<usize, IoError> {
+        let wrote =
+            self.staging
+                .write_if_changed(&self.out.join(index::ROOT_PATH), &root.bytes, true)?;
+        Ok(usize::from(wrote))
     }
 }
