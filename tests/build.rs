@@ -624,3 +624,24 @@ fn progress_is_shown_on_a_terminal_and_never_in_pipes() {
     quiet.expect_code(0);
     assert_eq!(quiet.stderr(), "");
 }
+
+/// A link planted in the output (as a committed dist/ could hold) is refused by name: the build
+/// neither writes through it nor leaves it where a registry file belongs.
+#[test]
+fn links_planted_in_the_output_are_refused_and_nothing_outside_changes() {
+    let registry = TestRegistry::valid();
+    let outside = registry.root().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(registry.out().join("v1")).unwrap();
+    std::os::unix::fs::symlink(&outside, registry.out().join("v1/blobs")).unwrap();
+    let run = registry.run(&["build", "--quiet"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("refusing to write through"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("v1/blobs"), "{}", run.stderr());
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(!registry.out().join("v1/root.json").exists());
+}

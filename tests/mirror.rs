@@ -305,3 +305,54 @@ fn a_hostile_index_document_cannot_make_a_mirror_write_outside_its_destination()
         }
     }
 }
+
+/// Links planted in a mirror's destination (its lock, a directory of blobs) are refused by
+/// name, and the files they point at stay untouched.
+#[test]
+fn links_planted_in_the_destination_are_refused_and_nothing_outside_changes() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let server = TestServer::serve(&registry.out());
+    let outside = registry.root().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("precious"), "do not truncate").unwrap();
+
+    let dest = registry.root().join("mirror-lock");
+    fs::create_dir_all(dest.join(".perstack-client")).unwrap();
+    std::os::unix::fs::symlink(outside.join("precious"), dest.join(".perstack-client/lock"))
+        .unwrap();
+    let run = mirror(registry.root(), &server.url, &dest, &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("refusing to write through"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains(".perstack-client/lock"),
+        "{}",
+        run.stderr()
+    );
+
+    let dest = registry.root().join("mirror-blobs");
+    fs::create_dir_all(dest.join("v1")).unwrap();
+    std::os::unix::fs::symlink(&outside, dest.join("v1/blobs")).unwrap();
+    let run = mirror(registry.root(), &server.url, &dest, &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("refusing to write through"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("v1/blobs"), "{}", run.stderr());
+
+    let entries: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["precious"]);
+    assert_eq!(
+        fs::read_to_string(outside.join("precious")).unwrap(),
+        "do not truncate"
+    );
+}

@@ -52,9 +52,9 @@ impl Replica {
     /// to finish; otherwise refuses.
     pub fn open(dir: &Path, upstream: Option<Source>, wait: bool) -> Result<Replica, ReplicaError> {
         let state = dir.join(STATE_DIR);
-        fsutil::create_dir_all(&state)?;
+        fsutil::create_real_dir(&state)?;
         let lock_path = state.join("lock");
-        let lock = File::create(&lock_path).with_path("cannot create lock file", &lock_path)?;
+        let lock = fsutil::create_private_file(&lock_path)?;
         if wait {
             lock.lock().with_path("cannot lock", &lock_path)?;
         } else {

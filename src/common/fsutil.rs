@@ -148,6 +148,10 @@ pub const TEMP_PREFIX: &str = ".~perstack-";
 /// after its bytes are compared, and files at stable paths are always compared anyway.
 #[derive(Debug)]
 pub struct Staging {
+    /// The tree written into; no write goes through a symbolic link below it.
+    tree: PathBuf,
+    /// Directories below `tree` already found to be real directories, not links.
+    real_dirs: std::sync::RwLock<std::collections::HashSet<PathBuf>>,
     marker: PathBuf,
     counter: std::sync::atomic::AtomicU64,
     create_in_place: bool,
@@ -201,8 +205,10 @@ impl Staging {
                 }
             }
         }
-        fs::write(&marker, b"").with_path("cannot create", &marker)?;
+        create_private_file(&marker)?;
         Ok(Staging {
+            tree: tree.to_path_buf(),
+            real_dirs: Default::default(),
             marker,
             counter: std::sync::atomic::AtomicU64::new(0),
             create_in_place: false,
@@ -226,6 +232,7 @@ impl Staging {
 
     /// Writes `bytes` to `path` by way of a temporary sibling and a rename.
     pub fn write(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<(), IoError> {
+        self.confine(path)?;
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -264,6 +271,7 @@ impl Staging {
     /// Creates `path` holding `bytes` if nothing is there yet, in one system call that both
     /// checks and creates. Returns `false`, writing nothing, when the path exists.
     fn create_new(&self, path: &Path, bytes: &[u8]) -> Result<bool, IoError> {
+        self.confine(path)?;
         let open = || fs::File::create_new(path);
         let mut file = match open() {
             Ok(file) => file,
@@ -318,6 +326,7 @@ impl Staging {
         if self.create_in_place && !durable && self.create_new(path, bytes)? {
             return Ok(true);
         }
+        self.confine(path)?;
         if read_optional(path)?.as_deref() == Some(bytes) {
             return Ok(false);
         }
@@ -336,6 +345,7 @@ impl Staging {
         bytes: &[u8],
     ) -> Result<bool, IoError> {
         if self.create_in_place {
+            self.confine(link)?;
             let mut linked = fs::hard_link(original, link);
             if let Err(err) = &linked
                 && err.kind() == io::ErrorKind::NotFound
@@ -352,6 +362,84 @@ impl Staging {
         }
         self.write_if_changed(link, bytes, false)
     }
+}
+
+impl Staging {
+    /// Refuses a write to `path` that would go through a symbolic link below the tree, or
+    /// replace or read through one at `path` itself: a link planted in the output (a committed
+    /// `dist/`, a doctored cache) must not make a writer touch a file outside its tree, nor
+    /// stay where a registry file belongs for an upload to follow.
+    fn confine(&self, path: &Path) -> Result<(), IoError> {
+        if let Ok(meta) = fs::symlink_metadata(path)
+            && meta.file_type().is_symlink()
+        {
+            return Err(symlink_refused(path));
+        }
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
+        if self
+            .real_dirs
+            .read()
+            .is_ok_and(|dirs| dirs.contains(parent))
+        {
+            return Ok(());
+        }
+        let Ok(below) = parent.strip_prefix(&self.tree) else {
+            return Ok(());
+        };
+        let mut dir = self.tree.clone();
+        for component in below.components() {
+            dir.push(component);
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_refused(&dir)),
+                // Not there yet: the writer creates it, as a real directory.
+                Err(_) => return Ok(()),
+                Ok(_) => {}
+            }
+        }
+        if let Ok(mut dirs) = self.real_dirs.write() {
+            dirs.insert(parent.to_path_buf());
+        }
+        Ok(())
+    }
+}
+
+fn symlink_refused(path: &Path) -> IoError {
+    IoError::new(
+        "refusing to write through",
+        path,
+        io::Error::other(
+            "a symbolic link is where a registry file or directory belongs; remove it (the output must hold only files this program wrote)",
+        ),
+    )
+}
+
+/// Creates `path` and its parents as real directories, refusing a symbolic link at `path`: a
+/// state directory planted as a link would send a writer's private files elsewhere.
+pub fn create_real_dir(path: &Path) -> Result<(), IoError> {
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && meta.file_type().is_symlink()
+    {
+        return Err(symlink_refused(path));
+    }
+    create_dir_all(path)
+}
+
+/// Creates (or empties) a small state file such as a lock or a marker, refusing to follow a
+/// symbolic link there: a planted link would make the writer truncate whatever it points at.
+pub fn create_private_file(path: &Path) -> Result<fs::File, IoError> {
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && meta.file_type().is_symlink()
+    {
+        return Err(symlink_refused(path));
+    }
+    fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .with_path("cannot create", path)
 }
 
 impl Drop for Staging {
