@@ -1,11 +1,12 @@
-//! How an authoring or review command failed, classified so `main` can choose the exit status.
+//! How an authoring or review command failed, classified so the binary can choose the exit
+//! status.
 //!
-//! The library never exits; it says what kind of failure happened and `main` maps it: data that
-//! breaks a rule, a refused change and a name that does not exist are exit 1; a usage mistake
-//! and an I/O or git failure are exit 2.
+//! The library never exits; it says what kind of failure happened ([`CommandError::class`]) and
+//! the binary maps it: data that breaks a rule, a refused change and a name that does not exist
+//! are exit 1; a usage mistake and an I/O or git failure are exit 2.
 
 use crate::authoring::git::GitError;
-use crate::common::diagnostic::Diagnostic;
+use crate::common::diagnostic::{Diagnostic, ErrorClass};
 use crate::common::fsutil::IoError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +30,15 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    /// Whether the failure is about the data (exit 1) rather than the invocation or the
-    /// environment (exit 2).
-    pub fn is_about_data(&self) -> bool {
-        matches!(
-            self,
-            CommandError::NotFound(_) | CommandError::Refused(_) | CommandError::Invalid(_)
-        )
+    /// Whether the data is at fault or the invocation or its environment.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            CommandError::NotFound(_) | CommandError::Refused(_) | CommandError::Invalid(_) => {
+                ErrorClass::Data
+            }
+            CommandError::Io(_) | CommandError::Git(_) | CommandError::Usage(_) => {
+                ErrorClass::Environment
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cli::printer::{ClientFormat, Format};
+use crate::cli::printer::{Format, ReportFormat};
 use perstack_registry::common::signing::PublicKey;
 use perstack_registry::common::transport::Source;
 
@@ -276,13 +276,6 @@ pub struct CodeownersArgs {
     pub quiet: bool,
 }
 
-/// How a command that reports data prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Human,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct EditOutputArgs {
     /// Print only errors.
@@ -410,8 +403,8 @@ pub struct RegistryArgs {
 #[derive(Debug, Args)]
 pub struct ClientOutputArgs {
     /// human: short lines; json: one JSON document on stdout.
-    #[arg(long, value_enum, default_value_t = ClientFormat::Human)]
-    pub format: ClientFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
     /// Print only errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -536,6 +529,6 @@ pub struct KeygenArgs {
     #[arg(long, value_name = "FILE")]
     pub secret_out: Option<PathBuf>,
     /// human: `secret ...` and `public ...` lines; json: {"public", "secret"}.
-    #[arg(long, value_enum, default_value_t = ClientFormat::Human)]
-    pub format: ClientFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
 }

@@ -2,20 +2,23 @@
 //!
 //! Data goes to stdout and messages to stderr. `--format json` and `--format github` are
 //! machine-readable and go to stdout; their shapes are defined here and nowhere else.
+//!
+//! Writing to stdout can fail (a closed pipe, a full disk): every function that writes there
+//! returns [`StdoutError`], and flushes before it returns so the failure is seen while the
+//! command can still report it. Messages on stderr are best effort.
 
-use std::io::{IsTerminal, Write};
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde::Serialize;
 
-use perstack_registry::common::progress::Progress;
-use std::path::Path;
-
 use perstack_registry::authoring::publish::PublishReport;
 use perstack_registry::authoring::review::Change;
-use perstack_registry::build::plan::Plan;
 use perstack_registry::client::resolve::Resolved;
-use perstack_registry::common::diagnostic::{Diagnostic, Position, Severity};
+use perstack_registry::common::diagnostic::{Diagnostic, Diagnostics, Position, Severity};
+use perstack_registry::common::progress::Progress;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,14 +31,40 @@ pub enum Format {
     Github,
 }
 
-/// How the client commands (`resolve`, `fetch`, `lock`, `mirror`, `verify`, `keygen`) print
-/// their result.
+/// How the commands that print a result (`publish`, `resolve`, `mirror`, `verify`, `keygen`)
+/// print it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ClientFormat {
+pub enum ReportFormat {
     /// Short lines for people.
     Human,
     /// One JSON document on stdout; the shapes are the `*Json` types of this module.
     Json,
+}
+
+/// The problems a command reports print as its result does.
+impl From<ReportFormat> for Format {
+    fn from(format: ReportFormat) -> Format {
+        match format {
+            ReportFormat::Human => Format::Human,
+            ReportFormat::Json => Format::Json,
+        }
+    }
+}
+
+/// Writing to stdout failed.
+#[derive(Debug)]
+pub struct StdoutError(pub io::Error);
+
+impl From<io::Error> for StdoutError {
+    fn from(err: io::Error) -> StdoutError {
+        StdoutError(err)
+    }
+}
+
+impl From<serde_json::Error> for StdoutError {
+    fn from(err: serde_json::Error) -> StdoutError {
+        StdoutError(err.into())
+    }
 }
 
 /// `keygen --format json`.
@@ -76,10 +105,27 @@ impl From<&Resolved> for ResolveJson {
 }
 
 /// Prints one JSON document on stdout.
-pub fn print_json(value: &impl Serialize) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut stdout, value);
-    let _ = writeln!(stdout);
+pub fn print_json(value: &impl Serialize) -> Result<(), StdoutError> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(stdout.flush()?)
+}
+
+/// Prints lines on stdout.
+pub fn print_lines(lines: impl IntoIterator<Item = impl Display>) -> Result<(), StdoutError> {
+    let mut stdout = io::stdout().lock();
+    for line in lines {
+        writeln!(stdout, "{line}")?;
+    }
+    Ok(stdout.flush()?)
+}
+
+/// Prints bytes on stdout as they are.
+pub fn print_bytes(bytes: &[u8]) -> Result<(), StdoutError> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(bytes)?;
+    Ok(stdout.flush()?)
 }
 
 #[derive(Serialize)]
@@ -87,70 +133,71 @@ struct JsonReport<'a> {
     valid: bool,
     errors: usize,
     warnings: usize,
-    diagnostics: &'a [Diagnostic],
+    diagnostics: &'a Diagnostics,
     /// Only for `check --base`: what the change does that is allowed.
     #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<&'a [Change]>,
 }
 
 /// Prints diagnostics in the chosen format. With `quiet`, human output keeps only errors.
-pub fn print_diagnostics(diagnostics: &[Diagnostic], format: Format, quiet: bool) {
-    print_report(diagnostics, None, format, quiet);
+pub fn print_diagnostics(
+    diagnostics: &Diagnostics,
+    format: Format,
+    quiet: bool,
+) -> Result<(), StdoutError> {
+    print_report(diagnostics, None, format, quiet)
 }
 
 /// Prints the review of a change: its problems and, as notes (`::notice` for GitHub), what it
 /// does that is allowed.
-pub fn print_review(diagnostics: &[Diagnostic], changes: &[Change], format: Format, quiet: bool) {
-    print_report(diagnostics, Some(changes), format, quiet);
+pub fn print_review(
+    diagnostics: &Diagnostics,
+    changes: &[Change],
+    format: Format,
+    quiet: bool,
+) -> Result<(), StdoutError> {
+    print_report(diagnostics, Some(changes), format, quiet)
 }
 
 fn print_report(
-    diagnostics: &[Diagnostic],
+    diagnostics: &Diagnostics,
     changes: Option<&[Change]>,
     format: Format,
     quiet: bool,
-) {
-    let errors = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+) -> Result<(), StdoutError> {
     match format {
         Format::Human => {
-            let mut stderr = std::io::stderr().lock();
-            for diagnostic in diagnostics {
-                if !quiet || diagnostic.severity == Severity::Error {
-                    let _ = writeln!(stderr, "{diagnostic}");
-                }
+            let shown = if quiet {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            let mut stderr = io::stderr().lock();
+            for diagnostic in diagnostics.at_least(shown) {
+                let _ = writeln!(stderr, "{diagnostic}");
             }
             for change in changes.unwrap_or_default().iter().filter(|_| !quiet) {
                 let _ = writeln!(stderr, "{}: note: {}", place(change), change.message);
             }
+            Ok(())
         }
-        Format::Json => {
-            let report = JsonReport {
-                valid: errors == 0,
-                errors,
-                warnings: diagnostics.len() - errors,
-                diagnostics,
-                changes,
-            };
-            let mut stdout = std::io::stdout().lock();
-            let _ = serde_json::to_writer_pretty(&mut stdout, &report);
-            let _ = writeln!(stdout);
-        }
+        Format::Json => print_json(&JsonReport {
+            valid: !diagnostics.has_errors(),
+            errors: diagnostics.count(Severity::Error),
+            warnings: diagnostics.count(Severity::Warning),
+            diagnostics,
+            changes,
+        }),
         Format::Github => {
-            let mut stdout = std::io::stdout().lock();
-            for diagnostic in diagnostics {
-                let _ = writeln!(stdout, "{}", github_annotation(diagnostic));
-            }
-            for change in changes.unwrap_or_default() {
-                let _ = writeln!(
-                    stdout,
+            let annotations = diagnostics.iter().map(github_annotation);
+            let notices = changes.unwrap_or_default().iter().map(|change| {
+                format!(
                     "::notice {}::{}",
                     github_place(&change.file, change.position),
                     escape_data(&change.message)
-                );
-            }
+                )
+            });
+            print_lines(annotations.chain(notices))
         }
     }
 }
@@ -195,22 +242,15 @@ fn escape_property(text: &str) -> String {
 
 /// The files `publish` wrote, as `b3sum` prints them (`<hash>  <path>`); for a dry run, each
 /// with the text it would hold.
-pub fn print_published(report: &PublishReport) {
-    let mut stdout = std::io::stdout().lock();
+pub fn print_published(report: &PublishReport) -> Result<(), StdoutError> {
+    let mut stdout = io::stdout().lock();
     for file in &report.files {
-        let _ = writeln!(stdout, "{}  {}", file.blake3, file.path.display());
+        writeln!(stdout, "{}  {}", file.blake3, file.path.display())?;
         if let Some(content) = &file.content {
-            let _ = writeln!(stdout, "{content}");
+            writeln!(stdout, "{content}")?;
         }
     }
-}
-
-/// A deploy plan as one path per line, in upload order.
-pub fn print_plan_lines(plan: &Plan) {
-    let mut stdout = std::io::stdout().lock();
-    for file in &plan.files {
-        let _ = writeln!(stdout, "{}", file.path);
-    }
+    Ok(stdout.flush()?)
 }
 
 /// A one-line message on stderr, unless quiet.

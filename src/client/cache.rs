@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
 use crate::client::resolve::{self, Request, ResolveError, Resolved};
 use crate::client::trust::{self, TrustError, TrustState};
+use crate::common::diagnostic::ErrorClass;
 use crate::common::model::Hash;
 use crate::common::signing::PublicKey;
 use crate::common::timestamp;
@@ -82,17 +83,20 @@ impl From<PublishedError> for ClientError {
 }
 
 impl ClientError {
-    /// Whether the registry's data is at fault (exit 1) rather than I/O or the network (2).
-    pub fn is_refusal(&self) -> bool {
+    /// Whether the registry's data is at fault (a refusal) rather than I/O or the network.
+    pub fn class(&self) -> ErrorClass {
         match self {
             ClientError::Published(_)
             | ClientError::Resolve(_)
             | ClientError::NoRegistry(_)
             | ClientError::NotCached(_)
-            | ClientError::NotCachedVersion(_) => true,
-            ClientError::Trust(err) => !matches!(err, TrustError::Io(_) | TrustError::State { .. }),
-            ClientError::Fetch(FetchError::CrossHostRedirect { .. }) => true,
-            ClientError::Replica(_) | ClientError::Fetch(_) => false,
+            | ClientError::NotCachedVersion(_)
+            | ClientError::Fetch(FetchError::CrossHostRedirect { .. }) => ErrorClass::Data,
+            ClientError::Trust(TrustError::Io(_) | TrustError::State { .. }) => {
+                ErrorClass::Environment
+            }
+            ClientError::Trust(_) => ErrorClass::Data,
+            ClientError::Replica(_) | ClientError::Fetch(_) => ErrorClass::Environment,
         }
     }
 }

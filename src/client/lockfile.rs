@@ -11,6 +11,9 @@
 //! other delegate is resolved in the registry, and that version's own delegates (from its index
 //! entry) are followed in turn. The file is TOML, written in a fixed order so the same
 //! resolution always gives the same bytes.
+//!
+//! `fetch --locked` goes the other way: [`pin`] finds the version a key is pinned to, and
+//! [`Pin::resolve`] refuses it if the registry now publishes other bytes under that version.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -18,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::client::cache::{Client, ClientError};
-use crate::client::resolve::Request;
-use crate::common::diagnostic::Position;
+use crate::client::resolve::{Request, Resolved};
+use crate::common::diagnostic::{ErrorClass, Position};
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::Hash;
 
@@ -57,7 +60,7 @@ impl Lockfile {
 
     pub fn read(path: &Path) -> Result<Lockfile, LockError> {
         let bytes = fsutil::read(path)?;
-        let text = String::from_utf8(bytes).map_err(|_| LockError::Invalid {
+        let text = String::from_utf8(bytes).map_err(|_| LockError::Unreadable {
             path: path.to_path_buf(),
             message: "not UTF-8".to_owned(),
         })?;
@@ -70,7 +73,7 @@ impl Lockfile {
                 .map(|span| Position::at(&text, span.start))
                 .map(|at| format!("line {}, column {}: ", at.line, at.column))
                 .unwrap_or_default();
-            LockError::Invalid {
+            LockError::Unreadable {
                 path: path.to_path_buf(),
                 message: format!(
                     "{position}not a perstack-registry lockfile ({}); write one with `perstack-registry lock`",
@@ -79,7 +82,7 @@ impl Lockfile {
             }
         })?;
         if lockfile.version != LOCK_VERSION {
-            return Err(LockError::Invalid {
+            return Err(LockError::Unreadable {
                 path: path.to_path_buf(),
                 message: format!("lockfile version {} is not supported", lockfile.version),
             });
@@ -87,9 +90,30 @@ impl Lockfile {
         Ok(lockfile)
     }
 
+    /// The version this lockfile, read from `path`, pins `key` to; refused when it pins no
+    /// version for `key`.
+    pub fn pin(&self, path: &Path, key: &str) -> Result<Pin, LockError> {
+        let entry = self.find(key).ok_or_else(|| LockError::NotLocked {
+            path: path.to_path_buf(),
+            key: key.to_owned(),
+        })?;
+        let key = format!("{}@{}", entry.name, entry.version);
+        let request = Request::parse(&key).map_err(|message| LockError::Key { key, message })?;
+        Ok(Pin {
+            request,
+            blake3: entry.blake3,
+        })
+    }
+
+    /// Writes the lockfile to `path` atomically, unless that is the Perstack runtime's.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        Lockfile::check_destination(path)?;
+        Ok(fsutil::write_atomic(path, self.render().as_bytes(), false)?)
+    }
+
     /// Refuses to write a lockfile to `path` when that is the Perstack runtime's: by name, or
     /// because the file there is one.
-    pub fn check_destination(path: &Path) -> Result<(), LockError> {
+    fn check_destination(path: &Path) -> Result<(), LockError> {
         let is_runtime_name = path.file_name() == Some(std::ffi::OsStr::new(RUNTIME_FILE_NAME));
         let holds_runtime_lockfile = std::fs::read_to_string(path)
             .map(|text| is_runtime_lockfile(&text))
@@ -105,6 +129,45 @@ impl Lockfile {
         format!(
             "# Written by `perstack-registry lock`: every registry delegate, pinned. Do not edit.\n{body}"
         )
+    }
+}
+
+/// Where `lock` writes the lockfile of `perstack_toml` when told nothing else: beside it.
+pub fn beside(perstack_toml: &Path) -> PathBuf {
+    perstack_toml
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(FILE_NAME)
+}
+
+/// Reads the lockfile at `path` and finds the version it pins `key` to.
+pub fn pin(path: &Path, key: &str) -> Result<Pin, LockError> {
+    Lockfile::read(path)?.pin(path, key)
+}
+
+/// A version a lockfile pins, and the bytes it pins it to.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    /// The exact version, as `name@version`.
+    pub request: Request,
+    pub blake3: Hash,
+}
+
+impl Pin {
+    /// Resolves the pinned version in `client`'s registry, refusing it when the registry now
+    /// publishes other bytes under that version.
+    pub fn resolve(&self, client: &Client) -> Result<Resolved, LockError> {
+        let resolved = client
+            .resolve(&self.request)
+            .map_err(|err| LockError::Registry(Box::new(err)))?;
+        if resolved.blake3 != self.blake3 {
+            return Err(LockError::Changed {
+                key: resolved.key(),
+                locked: self.blake3,
+                published: resolved.blake3,
+            });
+        }
+        Ok(resolved)
     }
 }
 
@@ -132,6 +195,10 @@ pub enum LockError {
     RuntimeDestination(PathBuf),
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A lockfile that cannot be read as one.
+    #[error("{path}: {message}")]
+    Unreadable { path: PathBuf, message: String },
+    /// A perstack.toml that cannot be locked.
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("{path}: delegate \"{key}\" of \"{expert}\": {message}")]
@@ -149,18 +216,41 @@ pub enum LockError {
         #[source]
         source: Box<ClientError>,
     },
+    #[error("{path}: \"{key}\" is not in the lockfile; run `perstack-registry lock` again")]
+    NotLocked { path: PathBuf, key: String },
+    /// A pinned `name@version` that is not a key.
+    #[error("{key}: {message}")]
+    Key { key: String, message: String },
+    /// Resolving a pinned version failed.
+    #[error(transparent)]
+    Registry(Box<ClientError>),
+    #[error(
+        "{key} is locked to BLAKE3 {locked}, but the registry now publishes {published}; refusing it"
+    )]
+    Changed {
+        key: String,
+        locked: Hash,
+        published: Hash,
+    },
 }
 
 impl LockError {
-    /// Whether the data is at fault (exit 1) rather than I/O or the network (exit 2).
-    pub fn is_refusal(&self) -> bool {
+    /// Whether the data is at fault rather than the invocation, I/O or the network. A lockfile
+    /// that cannot be read, or written where it would replace the runtime's, is the
+    /// invocation's fault, as a missing one is.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            LockError::Io(_) => false,
-            LockError::Resolve { source, .. } => source.is_refusal(),
+            LockError::Resolve { source, .. } => source.class(),
+            LockError::Registry(source) => source.class(),
             LockError::Invalid { .. }
             | LockError::Delegate { .. }
-            | LockError::RuntimeLockfile(_) => true,
-            LockError::RuntimeDestination(_) => false,
+            | LockError::NotLocked { .. }
+            | LockError::Changed { .. } => ErrorClass::Data,
+            LockError::Io(_)
+            | LockError::Unreadable { .. }
+            | LockError::RuntimeLockfile(_)
+            | LockError::RuntimeDestination(_)
+            | LockError::Key { .. } => ErrorClass::Environment,
         }
     }
 }

@@ -88,10 +88,12 @@ impl From<crate::common::fsutil::IoError> for MirrorError {
 }
 
 impl MirrorError {
-    pub fn is_refusal(&self) -> bool {
+    pub fn class(&self) -> crate::common::diagnostic::ErrorClass {
         match self {
-            MirrorError::Client(err) => err.is_refusal(),
-            MirrorError::BadScope(_) | MirrorError::SignFull => false,
+            MirrorError::Client(err) => err.class(),
+            MirrorError::BadScope(_) | MirrorError::SignFull => {
+                crate::common::diagnostic::ErrorClass::Environment
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Problems found in registry data, with the place they were found.
+//! Problems found in registry data, with the place they were found, and the class of a failed
+//! command.
 //!
-//! Every rule in the crate reports through [`Diagnostics`] instead of returning early, so one
-//! run lists every problem (a pull request author wants the whole list at once). A diagnostic
-//! always names a file and, where the parser knows it, a line and column.
+//! Every rule in the crate reports problems instead of returning early, so one run lists every
+//! problem (a pull request author wants the whole list at once). A diagnostic always names a
+//! file and, where the parser knows it, a line and column. [`Diagnostics`] puts them in report
+//! order and counts them, for every report that does either.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -95,8 +97,9 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// An ordered collection of problems.
-#[derive(Debug, Default, Clone)]
+/// A collection of problems; serialized as the list of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
@@ -111,26 +114,64 @@ impl Diagnostics {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.at_least(Severity::Error).next().is_some()
     }
 
     pub fn count(&self, severity: Severity) -> usize {
-        self.items.iter().filter(|d| d.severity == severity).count()
+        self.iter().filter(|d| d.severity == severity).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
-    /// Sorts by file, then position, then message, so the report does not depend on the order
-    /// in which threads or the file system produced the problems.
-    pub fn sorted(mut self) -> Vec<Diagnostic> {
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.items.iter()
+    }
+
+    /// The problems as severe as `severity` or more: only errors for [`Severity::Error`],
+    /// everything for [`Severity::Warning`].
+    pub fn at_least(&self, severity: Severity) -> impl Iterator<Item = &Diagnostic> {
+        // `Severity` orders the most severe first.
+        self.iter().filter(move |d| d.severity <= severity)
+    }
+
+    /// Sorts by file, then position, then message, and drops duplicates, so the report does
+    /// not depend on the order in which threads or the file system produced the problems.
+    pub fn sorted(mut self) -> Diagnostics {
         self.items.sort_by(|a, b| {
             (&a.file, a.position, a.severity, &a.message)
                 .cmp(&(&b.file, b.position, b.severity, &b.message))
         });
         self.items.dedup();
-        self.items
+        self
+    }
+}
+
+impl From<Vec<Diagnostic>> for Diagnostics {
+    fn from(items: Vec<Diagnostic>) -> Diagnostics {
+        Diagnostics { items }
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(items: I) -> Diagnostics {
+        Diagnostics {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -141,6 +182,19 @@ impl IntoIterator for Diagnostics {
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
     }
+}
+
+/// What a failed command is about, which decides its exit status (README "Commands"). The
+/// library's error types each say which class they are in one method, and the binary maps the
+/// class to the status in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The data is at fault: it breaks a rule, the change or the registry is refused, or what it
+    /// names does not exist or does not resolve (exit 1).
+    Data,
+    /// The invocation or its environment: a usage mistake, or an I/O, git or network failure
+    /// (exit 2).
+    Environment,
 }
 
 #[cfg(test)]
@@ -154,5 +208,32 @@ mod tests {
         assert_eq!(Position::at(source, 6), Position { line: 2, column: 1 });
         // "né " is 4 bytes but 3 characters.
         assert_eq!(Position::at(source, 10), Position { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn diagnostics_sort_into_report_order_and_count_by_severity() {
+        let b = Path::new("b.toml");
+        let problems: Diagnostics = vec![
+            Diagnostic::warning("w", b, "later"),
+            Diagnostic::error("e", b, "first").at(Some(Position { line: 1, column: 1 })),
+            Diagnostic::error("e", Path::new("a.toml"), "earliest"),
+            Diagnostic::warning("w", b, "later"),
+        ]
+        .into();
+        let sorted = problems.sorted();
+        let messages: Vec<&str> = sorted.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, ["earliest", "later", "first"]);
+        assert_eq!(
+            (
+                sorted.count(Severity::Error),
+                sorted.count(Severity::Warning)
+            ),
+            (2, 1)
+        );
+        assert!(sorted.has_errors());
+        assert_eq!(sorted.at_least(Severity::Error).count(), 2);
+        assert_eq!(sorted.at_least(Severity::Warning).count(), 3);
+        let warnings: Diagnostics = vec![Diagnostic::warning("w", b, "only")].into();
+        assert!(!warnings.has_errors());
     }
 }

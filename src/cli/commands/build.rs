@@ -1,0 +1,64 @@
+//! `build` writes the registry; `plan` prints the deploy plan the last build recorded.
+
+use std::time::Instant;
+
+use crate::cli::args::{BuildArgs, PlanArgs, PlanFormat};
+use crate::cli::commands::report_problems;
+use crate::cli::error::CliError;
+use crate::cli::printer::{self, TerminalProgress};
+use perstack_registry::build::plan::Plan;
+use perstack_registry::build::{self as library, BuildOptions, BuildOutcome};
+
+pub fn build(args: BuildArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let output = &args.output;
+    let options = BuildOptions {
+        data_dir: args.data.data.clone(),
+        out_dir: args.out.clone(),
+        previous: args.previous.clone(),
+        use_cache: !args.no_cache,
+        signing: args.signing.signing()?,
+        site: !args.no_site,
+    };
+    let progress = TerminalProgress::new(output.quiet);
+    let outcome = library::build(&options, &progress);
+    progress.finish();
+    match outcome? {
+        BuildOutcome::Invalid(problems) => {
+            let problems = report_problems(problems, output.format, output.quiet)?;
+            Err(CliError::invalid(args.data.data.display(), &problems, true))
+        }
+        BuildOutcome::Refused(problems) => {
+            let problems = report_problems(problems, output.format, output.quiet)?;
+            Err(CliError::data(format!(
+                "refused: {} change(s) to what was already published; nothing was written",
+                problems.len()
+            )))
+        }
+        BuildOutcome::Built(report) => {
+            report_problems(report.warnings, output.format, output.quiet)?;
+            printer::status(
+                output.quiet,
+                &format!(
+                    "built {}: {} experts, {} versions, serial {}, {} files written in {:.2}s",
+                    args.out.display(),
+                    report.experts,
+                    report.versions,
+                    report.serial,
+                    report.files_written,
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn plan(args: PlanArgs) -> Result<(), CliError> {
+    let plan = Plan::read(&args.out)?;
+    match args.format {
+        PlanFormat::Json => printer::print_json(&plan)?,
+        PlanFormat::Lines => printer::print_lines(plan.files.iter().map(|file| &file.path))?,
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The client commands, which read a built registry: `resolve`, `fetch`, `lock`, `mirror` and
+//! `verify`.
+
+use crate::cli::args::{FetchArgs, LockArgs, MirrorArgs, RegistryArgs, ResolveArgs, VerifyArgs};
+use crate::cli::commands::report_problems;
+use crate::cli::error::CliError;
+use crate::cli::printer::{self, ReportFormat, ResolveJson, TerminalProgress};
+use perstack_registry::client::audit;
+use perstack_registry::client::cache::{Client, ClientOptions};
+use perstack_registry::client::lockfile::{self, Lockfile};
+use perstack_registry::client::mirror::{self as library, MirrorOptions};
+use perstack_registry::client::resolve::{Request, Resolved};
+use perstack_registry::common::fsutil;
+use perstack_registry::common::model::Status;
+
+pub fn resolve(args: ResolveArgs) -> Result<(), CliError> {
+    let (_, resolved) = open_and_resolve(&args.key, &args.registry)?;
+    warn_if_deprecated(&resolved, args.output.quiet);
+    match args.output.format {
+        ReportFormat::Human => printer::print_lines([format!(
+            "{} {} {}",
+            resolved.key(),
+            resolved.blake3,
+            resolved.path
+        )])?,
+        ReportFormat::Json => printer::print_json(&ResolveJson::from(&resolved))?,
+    }
+    Ok(())
+}
+
+pub fn fetch(args: FetchArgs) -> Result<(), CliError> {
+    let (client, resolved) = if args.locked {
+        let pin = lockfile::pin(&args.lockfile, &args.key)?;
+        let client = open_client(&args.registry)?;
+        let resolved = pin.resolve(&client)?;
+        (client, resolved)
+    } else {
+        open_and_resolve(&args.key, &args.registry)?
+    };
+    warn_if_deprecated(&resolved, args.quiet);
+    let bytes = client.fetch(&resolved)?;
+    match &args.output {
+        Some(path) => fsutil::write_atomic(path, &bytes, false)?,
+        None => printer::print_bytes(&bytes)?,
+    }
+    let (downloaded, cached) = client.counts();
+    printer::status(
+        args.quiet,
+        &format!(
+            "fetched {} (BLAKE3 {}): {downloaded} file(s) downloaded, {cached} from the cache {}",
+            resolved.key(),
+            resolved.blake3,
+            client.cache_dir().display()
+        ),
+    );
+    Ok(())
+}
+
+pub fn lock(args: LockArgs) -> Result<(), CliError> {
+    let client = open_client(&args.registry)?;
+    let lockfile = lockfile::lock(&client, &args.perstack_toml)?;
+    let path = args.lockfile();
+    lockfile.write(&path)?;
+    printer::status(
+        args.quiet,
+        &format!(
+            "locked {} registry expert version(s) in {}",
+            lockfile.experts.len(),
+            path.display()
+        ),
+    );
+    Ok(())
+}
+
+pub fn mirror(args: MirrorArgs) -> Result<(), CliError> {
+    let sign = args
+        .signing
+        .signing()?
+        .map(|signing| (signing.keys, signing.expires_in_days));
+    let options = MirrorOptions {
+        source: args.source.clone(),
+        dest: args.dest.clone(),
+        scopes: args.scope.clone(),
+        trust: args.trust.trust.clone(),
+        sign,
+    };
+    let progress = TerminalProgress::new(args.output.quiet);
+    let outcome = library::mirror(&options, &progress);
+    progress.finish();
+    let report = outcome?;
+    match args.output.format {
+        ReportFormat::Json => printer::print_json(&report)?,
+        ReportFormat::Human => printer::status(
+            args.output.quiet,
+            &format!(
+                "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present",
+                args.source.describe(),
+                args.dest.display(),
+                if report.partial { " (partial)" } else { "" },
+                report.experts,
+                report.versions,
+                report.serial,
+                report.downloaded,
+                report.present
+            ),
+        ),
+    }
+    Ok(())
+}
+
+pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let lock = args.lock.as_deref().map(Lockfile::read).transpose()?;
+    let report = audit::audit(&args.source, &args.trust.trust, lock.as_ref())?;
+    let problems = report_problems(
+        report.problems,
+        args.output.format.into(),
+        args.output.quiet,
+    )?;
+    if !problems.is_empty() {
+        return Err(CliError::data(format!(
+            "{} has {} problem(s)",
+            args.source.describe(),
+            problems.len()
+        )));
+    }
+    printer::status(
+        args.output.quiet,
+        &format!(
+            "{} is intact: {} experts, {} versions, {} files checked",
+            args.source.describe(),
+            report.experts,
+            report.versions,
+            report.files
+        ),
+    );
+    Ok(())
+}
+
+/// Opens the registry named by the arguments through the cache.
+fn open_client(args: &RegistryArgs) -> Result<Client, CliError> {
+    Ok(Client::open(&ClientOptions {
+        source: args.registry.clone(),
+        cache: args.cache_dir()?,
+        offline: args.offline,
+        trust: args.trust.trust.clone(),
+    })?)
+}
+
+/// Parses `key`, opens the registry and resolves the key in it.
+fn open_and_resolve(key: &str, registry: &RegistryArgs) -> Result<(Client, Resolved), CliError> {
+    let request =
+        Request::parse(key).map_err(|err| CliError::environment(format!("{key}: {err}")))?;
+    let client = open_client(registry)?;
+    let resolved = client.resolve(&request)?;
+    Ok((client, resolved))
+}
+
+fn warn_if_deprecated(resolved: &Resolved, quiet: bool) {
+    if resolved.status == Status::Deprecated && !quiet {
+        eprintln!(
+            "warning: {} is deprecated: {}",
+            resolved.key(),
+            resolved.reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+}
