@@ -97,7 +97,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// A collection of problems; serialized as the list of them.
+/// Problems as a report holds them: [`Diagnostics::sorted`] puts them in report order, and every
+/// report counts them here. Serialized as the list of them.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Diagnostics {
@@ -105,14 +106,6 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, diagnostic: Diagnostic) {
-        self.items.push(diagnostic);
-    }
-
-    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
-        self.items.extend(other);
-    }
-
     pub fn has_errors(&self) -> bool {
         self.at_least(Severity::Error).next().is_some()
     }
@@ -155,32 +148,6 @@ impl Diagnostics {
 impl From<Vec<Diagnostic>> for Diagnostics {
     fn from(items: Vec<Diagnostic>) -> Diagnostics {
         Diagnostics { items }
-    }
-}
-
-impl FromIterator<Diagnostic> for Diagnostics {
-    fn from_iter<I: IntoIterator<Item = Diagnostic>>(items: I) -> Diagnostics {
-        Diagnostics {
-            items: items.into_iter().collect(),
-        }
-    }
-}
-
-impl<'a> IntoIterator for &'a Diagnostics {
-    type Item = &'a Diagnostic;
-    type IntoIter = std::slice::Iter<'a, Diagnostic>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl IntoIterator for Diagnostics {
-    type Item = Diagnostic;
-    type IntoIter = std::vec::IntoIter<Diagnostic>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
     }
 }
 
