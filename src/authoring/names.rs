@@ -128,20 +128,9 @@ pub fn check(
     problems
 }
 
-/// Levenshtein distance over characters.
+/// Levenshtein distance over characters (Unicode scalar values, not bytes).
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+    strsim::levenshtein(a, b)
 }
 
 #[cfg(test)]
@@ -164,5 +153,11 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn edit_distance_counts_characters_not_bytes() {
+        assert_eq!(edit_distance("café-bot", "cafe-bot"), 1);
+        assert_eq!(edit_distance("ü", ""), 1);
     }
 }
