@@ -6,7 +6,7 @@
 //! - [`common`]: the vocabulary every stage shares (names, hashes, diagnostics, file I/O, JSON,
 //!   signing, fetching files);
 //! - [`data`]: `registry-data/` → a checked `Registry`;
-//! - [`format`]: the static format both ends share: its paths and documents, and reading a
+//! - [`format`](mod@format): the static format both ends share: its paths and documents, and reading a
 //!   published registry from its root;
 //! - [`site`]: the website rendered from a checked registry;
 //! - [`build`]: writes a registry atomically, refuses what would change a published one, and

@@ -290,7 +290,7 @@ fn a_hostile_index_document_cannot_make_a_mirror_write_outside_its_destination()
             let run = mirror(registry.root(), &source, &dest, &[]);
             run.expect_code(1);
             assert!(
-                run.stderr().contains(&format!("has an invalid dist-tag"))
+                run.stderr().contains("has an invalid dist-tag")
                     || run.stderr().contains("lists an invalid version"),
                 "{label}: {}",
                 run.stderr()

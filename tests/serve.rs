@@ -38,7 +38,7 @@ impl Fixture {
             ("v1/root.json", "{\"format\":1}\n"),
             (
                 "_headers",
-                perstack_registry::index::headers_file().as_str(),
+                perstack_registry::format::headers::headers_file().as_str(),
             ),
             (&format!("{experts}/@acme/researcher@1.0.0"), VERSION_DOC),
             (

@@ -105,9 +105,23 @@ pub struct Diagnostics {
     items: Vec<Diagnostic>,
 }
 
+/// Whether any of `problems` is an error: for checks that collect diagnostics in a plain
+/// vector as they go.
+pub fn has_errors(problems: &[Diagnostic]) -> bool {
+    error_count(problems) > 0
+}
+
+/// How many of `problems` are errors.
+pub fn error_count(problems: &[Diagnostic]) -> usize {
+    problems
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+}
+
 impl Diagnostics {
     pub fn has_errors(&self) -> bool {
-        self.at_least(Severity::Error).next().is_some()
+        has_errors(&self.items)
     }
 
     pub fn count(&self, severity: Severity) -> usize {

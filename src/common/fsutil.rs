@@ -158,7 +158,8 @@ pub struct Staging {
     recovering: bool,
 }
 
-/// The environment variable of the crash-test hook (see [`crash_due`]).
+/// The environment variable of the crash-test hook: the Nth write of a `Staging` aborts the
+/// process half-way (see `crash_due`).
 pub const CRASH_AFTER_ENV: &str = "PERSTACK_REGISTRY_CRASH_AFTER";
 
 /// Whether this write is the one a crash test asked to crash in: with

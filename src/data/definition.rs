@@ -57,7 +57,7 @@ pub fn check_version_file(
     bytes: &[u8],
     problems: &mut Vec<Diagnostic>,
 ) -> Option<VersionRecord> {
-    let errors_before = error_count(problems);
+    let errors_before = crate::common::diagnostic::error_count(problems);
     let text = source::check_text(path, bytes, problems)?;
     let src = Source::new(path, text);
     let document = src.parse(problems)?;
@@ -67,7 +67,7 @@ pub fn check_version_file(
     };
     let expert = checker.expert_table(document.get_ref(), name)?;
     let record = checker.expert(expert, name, version, bytes);
-    (error_count(problems) == errors_before).then_some(record)
+    (crate::common::diagnostic::error_count(problems) == errors_before).then_some(record)
 }
 
 /// Checks an `allowedDomains` entry as Perstack does (`domainPatternSchema` in
@@ -104,13 +104,6 @@ fn is_range_key(key: &str) -> bool {
     key.rfind('@').filter(|&at| at > 0).is_some_and(|at| {
         ExpertName::parse(&key[..at]).is_ok() && semver::VersionReq::parse(&key[at + 1..]).is_ok()
     })
-}
-
-fn error_count(problems: &[Diagnostic]) -> usize {
-    problems
-        .iter()
-        .filter(|d| d.severity == crate::common::diagnostic::Severity::Error)
-        .count()
 }
 
 type Entry<'v, 'i> = (

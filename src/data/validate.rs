@@ -119,9 +119,7 @@ pub fn validate(loaded: LoadedRegistry) -> (Option<Registry>, Vec<Diagnostic>) {
             check_delegates(published, &experts, &loaded.experts, &mut problems);
         }
     }
-    let has_errors = problems
-        .iter()
-        .any(|d| d.severity == crate::common::diagnostic::Severity::Error);
+    let has_errors = crate::common::diagnostic::has_errors(&problems);
     let registry = (!has_errors).then_some(Registry {
         settings: loaded.settings,
         experts,

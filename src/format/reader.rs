@@ -193,15 +193,21 @@ impl PublishedRegistry {
     /// mirrors, so a hostile registry must not be able to name `../../x`.
     pub fn read_index_at(&self, hash: &Hash) -> Result<IndexDoc, PublishedError> {
         let relative = index::index_path(hash);
-        let doc: IndexDoc = read_verified(self.reader.as_ref(), &relative, hash)?;
-        check_index(&doc).map_err(|message| invalid(&self.reader.location(&relative), message))?;
-        Ok(doc)
+        let bytes = read_hashed(self.reader.as_ref(), &relative, hash)?;
+        parse_index(&self.reader.location(&relative), &bytes)
     }
 
     /// Reads a blob, verified against its hash.
     pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>, PublishedError> {
         read_hashed(self.reader.as_ref(), &index::blob_path(hash), hash)
     }
+}
+
+/// Parses an expert index document and checks its versions and dist-tags.
+pub fn parse_index(location: &str, bytes: &[u8]) -> Result<IndexDoc, PublishedError> {
+    let doc: IndexDoc = parse_json(location, bytes)?;
+    check_index(&doc).map_err(|message| invalid(location, message))?;
+    Ok(doc)
 }
 
 /// Checks that an index document's versions are canonical SemVer versions and its dist-tags
