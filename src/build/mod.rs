@@ -75,8 +75,8 @@ pub struct BuildReport {
     pub experts: usize,
     pub versions: usize,
     pub serial: u64,
-    /// How many files this build wrote. (A count, not the list: at 100k versions the list
-    /// alone held tens of megabytes.)
+    /// How many files this build wrote. (A count, not the list: the list grows with the
+    /// registry, and the plan already names the files a deploy needs.)
     pub files_written: usize,
     /// The files new relative to the previous registry, in safe upload order (also written to
     /// `.perstack-build/plan.json`).

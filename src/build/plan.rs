@@ -112,7 +112,7 @@ impl Plan {
         out_dir.join(STATE_DIR).join(FILE_NAME)
     }
 
-    /// Streamed to disk: at 100k versions the plan is tens of megabytes of JSON.
+    /// Streamed to disk: a large registry's plan is too big to render in memory first.
     pub fn write(&self, out_dir: &Path) -> Result<(), IoError> {
         fsutil::write_atomic_with(&Plan::path(out_dir), |writer| {
             serde_json::to_writer_pretty(&mut *writer, self).map_err(std::io::Error::other)?;

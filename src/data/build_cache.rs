@@ -1,15 +1,14 @@
 //! The build cache: what each version file was found to hold, keyed by its file metadata.
 //!
-//! Parsing and checking 100k TOML files dominates a build, and almost all of them are the same
-//! as last time. Like git's index, the cache trusts a file whose size, modification time, change
-//! time and inode are all unchanged, and re-reads any other. A file modified within the last few
-//! seconds is not remembered, so an edit in the same clock tick as a build is never missed.
-//! The cache only ever skips work: deleting it changes no output byte.
+//! Parsing and checking every version file dominates a build, and almost all of them are the
+//! same as last time. Like git's index, the cache trusts a file whose size, modification time,
+//! change time and inode are all unchanged, and re-reads any other. A file modified within the
+//! last few seconds is not remembered, so an edit in the same clock tick as a build is never
+//! missed. The cache only ever skips work: deleting it changes no output byte.
 //!
-//! The cache is binary ([postcard]): at 100k versions it is about 25 MB, which loads in a
-//! tenth of the time the same data took as JSON, and that time is most of a rebuild with one
-//! new version. It is written as a stream, and the lookup table is dropped as soon as the data
-//! has been loaded.
+//! The cache is binary ([postcard]): loading it is most of a rebuild with one new version, and
+//! the same data as JSON is larger and slower to load. It is written as a stream, and the
+//! lookup table is dropped as soon as the data has been loaded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;

@@ -63,8 +63,8 @@ pub fn load(data_dir: &Path) -> Result<LoadedRegistry, IoError> {
     Ok(load_with_cache(data_dir, || None, &|_, _| {})?.0)
 }
 
-/// [`load`] with the build cache, which `load_cache` reads while the directory is walked (at
-/// 100k versions each takes about a tenth of a second, a large part of a rebuild), calling
+/// [`load`] with the build cache, which `load_cache` reads while the directory is walked
+/// (each takes a large part of a rebuild, so neither waits for the other), calling
 /// `progress(done, total)` as version files are checked. Returns the cache too, which says
 /// afterwards whether it was fully reused.
 pub fn load_with_cache(

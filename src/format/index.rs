@@ -48,9 +48,9 @@ pub fn hash_in_path(relative: &str) -> Option<Hash> {
 
 /// One expert's index document.
 ///
-/// Serialized from borrowed typed views rather than a built `serde_json::Value`: a rebuild
-/// renders all 10k index documents of a 100k registry to learn their hashes, and building
-/// value trees took most of that time. The bytes are the same.
+/// Serialized from borrowed typed views rather than a built `serde_json::Value`: every build
+/// renders every index document to learn its hash, and building value trees would be most of
+/// that work. The bytes are the same.
 pub fn expert_index(expert: &Expert) -> Document {
     Document::render(&IndexView {
         name: expert.name.as_str(),

@@ -8,7 +8,8 @@
 //! [`Site::prepare`] computes what the pages share (listings, "used by", the search index, the
 //! recent list); [`Site::waves`] lists the files to write in an order where nothing links to a
 //! file written later; [`Site::render`] renders one of them. Rendering one file at a time keeps
-//! memory flat with 100k experts, and lets the build render and write in parallel.
+//! memory flat however many experts there are, and lets the build render and write in
+//! parallel.
 //!
 //! Definitions are untrusted: templates auto-escape every value (the environment escapes all
 //! `.html` templates), the highlighter escapes every token it wraps in markup, the search

@@ -321,9 +321,10 @@ impl ExistingDocuments {
 
     /// The documents a complete build wrote for `names`, derived from the index documents
     /// `registry` published for them, without listing directories: the directory of unscoped
-    /// experts can hold a hundred thousand files, and listing it was most of a rebuild with one
-    /// new version. Only for a registry whose last build completed; after a killed build, a
-    /// document may exist that no index document names, and [`ExistingDocuments::list`] finds it.
+    /// experts can hold a hundred thousand files, and listing it would dwarf the rest of a
+    /// rebuild with one new version. Only for a registry whose last build completed; after a
+    /// killed build, a document may exist that no index document names, and
+    /// [`ExistingDocuments::list`] finds it.
     pub fn published<'a>(
         registry: &crate::format::reader::PublishedRegistry,
         names: impl Iterator<Item = &'a ExpertName>,
@@ -363,7 +364,7 @@ impl ExistingDocuments {
 }
 
 /// The parts of a version file an API document needs. Deserialized straight from the TOML
-/// text: building a TOML value tree first and converting it doubled the cost of the documents.
+/// text rather than through a TOML value tree, which is costly to build and convert.
 #[derive(serde::Deserialize)]
 struct VersionFile {
     experts: std::collections::HashMap<String, Definition>,
@@ -442,7 +443,7 @@ fn min_runtime_version(definition: &Definition) -> &str {
 }
 
 // The documents' shapes, in the hosted API's field order. Serialized from these views rather
-// than a built `serde_json::Value`, which cost a large share of rendering 100k documents.
+// than a built `serde_json::Value`, which would be a large share of rendering a document.
 
 #[derive(serde::Serialize)]
 struct DocumentView<'a> {
