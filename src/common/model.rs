@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_NAME_LEN: usize = 255;
@@ -376,15 +377,14 @@ impl Hash {
         Hash(*blake3::hash(bytes).as_bytes())
     }
 
+    /// Reads exactly 64 lowercase hex digits: a hash names a file, so it has one spelling.
     pub fn parse(hex: &str) -> Option<Hash> {
-        blake3::Hash::from_hex(hex)
-            .ok()
-            .filter(|_| !hex.bytes().any(|b| b.is_ascii_uppercase()))
-            .map(|h| Hash(*h.as_bytes()))
+        let bytes = HEXLOWER.decode(hex.as_bytes()).ok()?;
+        bytes.try_into().ok().map(Hash)
     }
 
     pub fn to_hex(self) -> String {
-        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+        HEXLOWER.encode(&self.0)
     }
 }
 
@@ -525,6 +525,24 @@ mod tests {
             "https://127.0.0.1%2e/sse",
         ] {
             assert!(check_public_https_url(private).is_err(), "{private}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_64_lowercase_hex_digits() {
+        let hash = Hash::of(b"perstack");
+        let hex = hash.to_hex();
+        assert_eq!(hex, blake3::hash(b"perstack").to_hex().as_str());
+        assert_eq!(Hash::parse(&hex), Some(hash));
+        assert_eq!(hash.to_string(), hex);
+        for bad in [
+            hex.to_ascii_uppercase(),
+            hex[..63].to_owned(),
+            format!("{hex}00"),
+            format!("+{}", &hex[1..]),
+            String::new(),
+        ] {
+            assert_eq!(Hash::parse(&bad), None, "{bad}");
         }
     }
 

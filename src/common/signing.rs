@@ -6,6 +6,7 @@
 //! parsing the root, emptying `signatures` and rendering it again (two-space indentation, key
 //! order kept, trailing newline). The `keyid` of a signature is the public key itself.
 
+use data_encoding::HEXLOWER;
 use serde_json::{Value, json};
 
 use crate::common::json::Document;
@@ -32,7 +33,7 @@ impl PublicKey {
 
     /// Whether `signature` (hex) is this key's signature of `message`.
     pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
-        let Some(bytes) = hex_decode(signature) else {
+        let Ok(bytes) = HEXLOWER.decode(signature.as_bytes()) else {
             return false;
         };
         let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
@@ -53,7 +54,7 @@ impl std::str::FromStr for PublicKey {
 
 impl std::fmt::Display for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{PUBLIC_PREFIX}{}", hex_encode(&self.0))
+        write!(f, "{PUBLIC_PREFIX}{}", HEXLOWER.encode(&self.0))
     }
 }
 
@@ -92,12 +93,12 @@ impl SecretKey {
     }
 
     pub fn to_text(&self) -> String {
-        format!("{SECRET_PREFIX}{}", hex_encode(&self.0.to_bytes()))
+        format!("{SECRET_PREFIX}{}", HEXLOWER.encode(&self.0.to_bytes()))
     }
 
     fn sign(&self, message: &[u8]) -> String {
         use ed25519_dalek::Signer;
-        hex_encode(&self.0.sign(message).to_bytes())
+        HEXLOWER.encode(&self.0.sign(message).to_bytes())
     }
 }
 
@@ -121,23 +122,10 @@ pub fn sign_root(root: &mut Value, keys: &[SecretKey]) {
     root["signatures"] = Value::Array(signatures);
 }
 
+/// 32 bytes written as 64 lowercase hex digits; uppercase is refused, so a key or signature has
+/// one spelling.
 fn hex_32(text: &str) -> Option<[u8; 32]> {
-    hex_decode(text)?.try_into().ok()
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Decodes lowercase hex.
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    HEXLOWER.decode(text.as_bytes()).ok()?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -153,6 +141,40 @@ mod tests {
         assert_eq!(PublicKey::parse(&public).unwrap(), secret.public());
         assert!(PublicKey::parse("ed25519:00").is_err());
         assert!(SecretKey::parse(&public).is_err());
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_exact() {
+        let secret = SecretKey::generate().unwrap();
+        let public = secret.public().to_string();
+        assert_eq!(public.len(), PUBLIC_PREFIX.len() + 64);
+        assert_eq!(public, public.to_ascii_lowercase());
+        assert!(
+            PublicKey::parse(&public.to_ascii_uppercase().replace("ED25519", "ed25519")).is_err()
+        );
+        let seed = [7u8; 32];
+        let text = format!("{SECRET_PREFIX}{}", "07".repeat(32));
+        assert_eq!(SecretKey::parse(&text).unwrap().to_text(), text);
+        assert_eq!(hex_32(&"07".repeat(32)), Some(seed));
+        // from_str_radix took a sign: "+7" once read as 7.
+        for bad in [
+            "+7".repeat(32),
+            "07".repeat(31),
+            "07".repeat(33),
+            "0".repeat(63),
+            "0g".repeat(32),
+        ] {
+            assert_eq!(hex_32(&bad), None, "{bad}");
+        }
+        let key = SecretKey::generate().unwrap();
+        let mut root = json!({"signatures": []});
+        sign_root(&mut root, std::slice::from_ref(&key));
+        let sig = root["signatures"][0]["sig"].as_str().unwrap().to_owned();
+        assert_eq!(sig.len(), 128);
+        assert!(
+            !key.public()
+                .verifies(&signed_bytes(&root), &sig.to_ascii_uppercase())
+        );
     }
 
     #[test]
