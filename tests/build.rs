@@ -645,3 +645,46 @@ fn links_planted_in_the_output_are_refused_and_nothing_outside_changes() {
     assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
     assert!(!registry.out().join("v1/root.json").exists());
 }
+
+/// A lock planted as a link (in a committed dist/, say) is refused, and the file it points at is
+/// not truncated.
+#[test]
+fn a_lock_planted_as_a_link_is_refused_and_its_target_untouched() {
+    let registry = TestRegistry::valid();
+    let precious = registry.root().join("precious");
+    fs::write(&precious, "do not truncate").unwrap();
+    fs::create_dir_all(registry.out().join(".perstack-build")).unwrap();
+    std::os::unix::fs::symlink(&precious, registry.out().join(".perstack-build/lock")).unwrap();
+    let run = registry.run(&["build", "--quiet"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("refusing to write through"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(fs::read_to_string(&precious).unwrap(), "do not truncate");
+}
+
+/// A previous registry whose root claims the highest serial there is is refused, instead of
+/// the next serial wrapping to 0 (which every client would refuse as a rollback).
+#[test]
+fn a_previous_root_with_the_highest_serial_is_refused_not_wrapped() {
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--out", "deployed"])
+        .expect_code(0);
+    let root_path = registry.root().join("deployed/v1/root.json");
+    let mut root = read_json(&root_path);
+    root["serial"] = serde_json::json!(u64::MAX);
+    fs::write(&root_path, serde_json::to_vec_pretty(&root).unwrap()).unwrap();
+    registry.version("tic-tac-toe", "1.1.0", "");
+    let run = registry.run(&["build", "--quiet", "--previous", "deployed"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("serial 18446744073709551615 is the highest a root can have"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!registry.out().join("v1/root.json").exists());
+}

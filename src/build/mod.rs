@@ -110,7 +110,7 @@ pub enum BuildError {
 /// the deploy plan.
 pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOutcome, BuildError> {
     let state_dir = options.out_dir.join(crate::format::STATE_DIR);
-    fsutil::create_dir_all(&state_dir)?;
+    fsutil::create_real_dir(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
     let (registry, problems) = load_and_validate(options, &state_dir, progress)?;
@@ -221,7 +221,17 @@ fn decide<'r>(
     let serial = match &previous {
         None => 1,
         Some(p) if p.root.snapshot.blake3 == snapshot.hash => p.root.serial,
-        Some(p) => p.root.serial + 1,
+        // A registry cannot have published u64::MAX roots; a previous root claiming it is
+        // refused rather than wrapped to 0, which every client would take for a rollback.
+        Some(p) => p.root.serial.checked_add(1).ok_or_else(|| {
+            BuildError::Previous(crate::format::reader::PublishedError::Invalid {
+                location: p.reader.location(index::ROOT_PATH),
+                message: format!(
+                    "serial {} is the highest a root can have; this is not the registry published before",
+                    p.root.serial
+                ),
+            })
+        })?,
     };
     let counts = RootCounts {
         serial,
@@ -533,7 +543,7 @@ fn still_good(
 
 /// Takes the build lock, which the operating system releases if the process dies.
 fn lock(path: &Path) -> Result<File, BuildError> {
-    let file = File::create(path).with_path("cannot create lock file", path)?;
+    let file = fsutil::create_private_file(path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(BuildError::Locked(path.to_path_buf())),
