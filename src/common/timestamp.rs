@@ -6,7 +6,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const DAY: i64 = 86_400;
+use jiff::Timestamp;
+
+/// 0000-01-01T00:00:00Z: before it, years are written with a sign and six digits.
+const FIRST_SECOND: i64 = -62_167_219_200;
 
 /// Seconds since the Unix epoch by the system clock.
 pub fn now() -> i64 {
@@ -25,76 +28,21 @@ pub fn build_time() -> Result<i64, String> {
     }
 }
 
+/// `seconds` as RFC 3339 text in UTC, to the second: `2026-01-31T12:00:00Z`. Instants before
+/// the year 0000 or after jiff's last one (9999-12-30T22:00:00Z) are clamped to them, so the
+/// text always has a four-digit year.
 pub fn format(seconds: i64) -> String {
-    let (days, secs) = (seconds.div_euclid(DAY), seconds.rem_euclid(DAY));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let clamped = seconds.clamp(FIRST_SECOND, Timestamp::MAX.as_second());
+    Timestamp::from_second(clamped)
+        .expect("clamped to jiff's range")
+        .to_string()
 }
 
-/// Parses exactly the form [`format()`] writes.
+/// Parses exactly the form [`format()`] writes: jiff reads RFC 3339, and the text must be what
+/// [`format()`] writes back for it (so no offsets, fractions, lowercase `t`/`z` or leap seconds).
 pub fn parse(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let shape = b.len() == 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'Z';
-    if !shape {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = text.get(range)?;
-        digits
-            .bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| digits.parse().ok())?
-    };
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let days = days_from_civil(year, month as u32, day as u32);
-    // Rejects days past the end of the month by checking that the date survives a round trip.
-    (civil_from_days(days) == (year, month as u32, day as u32))
-        .then_some(days * DAY + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date; the year is shifted to start in March
-/// so that the leap day falls at the end.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let seconds = text.parse::<Timestamp>().ok()?.as_second();
+    (format(seconds) == text).then_some(seconds)
 }
 
 #[cfg(test)]
@@ -130,8 +78,34 @@ mod tests {
     #[test]
     fn every_day_round_trips() {
         for days in -1000..200_000 {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let seconds = days * 86_400 + 86_399;
+            assert_eq!(parse(&format(seconds)), Some(seconds));
         }
+    }
+
+    #[test]
+    fn rejects_what_rfc_3339_allows_but_format_never_writes() {
+        for bad in [
+            "2001-01-01t00:00:00z",
+            "2001-01-01T00:00:00.5Z",
+            "2001-01-01T00:00:00.000Z",
+            "2001-01-01T01:00:00+01:00",
+            "2016-12-31T23:59:60Z",
+            "+002001-01-01T00:00:00Z",
+            "2001-1-01T00:00:00Z",
+            " 2001-01-01T00:00:00Z",
+            "",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn clamps_to_four_digit_years() {
+        assert_eq!(format(i64::MAX), "9999-12-30T22:00:00Z");
+        assert_eq!(parse("9999-12-30T22:00:00Z"), Some(253_402_207_200));
+        assert_eq!(format(FIRST_SECOND), "0000-01-01T00:00:00Z");
+        assert_eq!(format(i64::MIN), "0000-01-01T00:00:00Z");
+        assert_eq!(parse("0000-01-01T00:00:00Z"), Some(FIRST_SECOND));
     }
 }
