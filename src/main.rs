@@ -32,7 +32,7 @@ fn fail(err: &CliError) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for message in err.messages() {
-        eprintln!("error: {message}");
+        eprintln!("error: {}", cli::printer::terminal_safe(&message));
     }
     match err.class() {
         ErrorClass::Data => ExitCode::from(1),

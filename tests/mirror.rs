@@ -356,3 +356,37 @@ fn links_planted_in_the_destination_are_refused_and_nothing_outside_changes() {
         "do not truncate"
     );
 }
+
+/// Text a registry serves (here a deprecation reason) reaches the terminal with its control
+/// characters escaped: it cannot clear the screen or rewrite what the user reads.
+#[test]
+fn text_from_a_registry_is_printed_with_control_characters_escaped() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let hostile = registry.root().join("hostile");
+    copy_tree(&registry.out(), &hostile);
+    tamper_index(&hostile, "tic-tac-toe", |index| {
+        index["versions"]["1.0.0"]["status"] = serde_json::json!("deprecated");
+        index["versions"]["1.0.0"]["reason"] =
+            serde_json::json!("\u{1b}[2J\u{1b}[Hall good \u{202e}txt.exe");
+    });
+    let run = run_in(
+        registry.root(),
+        &[
+            "resolve",
+            "tic-tac-toe",
+            "--registry",
+            hostile.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(0);
+    let stderr = run.stderr();
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains("is deprecated: \\u{1b}[2J\\u{1b}[Hall good \\u{202e}txt.exe"),
+        "{stderr:?}"
+    );
+}

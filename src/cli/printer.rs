@@ -174,10 +174,11 @@ fn print_report(
             };
             let mut stderr = io::stderr().lock();
             for diagnostic in diagnostics.at_least(shown) {
-                let _ = writeln!(stderr, "{diagnostic}");
+                let _ = writeln!(stderr, "{}", terminal_safe(&diagnostic.to_string()));
             }
             for change in changes.unwrap_or_default().iter().filter(|_| !quiet) {
-                let _ = writeln!(stderr, "{}: note: {}", place(change), change.message);
+                let line = format!("{}: note: {}", place(change), change.message);
+                let _ = writeln!(stderr, "{}", terminal_safe(&line));
             }
             Ok(())
         }
@@ -256,8 +257,32 @@ pub fn print_published(report: &PublishReport) -> Result<(), StdoutError> {
 /// A one-line message on stderr, unless quiet.
 pub fn status(quiet: bool, message: &str) {
     if !quiet {
-        eprintln!("{message}");
+        eprintln!("{}", terminal_safe(message));
     }
+}
+
+/// `text` with every control character but newline and tab, and every invisible character
+/// that reorders text (bidirectional overrides and isolates), written as a `\u{..}` escape.
+/// Messages quote what a registry or a request said (a deprecation reason, a key id, a path),
+/// and such text must not be able to move the cursor, rewrite the screen or disguise itself on
+/// the terminal of whoever reads it.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            safe.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(safe)
 }
 
 /// Progress on one self-rewriting stderr line, shown only when stderr is a terminal.

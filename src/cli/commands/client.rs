@@ -157,10 +157,11 @@ fn open_and_resolve(key: &str, registry: &RegistryArgs) -> Result<(Client, Resol
 
 fn warn_if_deprecated(resolved: &Resolved, quiet: bool) {
     if resolved.status == Status::Deprecated && !quiet {
-        eprintln!(
+        let warning = format!(
             "warning: {} is deprecated: {}",
             resolved.key(),
             resolved.reason.as_deref().unwrap_or("no reason given")
         );
+        eprintln!("{}", crate::cli::printer::terminal_safe(&warning));
     }
 }

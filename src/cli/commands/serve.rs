@@ -36,7 +36,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let quiet = args.quiet;
     server.run(move |event| {
         if !quiet {
-            eprintln!("{event}");
+            eprintln!("{}", crate::cli::printer::terminal_safe(&event.to_string()));
         }
     })?;
     Ok(())
