@@ -27,7 +27,7 @@ use crate::common::signing::{PublicKey, SecretKey};
 use crate::common::transport::Source;
 use crate::format::api::{self, ApiExpert, ApiVersion};
 use crate::format::index;
-use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry};
+use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, RootDoc};
 
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
@@ -102,6 +102,40 @@ pub fn mirror(
     options: &MirrorOptions,
     progress: &dyn Progress,
 ) -> Result<MirrorReport, MirrorError> {
+    check_request(options)?;
+    let partial = !options.scopes.is_empty();
+    let replica = Arc::new(Replica::open(
+        &options.dest,
+        Some(options.source.clone()),
+        false,
+    )?);
+    let (root_bytes, root, state) = fetch_trusted_root(options, &replica, partial, progress)?;
+    let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
+    let selected = select_experts(&registry, &options.scopes);
+    let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
+    let (versions, stale) = write_documents(&replica, &registry, &indexes, progress)?;
+    write_fixed_documents(&replica)?;
+    write_root(options, &replica, &root_bytes, &root, &selected, versions)?;
+    state
+        .save(&replica.state_path())
+        .map_err(ClientError::from)?;
+    for path in stale {
+        std::fs::remove_file(&path).with_path("cannot remove", &path)?;
+    }
+    let (downloaded, present) = replica.counts();
+    Ok(MirrorReport {
+        experts: selected.len(),
+        versions,
+        serial: root.serial,
+        downloaded,
+        present,
+        partial,
+    })
+}
+
+/// Refuses a request that cannot be carried out, before anything is opened: a scope that is
+/// not one, or keys to sign a full mirror, which keeps the source's signed root.
+fn check_request(options: &MirrorOptions) -> Result<(), MirrorError> {
     for scope in &options.scopes {
         let valid = scope
             .strip_prefix('@')
@@ -110,15 +144,21 @@ pub fn mirror(
             return Err(MirrorError::BadScope(scope.clone()));
         }
     }
-    let partial = !options.scopes.is_empty();
-    if !partial && options.sign.is_some() {
+    if options.scopes.is_empty() && options.sign.is_some() {
         return Err(MirrorError::SignFull);
     }
-    let replica = Arc::new(Replica::open(
-        &options.dest,
-        Some(options.source.clone()),
-        false,
-    )?);
+    Ok(())
+}
+
+/// The source's root, checked against the trusted keys and the trust state the replica
+/// recorded, with the trust state to save once the mirror is complete. A partial mirror keeps
+/// its copy of the source's root apart from its own.
+fn fetch_trusted_root(
+    options: &MirrorOptions,
+    replica: &Replica,
+    partial: bool,
+    progress: &dyn Progress,
+) -> Result<(Vec<u8>, RootDoc, TrustState), MirrorError> {
     let state = TrustState::load(&replica.state_path()).map_err(ClientError::from)?;
     let cached_root = if partial {
         UPSTREAM_ROOT_PATH
@@ -126,28 +166,35 @@ pub fn mirror(
         index::ROOT_PATH
     };
     progress.stage("reading the root", 0, 1);
-    let (root_bytes, state) = cache::fetch_root(
-        &options.source,
-        &replica,
-        cached_root,
-        &options.trust,
-        state,
-    )?;
+    let (root_bytes, state) =
+        cache::fetch_root(&options.source, replica, cached_root, &options.trust, state)?;
     let root = reader::parse_root(&options.source.location(index::ROOT_PATH), &root_bytes)?;
-    let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
+    Ok((root_bytes, root, state))
+}
 
-    let selected: BTreeMap<String, Hash> = registry
+/// The experts to copy, by name with their index document hash: all of them, or those in
+/// `scopes`.
+fn select_experts(registry: &PublishedRegistry, scopes: &[String]) -> BTreeMap<String, Hash> {
+    registry
         .experts
         .iter()
         .filter(|(name, _)| {
-            !partial
-                || options
-                    .scopes
+            scopes.is_empty()
+                || scopes
                     .iter()
                     .any(|scope| name.starts_with(&format!("{scope}/")))
         })
         .map(|(name, hash)| (name.clone(), *hash))
-        .collect();
+        .collect()
+}
+
+/// Reads the index documents of `selected`, then every blob they name, through the replica,
+/// which downloads and verifies what it lacks. Returns the index documents.
+fn download_indexes_and_blobs(
+    registry: &PublishedRegistry,
+    selected: &BTreeMap<String, Hash>,
+    progress: &dyn Progress,
+) -> Result<Vec<(String, Hash, IndexDoc)>, MirrorError> {
     progress.stage("index documents", 0, selected.len());
     let indexes: Vec<(String, Hash, IndexDoc)> = selected
         .par_iter()
@@ -166,12 +213,23 @@ pub fn mirror(
         }
         registry.read_blob(hash).map(drop)
     })?;
+    Ok(indexes)
+}
 
+/// Writes each expert's readable index document and Perstack API documents. Returns how many
+/// versions the experts have, and the API documents of versions no longer served, which the
+/// caller removes once the new root is in place.
+fn write_documents(
+    replica: &Replica,
+    registry: &PublishedRegistry,
+    indexes: &[(String, Hash, IndexDoc)],
+    progress: &dyn Progress,
+) -> Result<(usize, Vec<PathBuf>), MirrorError> {
     progress.stage("documents", 0, indexes.len());
     let mut stale = Vec::new();
     let mut versions = 0;
     let existing = api::ExistingDocuments::list(&replica.dir);
-    for (name, hash, doc) in &indexes {
+    for (name, hash, doc) in indexes {
         versions += doc.versions.len();
         let Ok(expert) = ExpertName::parse(name) else {
             continue;
@@ -179,10 +237,14 @@ pub fn mirror(
         let index_bytes =
             reader::read_hashed(registry.reader.as_ref(), &index::index_path(hash), hash)?;
         replica.write(&expert.readable_index_path(), &index_bytes, false)?;
-        stale.extend(write_api(
-            &replica, &registry, &existing, &expert, hash, doc,
-        )?);
+        stale.extend(write_api(replica, registry, &existing, &expert, hash, doc)?);
     }
+    Ok((versions, stale))
+}
+
+/// Writes the documents every registry has once, whatever its experts: the fixed API
+/// documents and the host's `_headers`.
+fn write_fixed_documents(replica: &Replica) -> Result<(), MirrorError> {
     for (relative, bytes) in api::fixed_documents() {
         replica.write(relative, &bytes, false)?;
     }
@@ -191,30 +253,29 @@ pub fn mirror(
         crate::format::headers::headers_file().as_bytes(),
         false,
     )?;
-    if partial {
+    Ok(())
+}
+
+/// Writes the root, last: the source's byte for byte for a full mirror, or for a partial one
+/// a snapshot and root of its own over `selected`.
+fn write_root(
+    options: &MirrorOptions,
+    replica: &Replica,
+    root_bytes: &[u8],
+    root: &RootDoc,
+    selected: &BTreeMap<String, Hash>,
+    versions: usize,
+) -> Result<(), MirrorError> {
+    if options.scopes.is_empty() {
+        replica.write(index::ROOT_PATH, root_bytes, true)?;
+    } else {
         let sign = options
             .sign
             .as_ref()
             .map(|(keys, days)| (keys.as_slice(), *days));
-        replica.write_own_root(&root_bytes, &root, &selected, versions, sign)?;
-    } else {
-        replica.write(index::ROOT_PATH, &root_bytes, true)?;
+        replica.write_own_root(root_bytes, root, selected, versions, sign)?;
     }
-    state
-        .save(&replica.state_path())
-        .map_err(ClientError::from)?;
-    for path in stale {
-        std::fs::remove_file(&path).with_path("cannot remove", &path)?;
-    }
-    let (downloaded, present) = replica.counts();
-    Ok(MirrorReport {
-        experts: selected.len(),
-        versions,
-        serial: root.serial,
-        downloaded,
-        present,
-        partial,
-    })
+    Ok(())
 }
 
 /// Writes an expert's Perstack API documents from its index document and blobs (already in
