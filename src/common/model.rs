@@ -4,7 +4,9 @@
 //! is known to satisfy the Perstack naming rules (PERSTACK.md). An `ExpertName` also knows its
 //! own place in `registry-data/` and in the output tree, so no one builds those paths by hand.
 
+use std::cell::Cell;
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use data_encoding::HEXLOWER;
@@ -221,34 +223,43 @@ pub fn check_skill_name(name: &str) -> Result<(), String> {
 }
 
 /// Checks that `url` is an `https:` URL whose host is public (not loopback, private or local).
+///
+/// The URL is read by the `url` crate, as a browser or Node reads it (WHATWG): so a backslash
+/// ends the host (`https://127.0.0.1\.example.com/` is 127.0.0.1), percent-escapes in a host are
+/// decoded, and loose IPv4 forms (`127.1`, `0x7f.1`, `2130706433`) are the addresses they denote.
+/// The host is judged as parsed, never by its text.
 pub fn check_public_https_url(url: &str) -> Result<(), String> {
-    let Some(rest) = url.strip_prefix("https://") else {
-        return Err(format!("\"{url}\" is not an https: URL"));
+    let embedded_credentials = Cell::new(false);
+    let note = |violation| {
+        if violation == url::SyntaxViolation::EmbeddedCredentials {
+            embedded_credentials.set(true);
+        }
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
+    let parsed = match url::Url::options()
+        .syntax_violation_callback(Some(&note))
+        .parse(url)
+    {
+        Ok(parsed) if parsed.scheme() == "https" => parsed,
+        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(format!("\"{url}\" is not an https: URL"));
+        }
+        Err(url::ParseError::EmptyHost) => return Err(format!("\"{url}\" has no host")),
+        // A host whose last label is a number is an IPv4 address to a URL parser; one that is
+        // not a valid address (`10.0.0.1.5`, `example.123`) cannot be fetched at all.
+        Err(url::ParseError::InvalidIpv4Address) => {
+            return Err(format!(
+                "\"{url}\" has a host that is encoded or a partial IP address; write a domain name or a full IP address"
+            ));
+        }
+        Err(err) => return Err(format!("\"{url}\" is not a valid URL: {err}")),
+    };
+    // `https://@example.com` embeds empty credentials: still refused, as the '@' misleads.
+    if embedded_credentials.get() || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
             "\"{url}\" carries credentials; put none in a published definition"
         ));
     }
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    }
-    .to_ascii_lowercase();
-    // A trailing dot names the same host: "localhost." is localhost.
-    let host = host.strip_suffix('.').unwrap_or(&host);
-    // URL parsers decode percent-escapes in a host, and read a host whose last label is a
-    // number as an IPv4 address in a loose form (`127.1`, `0x7f.1`, `2130706433`), so such a
-    // host cannot be judged by its text.
-    let last_label = host.rsplit('.').next().unwrap_or("");
-    let numeric = !last_label.is_empty()
-        && (last_label.bytes().all(|b| b.is_ascii_digit())
-            || last_label
-                .strip_prefix("0x")
-                .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())));
-    let private_v4 = |ip: std::net::Ipv4Addr| {
+    let private_v4 = |ip: Ipv4Addr| {
         let [a, b, ..] = ip.octets();
         ip.is_private()
             || ip.is_loopback()
@@ -257,37 +268,48 @@ pub fn check_public_https_url(url: &str) -> Result<(), String> {
             || a == 0
             || (a == 100 && (b & 0xc0) == 64) // shared address space (carrier-grade NAT)
     };
-    let private = match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => private_v4(ip),
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback()
+    // What the host must be written as, unless it can only be written one way.
+    let (written, private) = match parsed.host() {
+        None => return Err(format!("\"{url}\" has no host")),
+        Some(url::Host::Ipv4(ip)) => (Some(ip.to_string()), private_v4(ip)),
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            let private = ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.to_ipv4_mapped().is_some_and(private_v4)
-                || {
-                    let first = ip.segments()[0];
-                    (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-                }
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80;
+            // An IPv6 address is always written within brackets, in any of its spellings.
+            (None, private)
         }
-        Err(_) if host.contains('%') || numeric => {
-            return Err(format!(
-                "\"{url}\" has a host that is encoded or a partial IP address; write a domain name or a full IP address"
-            ));
-        }
-        Err(_) => {
-            host == "localhost"
+        Some(url::Host::Domain(domain)) => {
+            // A trailing dot names the same host: "localhost." is localhost.
+            let name = domain.trim_end_matches('.');
+            if name.is_empty() {
+                return Err(format!("\"{url}\" has no host"));
+            }
+            let private = name == "localhost"
                 || ["localhost", "local", "internal", "lan", "home.arpa"]
                     .iter()
-                    .any(|suffix| host.ends_with(&format!(".{suffix}")))
-                || !host.contains('.')
+                    .any(|suffix| name.ends_with(&format!(".{suffix}")))
+                || !name.contains('.');
+            // Internationalized names are written in Unicode and read as Punycode.
+            let internationalized = name.split('.').any(|label| label.starts_with("xn--"));
+            ((!internationalized).then(|| domain.to_owned()), private)
         }
     };
-    if host.is_empty() {
-        Err(format!("\"{url}\" has no host"))
-    } else if private {
-        Err(format!("\"{url}\" does not point at a public host"))
-    } else {
-        Ok(())
+    if private {
+        return Err(format!("\"{url}\" does not point at a public host"));
     }
+    // A public host written other than as the parser reads it (percent-escapes, `8.8.2056` for
+    // 8.8.8.8, full-width digits) is refused too: a reviewer reading the definition would
+    // misread it.
+    if written.is_some_and(|host| !url.to_ascii_lowercase().contains(&host)) {
+        return Err(format!(
+            "\"{url}\" has a host that is encoded or a partial IP address; write a domain name or a full IP address"
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a dist-tag name such as `stable`.
@@ -525,6 +547,78 @@ mod tests {
             "https://127.0.0.1%2e/sse",
         ] {
             assert!(check_public_https_url(private).is_err(), "{private}");
+        }
+    }
+
+    #[test]
+    fn endpoint_hosts_are_judged_as_a_url_parser_reads_them() {
+        let check = |url: &str| {
+            check_public_https_url(url).map_err(|err| {
+                assert!(err.starts_with(&format!("\"{url}\" ")), "{err}");
+                err[url.len() + 3..].to_owned()
+            })
+        };
+        let not_public = Err("does not point at a public host".to_owned());
+        // Browsers and Node read a backslash as a slash: this host is 127.0.0.1.
+        assert_eq!(check("https://127.0.0.1\\.example.com/x"), not_public);
+        assert_eq!(check("https:\\\\127.0.0.1\\sse"), not_public);
+        assert_eq!(check("https://0x7f.1/sse"), not_public);
+        assert_eq!(check("https://0177.0.0.1/sse"), not_public);
+        assert_eq!(check("https://[::1]/sse"), not_public);
+        assert_eq!(check("https://[0:0:0:0:0:0:0:1]/sse"), not_public);
+        assert_eq!(check("https://[fd00::1]/sse"), not_public);
+        assert_eq!(check("https://[fe80::1]/sse"), not_public);
+        assert_eq!(check("https://local%68ost/sse"), not_public);
+        assert_eq!(
+            check("https://\u{ff11}\u{ff12}\u{ff17}.0.0.1/sse"),
+            not_public
+        );
+        assert_eq!(check("https://localhost../sse"), not_public);
+        assert_eq!(check("https://printer.LOCAL./sse"), not_public);
+        assert_eq!(check("HTTPS://127.0.0.1/sse"), not_public);
+        assert_eq!(check("https:///intranet/sse"), not_public);
+        for credentials in [
+            "https://a@127.0.0.1/sse",
+            "https://a@example.com/sse",
+            "https://:pw@example.com/sse",
+            "https://@example.com/sse",
+        ] {
+            assert_eq!(
+                check(credentials),
+                Err("carries credentials; put none in a published definition".to_owned()),
+                "{credentials}"
+            );
+        }
+        let encoded = Err(
+            "has a host that is encoded or a partial IP address; write a domain name or a full IP address"
+                .to_owned(),
+        );
+        assert_eq!(check("https://8.8.2056/sse"), encoded);
+        assert_eq!(check("https://%65xample.com/sse"), encoded);
+        assert_eq!(check("https://example.123/sse"), encoded);
+        assert_eq!(check("https://1.2.3.4.5/sse"), encoded);
+        assert_eq!(check("https://"), Err("has no host".to_owned()));
+        assert_eq!(check("https://./sse"), Err("has no host".to_owned()));
+        assert_eq!(
+            check("https://exa mple.com/sse"),
+            Err("is not a valid URL: invalid international domain name".to_owned())
+        );
+        for not_https in [
+            "http://example.com/",
+            "mailto:a@example.com",
+            "example.com/sse",
+        ] {
+            assert_eq!(check(not_https), Err("is not an https: URL".to_owned()));
+        }
+        for public in [
+            "https://mcp.example.com/sse",
+            "HTTPS://MCP.Example.com/sse",
+            "https://example.com.:8443/sse?x=1#y",
+            "https://8.8.8.8/sse",
+            "https://[2606:4700:4700::1111]/sse",
+            "https://b\u{fc}cher.example/sse",
+        ] {
+            assert_eq!(check(public), Ok(()), "{public}");
         }
     }
 

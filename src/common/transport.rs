@@ -7,12 +7,14 @@
 //! documents that change, and never follow a redirect to another host: that would let whoever
 //! controls a redirect choose where the registry really comes from.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::Uri;
+use url::{Position, Url};
 
 use crate::common::fsutil::{self, IoError};
 
@@ -83,37 +85,54 @@ impl FromStr for Source {
     type Err = SourceError;
 
     /// `http://` and `https://` are base URLs; `file://` URLs and everything else are
-    /// directories.
+    /// directories. URLs are read by the `url` crate, as a browser reads them, and a base URL is
+    /// kept as that parser writes it back, so every request goes where the parser says.
     fn from_str(text: &str) -> Result<Source, SourceError> {
         let error = |reason: &str| SourceError {
             text: text.to_owned(),
             reason: reason.to_owned(),
         };
         if text.starts_with("http://") || text.starts_with("https://") {
-            let uri = Uri::from_str(text).map_err(|err| error(&err.to_string()))?;
-            if uri.host().is_none_or(str::is_empty) {
-                return Err(error("the URL has no host"));
-            }
-            if uri.query().is_some() {
+            let url = Url::parse(text).map_err(|err| match err {
+                url::ParseError::EmptyHost => error("the URL has no host"),
+                other => error(&other.to_string()),
+            })?;
+            if url.query().is_some() {
                 return Err(error("a base URL cannot have a query"));
             }
-            let mut base = text.to_owned();
+            if url.fragment().is_some() {
+                return Err(error("a base URL cannot have a fragment"));
+            }
+            let mut base = String::from(url);
             if !base.ends_with('/') {
                 base.push('/');
             }
             return Ok(Source::Http(Arc::new(HttpSource::new(base))));
         }
-        if let Some(rest) = text.strip_prefix("file://") {
-            let path = rest.strip_prefix("localhost").unwrap_or(rest);
-            if !path.starts_with('/') {
+        if text.starts_with("file://") {
+            let bad_escape = Cell::new(false);
+            let note = |violation| {
+                if violation == url::SyntaxViolation::PercentDecode {
+                    bad_escape.set(true);
+                }
+            };
+            let url = Url::options()
+                .syntax_violation_callback(Some(&note))
+                .parse(text)
+                .map_err(|err| error(&err.to_string()))?;
+            if url.query().is_some() || url.fragment().is_some() {
                 return Err(error(
-                    "a file:// URL needs an absolute path (file:///srv/registry)",
+                    "a file:// URL names a directory: write '?' and '#' in it as %3F and %23",
                 ));
             }
-            return Ok(Source::Dir(PathBuf::from(
-                percent_decode(path)
-                    .ok_or_else(|| error("the path holds an invalid percent-encoded sequence"))?,
-            )));
+            // `file://localhost/srv` is `/srv`; any other host is not this machine.
+            let path = url.to_file_path().map_err(|()| {
+                error("a file:// URL needs an absolute path (file:///srv/registry)")
+            })?;
+            if bad_escape.get() || path.to_str().is_none() {
+                return Err(error("the path holds an invalid percent-encoded sequence"));
+            }
+            return Ok(Source::Dir(path));
         }
         if text.is_empty() {
             return Err(error("it is empty"));
@@ -247,14 +266,7 @@ impl HttpSource {
                             url: url.clone(),
                             message: format!("redirect to an invalid location \"{location}\""),
                         })?;
-                    let (from, to) = (authority(&url), authority(&next));
-                    if from != to || scheme(&url) == "https" && scheme(&next) != "https" {
-                        return Err(FetchError::CrossHostRedirect {
-                            url: first,
-                            from: format!("{}://{from}", scheme(&url)),
-                            to: format!("{}://{to}", scheme(&next)),
-                        });
-                    }
+                    check_redirect(&first, &url, &next)?;
                     url = next;
                 }
             }
@@ -351,52 +363,65 @@ enum Failure {
     Final(String),
 }
 
-fn scheme(url: &str) -> &str {
-    url.split_once("://").map_or("", |(scheme, _)| scheme)
-}
-
-/// `host[:port]`, lowercased.
-fn authority(url: &str) -> String {
-    url.split_once("://")
-        .map_or("", |(_, rest)| rest)
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
-
-/// The absolute URL a `Location` header points at.
+/// The absolute http(s) URL a `Location` header points at, resolved against the request's URL
+/// as a browser resolves it (so `\\host/x` is another host, like `//host/x`). `None` when it is
+/// not a URL or not an http(s) one.
+///
+/// An absolute location is kept as the server wrote it (its path may hold `./` or escapes the
+/// server wants back) when ureq's own parser reads the same scheme, host and port from it;
+/// otherwise it is written as the `url` crate reads it, so the request goes where it was judged.
 fn resolve_redirect(from: &str, location: &str) -> Option<String> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return Some(location.to_owned());
+    let next = Url::parse(from).ok()?.join(location).ok()?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return None;
     }
-    let origin = format!("{}://{}", scheme(from), authority(from));
-    if let Some(rest) = location.strip_prefix("//") {
-        return Some(format!("{}://{rest}", scheme(from)));
-    }
-    if location.starts_with('/') {
-        return Some(format!("{origin}{location}"));
-    }
-    let path_end = from.rfind('/')?;
-    (path_end >= origin.len()).then(|| format!("{}{location}", &from[..=path_end]))
+    let default_port = |scheme: &str| if scheme == "https" { 443 } else { 80 };
+    let read_alike = location.parse::<Uri>().is_ok_and(|uri| {
+        uri.scheme_str() == Some(next.scheme())
+            && uri
+                .host()
+                .zip(next.host_str())
+                .is_some_and(|(ours, theirs)| ours.eq_ignore_ascii_case(theirs))
+            && uri.port_u16().unwrap_or(default_port(next.scheme()))
+                == next.port().unwrap_or(default_port(next.scheme()))
+    });
+    Some(if read_alike {
+        location.to_owned()
+    } else {
+        next.into()
+    })
 }
 
-/// Decodes `%XX` sequences; `None` when one is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+/// Refuses a redirect from `from` to `to` (both absolute) that leaves the host (or the port or
+/// credentials: the whole authority) or goes from https to http. `first` is the URL asked for.
+fn check_redirect(first: &str, from: &str, to: &str) -> Result<(), FetchError> {
+    let (from_authority, to_authority) = (authority(from), authority(to));
+    let (from_scheme, to_scheme) = (scheme(from), scheme(to));
+    // A URL that does not parse has an empty authority, and no redirect from one is followed.
+    if from_authority.is_empty()
+        || from_authority != to_authority
+        || from_scheme == "https" && to_scheme != "https"
+    {
+        return Err(FetchError::CrossHostRedirect {
+            url: first.to_owned(),
+            from: format!("{from_scheme}://{from_authority}"),
+            to: format!("{to_scheme}://{to_authority}"),
+        });
     }
-    String::from_utf8(out).ok()
+    Ok(())
+}
+
+fn scheme(url: &str) -> String {
+    Url::parse(url).map_or_else(|_| String::new(), |url| url.scheme().to_owned())
+}
+
+/// `[user[:password]@]host[:port]` as the URL parser reads it: the host lowercased and decoded,
+/// a default port dropped. Empty when `url` does not parse.
+fn authority(url: &str) -> String {
+    Url::parse(url).map_or_else(
+        |_| String::new(),
+        |url| url[Position::BeforeUsername..Position::AfterPort].to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -445,6 +470,135 @@ mod tests {
             "http://b.example/x"
         );
         assert_eq!(authority(from), "a.example:8080");
+    }
+
+    #[test]
+    fn base_urls_are_kept_as_the_url_parser_reads_them() {
+        let base = |text: &str| match text.parse::<Source>() {
+            Ok(Source::Http(http)) => http.base.clone(),
+            other => panic!("{text}: {other:?}"),
+        };
+        // A backslash ends the host, as in a browser: this is 127.0.0.1, not a name under
+        // example.com, and the requests go there.
+        assert_eq!(
+            base("https://127.0.0.1\\.example.com/reg"),
+            "https://127.0.0.1/.example.com/reg/"
+        );
+        assert_eq!(
+            base("https://Example.COM:443/reg/"),
+            "https://example.com/reg/"
+        );
+        assert_eq!(base("http://0x7f.1:8080"), "http://127.0.0.1:8080/");
+        assert_eq!(base("http://[::1]:8080/r"), "http://[::1]:8080/r/");
+        for (bad, reason) in [
+            ("https://", "the URL has no host"),
+            ("https://example.com/?x=1", "a base URL cannot have a query"),
+            (
+                "https://example.com/#top",
+                "a base URL cannot have a fragment",
+            ),
+            ("https://example.com:99999/", "invalid port number"),
+        ] {
+            let err = bad.parse::<Source>().unwrap_err();
+            assert_eq!(err.reason, reason, "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_urls_are_directories() {
+        let dir = |text: &str| match text.parse::<Source>() {
+            Ok(Source::Dir(dir)) => dir,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(dir("file://localhost/srv/reg"), Path::new("/srv/reg"));
+        assert_eq!(dir("file:///srv/r%C3%A9g"), Path::new("/srv/rég"));
+        for (bad, reason) in [
+            ("file://host/srv", "needs an absolute path"),
+            ("file:///srv/a%zz", "invalid percent-encoded sequence"),
+            ("file:///srv/a%ff", "invalid percent-encoded sequence"),
+            ("file:///srv/a?b", "write '?' and '#'"),
+        ] {
+            let err = bad.parse::<Source>().unwrap_err();
+            assert!(err.reason.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn redirects_resolve_as_a_browser_resolves_them() {
+        let from = "https://a.example/reg/v1/root.json";
+        // A backslash is a slash in an http(s) URL, so this names another host.
+        assert_eq!(
+            resolve_redirect(from, "\\\\b.example/x").unwrap(),
+            "https://b.example/x"
+        );
+        assert_eq!(
+            resolve_redirect(from, "../v2/root.json").unwrap(),
+            "https://a.example/reg/v2/root.json"
+        );
+        assert_eq!(
+            resolve_redirect(from, "HTTPS://A.EXAMPLE:443/x").unwrap(),
+            "HTTPS://A.EXAMPLE:443/x"
+        );
+        assert_eq!(resolve_redirect(from, "file:///etc/passwd"), None);
+        assert_eq!(resolve_redirect(from, "ftp://a.example/x"), None);
+        assert_eq!(resolve_redirect(from, "https://[::1"), None);
+        // Written as the server wrote it when both parsers read the same host from it...
+        assert_eq!(
+            resolve_redirect(from, "https://a.example/./v1/%72oot.json").unwrap(),
+            "https://a.example/./v1/%72oot.json"
+        );
+        // ...and as the `url` crate reads it when ureq's parser would read another host, or
+        // none.
+        assert_eq!(
+            resolve_redirect(from, "https://127.0.0.%31/x").unwrap(),
+            "https://127.0.0.1/x"
+        );
+        assert_eq!(
+            resolve_redirect(from, "https://a.example\\@b.example/x").unwrap(),
+            "https://a.example/@b.example/x"
+        );
+        assert_eq!(authority("https://user@A.Example:443/x"), "user@a.example");
+        assert_eq!(authority("http://[::1]:8080/"), "[::1]:8080");
+    }
+
+    #[test]
+    fn redirects_stay_on_the_host_and_never_downgrade() {
+        let follows = |from: &str, location: &str| {
+            let to = resolve_redirect(from, location).unwrap();
+            check_redirect(from, from, &to).is_ok()
+        };
+        assert!(follows("http://a.example/x", "/y"));
+        assert!(follows("http://a.example/x", "https://a.example/y"));
+        assert!(follows("http://a.example:80/x", "http://A.EXAMPLE/y"));
+        assert!(follows("http://127.0.0.1/x", "http://0x7f.1/y"));
+        // The backslash ends the host: still a.example, with a path that starts /.evil.
+        assert!(follows(
+            "http://a.example/x",
+            "http://a.example\\.evil.com/y"
+        ));
+        assert!(!follows("https://a.example/x", "http://a.example/y"));
+        assert!(!follows(
+            "http://a.example/x",
+            "http://a.example.evil.com/y"
+        ));
+        assert!(!follows("http://a.example/x", "http://a.example:8080/y"));
+        assert!(!follows("http://a.example/x", "http://user@a.example/y"));
+        assert!(!follows("http://a.example/x", "\\\\b.example/y"));
+        let Err(FetchError::CrossHostRedirect { url, from, to }) = check_redirect(
+            "http://127.0.0.1:8080/v1/root.json",
+            "http://127.0.0.1:8080/v1/root.json",
+            "https://localhost:8080/v1/root.json",
+        ) else {
+            panic!("followed");
+        };
+        assert_eq!(
+            (url.as_str(), from.as_str(), to.as_str()),
+            (
+                "http://127.0.0.1:8080/v1/root.json",
+                "http://127.0.0.1:8080",
+                "https://localhost:8080"
+            )
+        );
     }
 
     #[test]
