@@ -1,8 +1,8 @@
 //! The `perstack-registry` command: parses the arguments, runs the command (`cli`), and maps
 //! the one error type a command returns to the exit status README "Commands" documents.
 
-/// mimalloc instead of the system allocator: parsing 100k TOML files and rendering their
-/// documents is allocation-heavy, and glibc's malloc took a quarter of a rebuild's time.
+/// mimalloc instead of the system allocator: parsing every definition and rendering its
+/// documents is allocation-heavy, and the system allocator is slow at it (bench/RESULTS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -134,12 +134,12 @@ pub const TEMP_PREFIX: &str = ".~perstack-";
 ///
 /// A file that replaces another goes to a temporary sibling, then is renamed into place. The
 /// temporary file sits in the destination's own directory because a rename across directories
-/// takes a file-system-wide lock on Linux, which serialized a build's writers.
+/// takes a file-system-wide lock on Linux, which would serialize a build's writers.
 ///
 /// A file at a path that does not exist yet may, with [`Staging::for_build`], be created in
 /// place (`O_CREAT | O_EXCL`): nothing published before can refer to a path that did not
-/// exist, and creating in place saves the rename and two lookups per file, which at 100k
-/// versions is a large share of a full build.
+/// exist, and creating in place saves the rename and two lookups per file, a large share of the
+/// cost of creating hundreds of thousands of files (bench/RESULTS.md).
 ///
 /// A marker file says a writer is at work. If a process is killed, the marker survives, and the
 /// next writer first sweeps the tree for the killed one's temporary files, so none of them stays

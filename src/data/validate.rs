@@ -128,7 +128,8 @@ pub fn validate(loaded: LoadedRegistry) -> (Option<Registry>, Vec<Diagnostic>) {
 }
 
 /// Checks one expert's versions, tags and statuses. The version records are moved out of
-/// `loaded` (a registry holds 100k of them; copying them would double the memory).
+/// `loaded`: a large registry holds hundreds of thousands, and copying them would double the
+/// memory.
 fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Expert {
     let mut by_precedence: BTreeMap<(u64, u64, u64, &semver::Prerelease), &semver::Version> =
         BTreeMap::new();

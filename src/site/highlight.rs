@@ -2,9 +2,9 @@
 //!
 //! The lexer splits text into classified tokens; [`html`] writes them as `<span>`s, escaping
 //! every token's text with the same function the templates' auto-escaping uses, so an untrusted
-//! definition can hold any text without ever becoming HTML. (The template used to loop over the
-//! tokens itself, which made the highlighted definition the most expensive part of a 10k-page
-//! site.) Joining the tokens gives back the input exactly, whatever the input, so nothing a
+//! definition can hold any text without ever becoming HTML. The tokens are written here, not
+//! looped over in the template, because a template loop per token is slow (bench/RESULTS.md).
+//! Joining the tokens gives back the input exactly, whatever the input, so nothing a
 //! reader should see is lost or altered.
 
 use serde::Serialize;
