@@ -20,7 +20,7 @@ use crate::common::diagnostic::{Diagnostic, Position, Severity};
 use crate::common::fsutil;
 use crate::common::model::{self, ExpertKey, ExpertName, Hash};
 use crate::data::load::{self, LoadedRegistry};
-use crate::data::source::{self, Source};
+use crate::data::toml_file::{self, TomlFile};
 use crate::data::validate;
 
 /// Which experts of the file to publish.
@@ -115,10 +115,10 @@ fn parse_author_file<'t>(
     bytes: &'t [u8],
     problems: &mut Vec<Diagnostic>,
 ) -> Result<(&'t str, toml_edit::Document<&'t str>), CommandError> {
-    let Some(text) = source::check_text(source_path, bytes, problems) else {
+    let Some(text) = toml_file::check_text(source_path, bytes, problems) else {
         return Err(CommandError::Invalid(std::mem::take(problems)));
     };
-    if Source::new(source_path, text).parse(problems).is_none() {
+    if TomlFile::new(source_path, text).parse(problems).is_none() {
         return Err(CommandError::Invalid(std::mem::take(problems)));
     }
     let spanned = toml_edit::Document::parse(text).map_err(|err| {

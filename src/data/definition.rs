@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use crate::common::diagnostic::{Diagnostic, Position};
 use crate::common::model::{self, ExpertKey, ExpertName, Hash};
-use crate::data::source::{self, Checker, Source, Table, Value};
+use crate::data::toml_file::{self, Checker, Table, TomlFile, Value};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 2048;
 pub const MAX_INSTRUCTION_CHARS: usize = 20480;
@@ -58,8 +58,8 @@ pub fn check_version_file(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<VersionRecord> {
     let errors_before = crate::common::diagnostic::error_count(problems);
-    let text = source::check_text(path, bytes, problems)?;
-    let src = Source::new(path, text);
+    let text = toml_file::check_text(path, bytes, problems)?;
+    let src = TomlFile::new(path, text);
     let document = src.parse(problems)?;
     let mut checker = Checker {
         src: &src,
@@ -137,7 +137,7 @@ impl<'i> Checker<'_, 'i> {
                     value.span(),
                     format!(
                         "`experts` must be a table, not {}",
-                        source::type_name(value.get_ref())
+                        toml_file::type_name(value.get_ref())
                     ),
                 );
                 continue;

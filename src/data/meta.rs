@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use crate::common::diagnostic::{Diagnostic, Position};
 use crate::common::model::{self, LATEST, Status};
-use crate::data::source::{self, Checker, Source, Table, Value};
+use crate::data::toml_file::{self, Checker, Table, TomlFile, Value};
 
 pub const FILE_NAME: &str = "expert.toml";
 /// The table of tags removed on purpose.
@@ -57,11 +57,11 @@ impl ExpertMeta {
 
 pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> ExpertMeta {
     let mut meta = ExpertMeta::default();
-    let Some(text) = source::check_text(path, bytes, problems) else {
+    let Some(text) = toml_file::check_text(path, bytes, problems) else {
         meta.unreadable = true;
         return meta;
     };
-    let src = Source::new(path, text);
+    let src = TomlFile::new(path, text);
     let Some(document) = src.parse(problems) else {
         meta.unreadable = true;
         return meta;

@@ -3,7 +3,7 @@
 //!
 //! [`load`] walks the directory in sorted order and reads each file once; each file is checked
 //! on its own ([`definition`] with [`provider`] for version files, [`meta`] for `expert.toml`,
-//! [`settings`] for `registry.toml`), every problem located through [`source`]; [`validate`]
+//! [`settings`] for `registry.toml`), every problem located through [`toml_file`]; [`validate`]
 //! applies the rules that need the whole registry. [`build_cache`] remembers what unchanged
 //! version files held, so a rebuild does not parse them again.
 //!
@@ -20,7 +20,7 @@ pub mod load;
 pub mod meta;
 pub mod provider;
 pub mod settings;
-pub mod source;
+pub mod toml_file;
 pub mod validate;
 
 /// Loads and validates `registry-data/` without writing anything.

@@ -5,7 +5,7 @@
 //! Like the rest of a definition's checks, this lives in an `impl Checker` block: the spanned
 //! TOML is walked once and every problem is reported.
 
-use crate::data::source::{Checker, Value};
+use crate::data::toml_file::{Checker, Value};
 use toml::Spanned;
 
 /// Perstack's built-in Anthropic skills (`builtinAnthropicSkillSchema`).

@@ -10,7 +10,7 @@ use toml::Spanned;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::ExpertName;
 use crate::common::signing::PublicKey;
-use crate::data::source::{self, Checker, Source, Value};
+use crate::data::toml_file::{self, Checker, TomlFile, Value};
 
 pub const FILE_NAME: &str = "registry.toml";
 pub const DEFAULT_NAME: &str = "Perstack Registry";
@@ -46,10 +46,10 @@ impl Default for Settings {
 /// defaults for whatever could not be read, so the rest of the data can still be checked.
 pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Settings {
     let mut settings = Settings::default();
-    let Some(text) = source::check_text(path, bytes, problems) else {
+    let Some(text) = toml_file::check_text(path, bytes, problems) else {
         return settings;
     };
-    let src = Source::new(path, text);
+    let src = TomlFile::new(path, text);
     let Some(document) = src.parse(problems) else {
         return settings;
     };

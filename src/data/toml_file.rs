@@ -16,14 +16,14 @@ pub type Table<'i> = DeTable<'i>;
 pub type Value<'i> = DeValue<'i>;
 
 /// The text of one file, and where problems in it are reported.
-pub struct Source<'a> {
+pub struct TomlFile<'a> {
     pub path: &'a Path,
     pub text: &'a str,
 }
 
-impl<'a> Source<'a> {
-    pub fn new(path: &'a Path, text: &'a str) -> Source<'a> {
-        Source { path, text }
+impl<'a> TomlFile<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> TomlFile<'a> {
+        TomlFile { path, text }
     }
 
     pub fn error(&self, code: &'static str, span: Range<usize>, message: String) -> Diagnostic {
@@ -52,7 +52,7 @@ impl<'a> Source<'a> {
 /// Walks a parsed file, pushing a diagnostic for every value that is not of the expected
 /// shape. Modules add their own rules in their own `impl Checker` blocks.
 pub struct Checker<'a, 's> {
-    pub src: &'a Source<'s>,
+    pub src: &'a TomlFile<'s>,
     pub problems: &'a mut Vec<Diagnostic>,
 }
 
