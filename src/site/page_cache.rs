@@ -2,7 +2,7 @@
 //!
 //! Rendering an expert page means reading and highlighting its definition, most of the site's
 //! work in a large registry, and almost every page is the same as last time. A page's
-//! key ([`crate::site::Site::page_key`]) is the hash of everything the page shows. The cache
+//! key (`Site::page_key` in this folder's module) is the hash of everything the page shows. The cache
 //! maps each page to the key it was last written with; a page whose key is unchanged and whose
 //! file still exists is skipped. Like the build cache it lives in the build's state directory
 //! and only ever skips work: deleting it changes no output byte.
