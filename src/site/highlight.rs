@@ -56,10 +56,10 @@ pub fn html(text: &str) -> String {
                 out.push_str("<span class=\"t-");
                 out.push_str(class);
                 out.push_str("\">");
-                super::escape_html(token.text, &mut out);
+                escape_html(token.text, &mut out);
                 out.push_str("</span>");
             }
-            None => super::escape_html(token.text, &mut out),
+            None => escape_html(token.text, &mut out),
         }
     }
     out
@@ -248,6 +248,21 @@ fn string_len(text: &str) -> usize {
         }
     }
     text.len()
+}
+
+/// Appends `text` to `out` escaped for HTML element content and quoted attributes: the one
+/// escaping of the site, used by the templates' auto-escaping and for every highlighted token.
+pub fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]

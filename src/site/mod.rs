@@ -405,24 +405,10 @@ fn escape_text(
     match value.as_str() {
         Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
             let mut escaped = String::with_capacity(text.len());
-            escape_html(text, &mut escaped);
+            highlight::escape_html(text, &mut escaped);
             out.write_str(&escaped).map_err(minijinja::Error::from)
         }
         _ => minijinja::escape_formatter(out, state, value),
-    }
-}
-
-/// Appends `text` to `out` escaped for HTML element content and quoted attributes.
-fn escape_html(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
 }
 
