@@ -196,8 +196,7 @@ fn file_stem(key: &str) -> String {
     {
         key.to_owned()
     } else {
-        let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("u-{hex}")
+        format!("u-{}", data_encoding::HEXLOWER.encode(key.as_bytes()))
     }
 }
 
