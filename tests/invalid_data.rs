@@ -1458,3 +1458,49 @@ fn empty_scope_directory_is_refused() {
         &["registry-data/@empty: error: scope directory holds no expert directory"],
     );
 }
+
+#[test]
+fn a_file_with_many_problems_shows_a_hundred_and_counts_the_rest() {
+    let registry = TestRegistry::valid();
+    let tags: String = (0..150).map(|i| format!("Bad_{i} = \"1.0.0\"\n")).collect();
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        format!("[tags]\nstable = \"1.0.0\"\n{tags}"),
+    );
+    let run = registry.run(&["check"]);
+    run.expect_code(1);
+    let lines = diagnostic_lines(&run.stderr());
+    assert_eq!(lines.len(), 101, "{}", run.stderr());
+    assert!(lines[..100].iter().all(|line| line.starts_with(TIC_META)));
+    assert_eq!(
+        lines[100],
+        format!(
+            "{TIC_META}: error: 50 more problem(s) in this file are not shown; fix the ones above and check again"
+        )
+    );
+}
+
+#[test]
+fn an_oversized_expert_toml_or_registry_toml_is_refused_unread() {
+    let registry = TestRegistry::valid();
+    let padding = format!("# {}\n", "x".repeat(1024)).repeat(4200);
+    registry.file("tic-tac-toe/expert.toml", format!("[tags]\n{padding}"));
+    registry.file("registry.toml", format!("name = \"x\"\n{padding}"));
+    let run = registry.run(&["check"]);
+    run.expect_code(1);
+    let lines = diagnostic_lines(&run.stderr());
+    let size = 7 + padding.len();
+    assert!(
+        lines.contains(&format!(
+            "{TIC_META}: error: file is {size} bytes; the limit is 4194304"
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!(
+            "registry-data/registry.toml: error: file is {} bytes; the limit is 4194304",
+            11 + padding.len()
+        )),
+        "{lines:?}"
+    );
+}

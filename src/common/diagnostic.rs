@@ -35,6 +35,38 @@ pub struct Position {
     pub column: usize,
 }
 
+/// Where each line of a text starts, so the positions of many problems in one file cost a
+/// binary search each instead of a scan from the start of the file each: a file with a hundred
+/// thousand problems must not take quadratic time to report them.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(source: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// The position of byte `offset` in `source`, the text this index was made from: the same
+    /// as [`Position::at`].
+    pub fn position(&self, source: &str, offset: usize) -> Position {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self.starts[line - 1];
+        Position {
+            line,
+            column: source[line_start..offset].chars().count() + 1,
+        }
+    }
+}
+
 impl Position {
     /// The position of byte `offset` in `source`.
     pub fn at(source: &str, offset: usize) -> Position {
@@ -149,14 +181,56 @@ impl Diagnostics {
 
     /// Sorts by file, then position, then message, and drops duplicates, so the report does
     /// not depend on the order in which threads or the file system produced the problems.
+    ///
+    /// At most [`MAX_PER_FILE`] problems are kept per file, followed by one that counts the
+    /// rest: a file with thirty thousand mistakes should say so in a screenful, not in
+    /// megabytes. The count is an error if any problem it stands for is one.
     pub fn sorted(mut self) -> Diagnostics {
         self.items.sort_by(|a, b| {
             (&a.file, a.position, a.severity, &a.message)
                 .cmp(&(&b.file, b.position, b.severity, &b.message))
         });
         self.items.dedup();
-        self
+        let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.items.len());
+        let mut hidden: Option<(usize, Severity)> = None;
+        let mut shown_in_file = 0;
+        for diagnostic in self.items {
+            let same_file = kept.last().is_some_and(|last| last.file == diagnostic.file);
+            if !same_file {
+                flush_hidden(&mut kept, &mut hidden);
+                shown_in_file = 0;
+            }
+            if shown_in_file < MAX_PER_FILE {
+                shown_in_file += 1;
+                kept.push(diagnostic);
+            } else {
+                let (count, severity) = hidden.get_or_insert((0, Severity::Warning));
+                *count += 1;
+                *severity = (*severity).min(diagnostic.severity);
+            }
+        }
+        flush_hidden(&mut kept, &mut hidden);
+        Diagnostics { items: kept }
     }
+}
+
+/// How many problems a report shows for one file before it counts the rest.
+pub const MAX_PER_FILE: usize = 100;
+
+/// Appends, after the last problem shown for a file, the count of the ones not shown.
+fn flush_hidden(kept: &mut Vec<Diagnostic>, hidden: &mut Option<(usize, Severity)>) {
+    let (Some((count, severity)), Some(last)) = (hidden.take(), kept.last()) else {
+        return;
+    };
+    kept.push(Diagnostic {
+        severity,
+        code: "more-problems",
+        file: last.file.clone(),
+        position: None,
+        message: format!(
+            "{count} more problem(s) in this file are not shown; fix the ones above and check again"
+        ),
+    });
 }
 
 impl From<Vec<Diagnostic>> for Diagnostics {
@@ -189,6 +263,14 @@ mod tests {
         assert_eq!(Position::at(source, 6), Position { line: 2, column: 1 });
         // "né " is 4 bytes but 3 characters.
         assert_eq!(Position::at(source, 10), Position { line: 2, column: 4 });
+        let index = LineIndex::new(source);
+        for offset in 0..=source.len() + 2 {
+            assert_eq!(
+                index.position(source, offset),
+                Position::at(source, offset),
+                "{offset}"
+            );
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl<'i> Checker<'_, 'i> {
             match ExpertKey::parse(key) {
                 Ok(_) => delegates.push(DelegateRef {
                     key: key.to_owned(),
-                    position: Some(Position::at(self.src.text, span.start)),
+                    position: Some(self.src.position(span.start)),
                 }),
                 // The error may name only a part of the key (the name before its last '@'), so
                 // the message quotes the key as written.

@@ -82,11 +82,12 @@ pub fn load_with_cache(
     let mut problems = Vec::new();
     let settings_path = data_dir.join(settings::FILE_NAME);
     let settings = match std::fs::symlink_metadata(&settings_path) {
-        Ok(meta) if meta.is_file() => settings::parse(
-            &settings_path,
-            &fsutil::read(&settings_path)?,
-            &mut problems,
-        ),
+        Ok(meta) if meta.is_file() => {
+            match read_bounded(&settings_path, meta.len(), &mut problems)? {
+                Some(bytes) => settings::parse(&settings_path, &bytes, &mut problems),
+                None => Settings::default(),
+            }
+        }
         _ => Settings::default(),
     };
 
@@ -121,10 +122,15 @@ pub fn load_with_cache(
     let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();
     for (name, dir) in walk.expert_dirs {
         let meta_path = dir.join(meta::FILE_NAME);
-        let meta = if walk.meta_files.contains(&meta_path) {
-            meta::parse(&meta_path, &fsutil::read(&meta_path)?, &mut problems)
+        let size = std::fs::symlink_metadata(&meta_path).map_or(0, |meta| meta.len());
+        let bytes = if walk.meta_files.contains(&meta_path) {
+            read_bounded(&meta_path, size, &mut problems)?
         } else {
-            ExpertMeta::default()
+            None
+        };
+        let meta = match bytes {
+            Some(bytes) => meta::parse(&meta_path, &bytes, &mut problems),
+            None => ExpertMeta::default(),
         };
         experts.insert(
             name.clone(),
@@ -224,6 +230,27 @@ impl LoadedRegistry {
         self.problems.retain(|problem| problem.file != meta_path);
         expert.meta = meta::parse(&meta_path, bytes, &mut self.problems);
     }
+}
+
+/// The largest `registry.toml` or `expert.toml` read. Real ones are a few kilobytes (a tag or
+/// a status is a line); the bound keeps a hostile one from taking the check's memory and time.
+pub const MAX_SETTINGS_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a settings or metadata file of `size` bytes, or reports it as too large.
+fn read_bounded(
+    path: &Path,
+    size: u64,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<Vec<u8>>, IoError> {
+    if size > MAX_SETTINGS_BYTES {
+        problems.push(Diagnostic::error(
+            "too-large",
+            path,
+            format!("file is {size} bytes; the limit is {MAX_SETTINGS_BYTES}"),
+        ));
+        return Ok(None);
+    }
+    fsutil::read(path).map(Some)
 }
 
 fn check_version(

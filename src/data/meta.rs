@@ -110,7 +110,7 @@ fn parse_tags<'i>(
                     tag_name,
                     Placed {
                         value: version.to_owned(),
-                        position: at(text, target.span()),
+                        position: Some(checker.src.position(target.span().start)),
                     },
                 );
             }
@@ -146,7 +146,7 @@ fn parse_retired_tags<'i>(
                 tag_name,
                 Placed {
                     value: reason.to_owned(),
-                    position: at(text, span),
+                    position: Some(checker.src.position(span.start)),
                 },
             );
         }
@@ -183,7 +183,7 @@ fn parse_versions<'i>(
                 version,
                 Placed {
                     value: status,
-                    position: at(text, span),
+                    position: Some(checker.src.position(span.start)),
                 },
             );
         }
@@ -260,11 +260,6 @@ fn check_retired_tags_are_unset(path: &Path, meta: &ExpertMeta, problems: &mut V
             );
         }
     }
-}
-
-/// Where the text at `span` starts.
-fn at(text: &str, span: Range<usize>) -> Option<Position> {
-    Some(Position::at(text, span.start))
 }
 
 /// An entry of `[tags]` or `[versions]`.

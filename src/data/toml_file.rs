@@ -10,7 +10,7 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::common::diagnostic::{Diagnostic, Position};
+use crate::common::diagnostic::{Diagnostic, LineIndex, Position};
 
 pub type Table<'i> = DeTable<'i>;
 pub type Value<'i> = DeValue<'i>;
@@ -19,19 +19,32 @@ pub type Value<'i> = DeValue<'i>;
 pub struct TomlFile<'a> {
     pub path: &'a Path,
     pub text: &'a str,
+    /// Built on the first problem reported, so a valid file never pays for it.
+    lines: std::sync::OnceLock<LineIndex>,
 }
 
 impl<'a> TomlFile<'a> {
     pub fn new(path: &'a Path, text: &'a str) -> TomlFile<'a> {
-        TomlFile { path, text }
+        TomlFile {
+            path,
+            text,
+            lines: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The line and column of byte `offset`.
+    pub fn position(&self, offset: usize) -> Position {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .position(self.text, offset)
     }
 
     pub fn error(&self, code: &'static str, span: Range<usize>, message: String) -> Diagnostic {
-        Diagnostic::error(code, self.path, message).at(Some(Position::at(self.text, span.start)))
+        Diagnostic::error(code, self.path, message).at(Some(self.position(span.start)))
     }
 
     pub fn warning(&self, code: &'static str, span: Range<usize>, message: String) -> Diagnostic {
-        Diagnostic::warning(code, self.path, message).at(Some(Position::at(self.text, span.start)))
+        Diagnostic::warning(code, self.path, message).at(Some(self.position(span.start)))
     }
 
     /// Parses the whole document, reporting every syntax error the parser recovers from.
