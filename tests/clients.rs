@@ -514,3 +514,26 @@ fn build_reads_the_previous_registry_over_http() {
     );
     assert!(s.server.count("v1/root.json") >= 1);
 }
+
+/// A blob served larger than the size its index document gives is refused after that many
+/// bytes: a hostile server cannot make a client hold more than the registry promised.
+#[test]
+fn a_blob_larger_than_its_index_says_is_refused_without_reading_it_all() {
+    let s = served();
+    let bytes = s.data("tic-tac-toe/1.0.0.toml");
+    let blob = blob_path(&bytes);
+    let mut endless = bytes.clone();
+    endless.extend(std::iter::repeat_n(b'#', 8 * 1024 * 1024));
+    s.server.fault(&blob, Fault::Body(endless));
+    let run = s.client(&["fetch", "tic-tac-toe"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: {}{blob}: larger than the {} bytes the registry's metadata allows for it; refusing to read more\n",
+            s.server.url,
+            bytes.len()
+        )
+    );
+    assert!(!s.replica().join(&blob).exists());
+}

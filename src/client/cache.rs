@@ -91,7 +91,8 @@ impl ClientError {
             | ClientError::NoRegistry(_)
             | ClientError::NotCached(_)
             | ClientError::NotCachedVersion(_)
-            | ClientError::Fetch(FetchError::CrossHostRedirect { .. }) => ErrorClass::Data,
+            | ClientError::Fetch(FetchError::CrossHostRedirect { .. })
+            | ClientError::Fetch(FetchError::TooLarge { .. }) => ErrorClass::Data,
             ClientError::Trust(TrustError::Io(_) | TrustError::State { .. }) => {
                 ErrorClass::Environment
             }
@@ -168,13 +169,18 @@ impl Client {
     /// own root is updated to include it.
     pub fn fetch(&self, resolved: &Resolved) -> Result<Vec<u8>, ClientError> {
         let relative = index::blob_path(&resolved.blake3);
-        let bytes = reader::read_hashed(self.replica.as_ref(), &relative, &resolved.blake3)
-            .map_err(|err| match err {
-                PublishedError::Invalid { .. } if self.upstream.is_none() => {
-                    ClientError::NotCachedVersion(resolved.key())
-                }
-                other => other.into(),
-            })?;
+        let bytes = reader::read_hashed_at_most(
+            self.replica.as_ref(),
+            &relative,
+            &resolved.blake3,
+            resolved.size,
+        )
+        .map_err(|err| match err {
+            PublishedError::Invalid { .. } if self.upstream.is_none() => {
+                ClientError::NotCachedVersion(resolved.key())
+            }
+            other => other.into(),
+        })?;
         if let Some((root_bytes, root)) = &self.upstream {
             self.complete(resolved.name.as_str(), root_bytes, root)?;
         }
@@ -196,7 +202,7 @@ impl Client {
             .values()
             .collect::<Vec<_>>()
             .par_iter()
-            .try_for_each(|entry| self.registry.read_blob(&entry.blake3).map(drop))?;
+            .try_for_each(|entry| self.registry.read_blob(&entry.blake3, entry.size).map(drop))?;
         let mut experts = self.cached_experts()?;
         experts.insert(name.to_owned(), index_hash);
         let mut versions = 0;
@@ -238,6 +244,10 @@ struct LocalOnly(PathBuf);
 impl Reader for LocalOnly {
     fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
         Source::dir(&self.0).get(relative)
+    }
+
+    fn read_at_most(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        Source::dir(&self.0).get_at_most(relative, limit)
     }
 
     fn location(&self, relative: &str) -> String {

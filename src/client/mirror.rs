@@ -200,18 +200,19 @@ fn download_indexes_and_blobs(
         .par_iter()
         .map(|(name, hash)| Ok((name.clone(), *hash, registry.read_index_at(hash)?)))
         .collect::<Result<_, PublishedError>>()?;
-    let blobs: BTreeSet<Hash> = indexes
+    // Each blob with the size its index document gives, which bounds what is read of it.
+    let blobs: BTreeSet<(Hash, u64)> = indexes
         .iter()
-        .flat_map(|(_, _, doc)| doc.versions.values().map(|v| v.blake3))
+        .flat_map(|(_, _, doc)| doc.versions.values().map(|v| (v.blake3, v.size)))
         .collect();
     let total = blobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    blobs.par_iter().try_for_each(|hash| {
+    blobs.par_iter().try_for_each(|(hash, size)| {
         let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if step.is_multiple_of(256) {
             progress.stage("blobs", step, total);
         }
-        registry.read_blob(hash).map(drop)
+        registry.read_blob(hash, *size).map(drop)
     })?;
     Ok(indexes)
 }
@@ -290,7 +291,11 @@ fn write_api(
 ) -> Result<Vec<PathBuf>, MirrorError> {
     let mut blobs = Vec::new();
     for (version, entry) in &doc.versions {
-        blobs.push((version, entry, registry.read_blob(&entry.blake3)?));
+        blobs.push((
+            version,
+            entry,
+            registry.read_blob(&entry.blake3, entry.size)?,
+        ));
     }
     let api_expert = ApiExpert {
         name: expert,

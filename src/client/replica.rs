@@ -96,7 +96,12 @@ impl Replica {
     /// The bytes of a hash-named file: the local copy when it is intact, else a download that
     /// is stored only if it hashes to `hash`. Bytes that do not are returned unstored, for the
     /// caller's hash check to report with the upstream location. `None` when neither has it.
-    pub fn fetch_hashed(&self, relative: &str, hash: &Hash) -> Result<Option<Vec<u8>>, FetchError> {
+    pub fn fetch_hashed(
+        &self,
+        relative: &str,
+        hash: &Hash,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
         if let Some(bytes) = self.read_local(relative)?
             && Hash::of(&bytes) == *hash
         {
@@ -106,7 +111,11 @@ impl Replica {
         let Some(upstream) = &self.upstream else {
             return Ok(None);
         };
-        let Some(bytes) = upstream.get(relative)? else {
+        let bytes = match limit {
+            u64::MAX => upstream.get(relative)?,
+            limit => upstream.get_at_most(relative, limit)?,
+        };
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         if Hash::of(&bytes) == *hash {
@@ -181,8 +190,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// else from upstream, or from its copy when it has no upstream (offline).
 impl Reader for Replica {
     fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
+        self.read_at_most(relative, u64::MAX)
+    }
+
+    fn read_at_most(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
         match index::hash_in_path(relative) {
-            Some(hash) => self.fetch_hashed(relative, &hash),
+            Some(hash) => self.fetch_hashed(relative, &hash, limit),
             None => match &self.upstream {
                 Some(upstream) => upstream.get(relative),
                 None => Ok(self.read_local(relative)?),

@@ -71,6 +71,10 @@ pub enum FetchError {
     },
     #[error("{path}: not a path inside a registry")]
     BadPath { path: String },
+    #[error(
+        "{location}: larger than the {limit} bytes the registry's metadata allows for it; refusing to read more"
+    )]
+    TooLarge { location: String, limit: u64 },
 }
 
 /// A registry location that could not be understood.
@@ -192,7 +196,14 @@ impl Source {
 
     /// The bytes at `relative`, or `None` when there is no such file.
     pub fn get(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
-        match self.get_if_changed(relative, None)? {
+        self.get_at_most(relative, MAX_BODY_BYTES)
+    }
+
+    /// The bytes at `relative`, refusing to read more than `limit` of them: a file whose size
+    /// signed metadata gives (a version file's `size`) is read no further than that, so a
+    /// hostile server cannot make a reader hold more than the registry promised.
+    pub fn get_at_most(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        match self.fetch(relative, None, limit)? {
             Conditional::Missing => Ok(None),
             Conditional::NotModified => {
                 unreachable!("an unconditional request is never answered 304")
@@ -208,13 +219,31 @@ impl Source {
         relative: &str,
         etag: Option<&str>,
     ) -> Result<Conditional, FetchError> {
+        self.fetch(relative, etag, MAX_BODY_BYTES)
+    }
+
+    fn fetch(
+        &self,
+        relative: &str,
+        etag: Option<&str>,
+        limit: u64,
+    ) -> Result<Conditional, FetchError> {
         check_relative(relative)?;
         match self {
-            Source::Dir(dir) => Ok(match fsutil::read_optional(&dir.join(relative))? {
-                None => Conditional::Missing,
-                Some(bytes) => Conditional::Fetched { bytes, etag: None },
-            }),
-            Source::Http(http) => http.get(relative, etag),
+            Source::Dir(dir) => {
+                let path = dir.join(relative);
+                if std::fs::metadata(&path).is_ok_and(|meta| meta.len() > limit) {
+                    return Err(FetchError::TooLarge {
+                        location: path.display().to_string(),
+                        limit,
+                    });
+                }
+                Ok(match fsutil::read_optional(&path)? {
+                    None => Conditional::Missing,
+                    Some(bytes) => Conditional::Fetched { bytes, etag: None },
+                })
+            }
+            Source::Http(http) => http.get(relative, etag, limit),
         }
     }
 }
@@ -254,11 +283,16 @@ impl HttpSource {
         format!("{}{relative}", self.base)
     }
 
-    fn get(&self, relative: &str, etag: Option<&str>) -> Result<Conditional, FetchError> {
+    fn get(
+        &self,
+        relative: &str,
+        etag: Option<&str>,
+        limit: u64,
+    ) -> Result<Conditional, FetchError> {
         let first = self.url(relative);
         let mut url = first.clone();
         for _ in 0..=MAX_REDIRECTS {
-            match self.attempt_with_retries(&url, etag)? {
+            match self.attempt_with_retries(&url, etag, limit)? {
                 Answer::Done(result) => return Ok(result),
                 Answer::Redirect(location) => {
                     let next =
@@ -278,12 +312,23 @@ impl HttpSource {
     }
 
     /// One logical request: retried on network errors and 5xx answers, with a doubling pause.
-    fn attempt_with_retries(&self, url: &str, etag: Option<&str>) -> Result<Answer, FetchError> {
+    fn attempt_with_retries(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        limit: u64,
+    ) -> Result<Answer, FetchError> {
         let mut pause = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            match self.attempt(url, etag) {
+            match self.attempt(url, etag, limit) {
                 Ok(answer) => return Ok(answer),
+                Err(Failure::TooLarge) => {
+                    return Err(FetchError::TooLarge {
+                        location: url.to_owned(),
+                        limit,
+                    });
+                }
                 Err(Failure::Final(message)) => {
                     return Err(FetchError::Http {
                         url: url.to_owned(),
@@ -305,7 +350,7 @@ impl HttpSource {
         }
     }
 
-    fn attempt(&self, url: &str, etag: Option<&str>) -> Result<Answer, Failure> {
+    fn attempt(&self, url: &str, etag: Option<&str>, limit: u64) -> Result<Answer, Failure> {
         let mut request = self.agent.get(url);
         if let Some(etag) = etag {
             request = request.header("If-None-Match", etag);
@@ -331,10 +376,10 @@ impl HttpSource {
                 let bytes = response
                     .body_mut()
                     .with_config()
-                    .limit(MAX_BODY_BYTES)
+                    .limit(limit)
                     .read_to_vec()
                     .map_err(|err| match err {
-                        ureq::Error::BodyExceedsLimit(_) => Failure::Final(err.to_string()),
+                        ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge,
                         other => Failure::Retryable(other.to_string()),
                     })?;
                 Ok(Answer::Done(Conditional::Fetched { bytes, etag }))
@@ -361,6 +406,8 @@ enum Answer {
 enum Failure {
     Retryable(String),
     Final(String),
+    /// The body is larger than the limit of the request.
+    TooLarge,
 }
 
 /// The absolute http(s) URL a `Location` header points at, resolved against the request's URL

@@ -34,6 +34,9 @@ impl From<crate::common::fsutil::IoError> for PublishedError {
 /// copy that stands in front of one (`replica`).
 pub trait Reader: Send + Sync + std::fmt::Debug {
     fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError>;
+    /// Like [`Reader::read`], reading no more than `limit` bytes: for files whose size the
+    /// registry's metadata gives.
+    fn read_at_most(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError>;
     /// Where `relative` lives, for messages.
     fn location(&self, relative: &str) -> String;
 }
@@ -41,6 +44,10 @@ pub trait Reader: Send + Sync + std::fmt::Debug {
 impl Reader for Source {
     fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, FetchError> {
         self.get(relative)
+    }
+
+    fn read_at_most(&self, relative: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        self.get_at_most(relative, limit)
     }
 
     fn location(&self, relative: &str) -> String {
@@ -197,9 +204,10 @@ impl PublishedRegistry {
         parse_index(&self.reader.location(&relative), &bytes)
     }
 
-    /// Reads a blob, verified against its hash.
-    pub fn read_blob(&self, hash: &Hash) -> Result<Vec<u8>, PublishedError> {
-        read_hashed(self.reader.as_ref(), &index::blob_path(hash), hash)
+    /// Reads a blob of `size` bytes (as its index document says), verified against its hash;
+    /// no more than `size` bytes are ever read.
+    pub fn read_blob(&self, hash: &Hash, size: u64) -> Result<Vec<u8>, PublishedError> {
+        read_hashed_at_most(self.reader.as_ref(), &index::blob_path(hash), hash, size)
     }
 }
 
@@ -253,9 +261,27 @@ pub fn read_hashed(
     relative: &str,
     hash: &Hash,
 ) -> Result<Vec<u8>, PublishedError> {
+    check_hashed(reader, relative, hash, reader.read(relative)?)
+}
+
+/// Reads `relative`, no more than `size` bytes of it, and checks that it hashes to `hash`.
+pub fn read_hashed_at_most(
+    reader: &dyn Reader,
+    relative: &str,
+    hash: &Hash,
+    size: u64,
+) -> Result<Vec<u8>, PublishedError> {
+    check_hashed(reader, relative, hash, reader.read_at_most(relative, size)?)
+}
+
+fn check_hashed(
+    reader: &dyn Reader,
+    relative: &str,
+    hash: &Hash,
+    bytes: Option<Vec<u8>>,
+) -> Result<Vec<u8>, PublishedError> {
     let location = reader.location(relative);
-    let bytes = reader
-        .read(relative)?
+    let bytes = bytes
         .ok_or_else(|| invalid(&location, "missing: the registry is incomplete".to_owned()))?;
     let actual = Hash::of(&bytes);
     if actual != *hash {
