@@ -291,7 +291,19 @@ fn new_names_that_pass_for_existing_ones_are_refused_unless_allowed() {
         .iter()
         .map(|d| d["code"].as_str().unwrap())
         .collect();
-    assert_eq!(codes, ["allowed-in-same-change"; 3]);
+    // Each allowance is also a settings change, which this registry has no maintainers to
+    // approve.
+    assert_eq!(
+        codes,
+        [
+            "allowed-in-same-change",
+            "allowed-in-same-change",
+            "allowed-in-same-change",
+            "settings-change-unapproved",
+            "settings-change-unapproved",
+            "settings-change-unapproved"
+        ]
+    );
     assert!(
         report["diagnostics"][0]["message"]
             .as_str()
@@ -633,5 +645,63 @@ fn bad_input_gets_a_clear_message_and_changes_nothing() {
         &["codeowners"],
         1,
         "registry-data/registry.toml:2:9: error: \"acme\" is not a scope: write @ followed by lowercase letters, digits, '-' and '_' (e.g. \"@acme\")\nerror: 1 problem(s) found; nothing was written\n",
+    );
+}
+
+#[test]
+fn settings_changes_are_listed_and_need_the_maintainers_approval() {
+    let (registry, _) = repository();
+    let keygen = registry.run(&["keygen", "--format", "json"]);
+    keygen.expect_code(0);
+    let key: serde_json::Value = serde_json::from_str(&keygen.stdout()).unwrap();
+    let key = key["public"].as_str().unwrap().to_owned();
+    registry.file(
+        "registry.toml",
+        format!("name = \"Test Registry\"\n[trust]\nkeys = [\"{key}\"]\n[limits]\nmax-version-bytes = 2048\n"),
+    );
+    let base = git(registry.root(), &["rev-parse", "HEAD"]);
+    let run = registry.run(&["check", "--base", &base]);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    for change in [
+        format!("adds trust key {key}"),
+        "changes max-version-bytes from 262144 to 2048".to_owned(),
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "registry-data/registry.toml: error: {change}: the registry's settings decide who is trusted"
+            )),
+            "{stderr}"
+        );
+    }
+
+    // With maintainers set at the base, the same kind of change is a warning that says whose
+    // approval CODEOWNERS requires, and CODEOWNERS names them for registry.toml and .github/.
+    registry.file(
+        "registry.toml",
+        "name = \"Test Registry\"\n[maintainers]\nowners = [\"@acme/registry-admins\"]\n",
+    );
+    let with_maintainers = commit_all(registry.root(), "Maintainers");
+    let codeowners = registry.run(&["codeowners", "--output", "CODEOWNERS"]);
+    codeowners.expect_code(0);
+    let text = fs::read_to_string(registry.root().join("CODEOWNERS")).unwrap();
+    assert!(
+        text.contains(
+            "/registry-data/registry.toml @acme/registry-admins\n/.github/ @acme/registry-admins\n"
+        ),
+        "{text}"
+    );
+    registry.file(
+        "registry.toml",
+        format!("name = \"Test Registry\"\n[maintainers]\nowners = [\"@acme/registry-admins\"]\n[trust]\nkeys = [\"{key}\"]\n"),
+    );
+    let run = registry.run(&["check", "--base", &with_maintainers]);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains(&format!(
+            "registry-data/registry.toml: warning: adds trust key {key}: needs the approval of the maintainers (@acme/registry-admins), which CODEOWNERS requires"
+        )),
+        "{}",
+        run.stderr()
     );
 }

@@ -7,7 +7,7 @@
 //! line), checks new names with [`names`], and lists what the change does: versions added,
 //! tags set, moved or retired, statuses changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ use crate::common::diagnostic::{Diagnostic, Position};
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::{ExpertName, Hash, Status};
 use crate::data::meta::{self, ExpertMeta};
-use crate::data::settings;
+use crate::data::settings::{self, Settings};
 use crate::data::validate::Registry;
 
 /// Something the change does that is allowed and worth showing a reviewer.
@@ -163,12 +163,18 @@ pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError>
     let with_allowances = names::check(&new_names, &existing, &allowed, data_dir);
     // A name that passes only because this same change allows it: the allowance must be
     // approved, and merged, on its own.
-    let base_allowed = base_settings
-        .map(|bytes| {
-            let path = data_dir.join(settings::FILE_NAME);
-            settings::parse(&path, &bytes, &mut scratch).allowed_names
-        })
+    let settings_path = data_dir.join(settings::FILE_NAME);
+    let base = base_settings
+        .map(|bytes| settings::parse(&settings_path, &bytes, &mut scratch))
         .unwrap_or_default();
+    let current = match &registry {
+        Some(registry) => registry.settings.clone(),
+        None => fsutil::read_optional(&settings_path)?
+            .map(|bytes| settings::parse(&settings_path, &bytes, &mut scratch))
+            .unwrap_or_default(),
+    };
+    problems.extend(settings_changes(&settings_path, &base, &current));
+    let base_allowed = base.allowed_names.clone();
     let before_allowances = names::check(&new_names, &existing, &base_allowed, data_dir);
     for problem in before_allowances {
         if !with_allowances.contains(&problem) {
@@ -189,6 +195,73 @@ pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError>
         problems,
         changes,
     })
+}
+
+/// Every change to the registry's settings, one diagnostic each. Settings decide who is
+/// trusted and what passes review, so a change needs the maintainers' approval: with
+/// `[maintainers]` set at the base, CODEOWNERS (from `codeowners`) makes the code host require
+/// it, and the change is a warning that says so; without maintainers nothing does, and it is
+/// an error.
+fn settings_changes(path: &Path, base: &Settings, current: &Settings) -> Vec<Diagnostic> {
+    let mut changes = Vec::new();
+    let mut sets = |what: &str, old: &BTreeSet<String>, new: &BTreeSet<String>| {
+        for added in new.difference(old) {
+            changes.push(format!("adds {what} {added}"));
+        }
+        for removed in old.difference(new) {
+            changes.push(format!("removes {what} {removed}"));
+        }
+    };
+    let set = |items: &[String]| items.iter().cloned().collect::<BTreeSet<String>>();
+    sets(
+        "trust key",
+        &set(&base.trust_keys),
+        &set(&current.trust_keys),
+    );
+    sets("allowed name", &base.allowed_names, &current.allowed_names);
+    sets(
+        "maintainer",
+        &set(&base.maintainers),
+        &set(&current.maintainers),
+    );
+    let scopes = |settings: &Settings| {
+        settings
+            .scope_owners
+            .iter()
+            .map(|(scope, owners)| format!("{scope} (owners {})", owners.join(" ")))
+            .collect::<BTreeSet<String>>()
+    };
+    sets("scope", &scopes(base), &scopes(current));
+    if base.max_version_bytes != current.max_version_bytes {
+        changes.push(format!(
+            "changes max-version-bytes from {} to {}",
+            base.max_version_bytes, current.max_version_bytes
+        ));
+    }
+    if base.name != current.name {
+        changes.push(format!(
+            "renames the registry from \"{}\" to \"{}\"",
+            base.name, current.name
+        ));
+    }
+    changes
+        .into_iter()
+        .map(|change| {
+            if base.maintainers.is_empty() {
+                Diagnostic::error(
+                    "settings-change-unapproved",
+                    path,
+                    format!("{change}: the registry's settings decide who is trusted and what passes review, and no [maintainers] are set in {} to approve this; set [maintainers] owners and run `perstack-registry codeowners`, committed by a maintainer, first", settings::FILE_NAME),
+                )
+            } else {
+                Diagnostic::warning(
+                    "settings-change",
+                    path,
+                    format!("{change}: needs the approval of the maintainers ({}), which CODEOWNERS requires", base.maintainers.join(" ")),
+                )
+            }
+        })
+        .collect()
 }
 
 /// How many other experts delegate to `name` in any of their versions.

@@ -28,6 +28,9 @@ pub struct Settings {
     pub allowed_names: BTreeSet<String>,
     /// The public keys that may sign the registry's root (`[trust] keys`), as written.
     pub trust_keys: Vec<String>,
+    /// The code-host owners who must approve changes to `registry.toml` and the workflows
+    /// (`[maintainers] owners`): CODEOWNERS makes the code host enforce it.
+    pub maintainers: Vec<String>,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             scope_owners: BTreeMap::new(),
             allowed_names: BTreeSet::new(),
             trust_keys: Vec::new(),
+            maintainers: Vec::new(),
         }
     }
 }
@@ -68,6 +72,11 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
             "scopes" => parse_scopes(&mut checker, value, &mut settings),
             "names" => parse_names(&mut checker, value, &mut settings),
             "trust" => parse_trust(&mut checker, value, &mut settings),
+            "maintainers" => {
+                if let Some(owners) = parse_owners(&mut checker, "[maintainers]", value) {
+                    settings.maintainers = owners;
+                }
+            }
             other => checker.unknown_key(FILE_NAME, other, key.span()),
         }
     }
@@ -114,20 +123,20 @@ fn parse_scopes<'i>(
             checker.error("invalid-scope", scope.span(), err);
             continue;
         }
-        if let Some(owners) = parse_scope_owners(checker, scope_name, entry) {
+        if let Some(owners) = parse_owners(checker, &format!("[scopes.\"{scope_name}\"]"), entry) {
             settings.scope_owners.insert(scope_name.to_owned(), owners);
         }
     }
 }
 
 /// One `[scopes."@acme"]` table: its `owners`, which must name at least one code owner.
-fn parse_scope_owners<'i>(
+/// A table holding `owners`, code-host owners (`[scopes."@acme"]`, `[maintainers]`).
+fn parse_owners<'i>(
     checker: &mut Checker<'_, 'i>,
-    scope_name: &str,
+    what: &str,
     entry: &Spanned<Value<'i>>,
 ) -> Option<Vec<String>> {
-    let what = format!("[scopes.\"{scope_name}\"]");
-    let table = checker.table(&what, entry)?;
+    let table = checker.table(what, entry)?;
     let mut owners = Vec::new();
     for (key, value) in table.iter() {
         match key.get_ref().as_ref() {
@@ -146,7 +155,7 @@ fn parse_scope_owners<'i>(
                     );
                 }
             }
-            other => checker.unknown_key(&what, other, key.span()),
+            other => checker.unknown_key(what, other, key.span()),
         }
     }
     if !table.contains_key("owners") {
