@@ -151,18 +151,6 @@ pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError>
             })
         })
         .collect();
-    let allowed = match &registry {
-        Some(registry) => registry.settings.allowed_names.clone(),
-        None => {
-            let path = data_dir.join(settings::FILE_NAME);
-            fsutil::read_optional(&path)?
-                .map(|bytes| settings::parse(&path, &bytes, &mut scratch).allowed_names)
-                .unwrap_or_default()
-        }
-    };
-    let with_allowances = names::check(&new_names, &existing, &allowed, data_dir);
-    // A name that passes only because this same change allows it: the allowance must be
-    // approved, and merged, on its own.
     let settings_path = data_dir.join(settings::FILE_NAME);
     let base = base_settings
         .map(|bytes| settings::parse(&settings_path, &bytes, &mut scratch))
@@ -174,8 +162,10 @@ pub fn review(data_dir: &Path, base: &str) -> Result<ReviewReport, CommandError>
             .unwrap_or_default(),
     };
     problems.extend(settings_changes(&settings_path, &base, &current));
-    let base_allowed = base.allowed_names.clone();
-    let before_allowances = names::check(&new_names, &existing, &base_allowed, data_dir);
+    let with_allowances = names::check(&new_names, &existing, &current.allowed_names, data_dir);
+    // A name that passes only because this same change allows it: the allowance must be
+    // approved, and merged, on its own.
+    let before_allowances = names::check(&new_names, &existing, &base.allowed_names, data_dir);
     for problem in before_allowances {
         if !with_allowances.contains(&problem) {
             problems.push(Diagnostic {
