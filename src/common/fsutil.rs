@@ -272,16 +272,19 @@ impl Staging {
     /// Creates `path` holding `bytes` if nothing is there yet, in one system call that both
     /// checks and creates. Returns `false`, writing nothing, when the path exists.
     fn create_new(&self, path: &Path, bytes: &[u8]) -> Result<bool, IoError> {
-        self.confine(path)?;
+        // `O_EXCL` never follows a link at `path` (it fails as if a file were there), so the
+        // path itself is looked at only when something is there already.
+        self.confine_dirs(path)?;
         let open = || fs::File::create_new(path);
+        let exists = || refuse_link_at(path).map(|()| false);
         let mut file = match open() {
             Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return exists(),
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
                 match open() {
                     Ok(file) => file,
-                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return exists(),
                     Err(err) => return Err(IoError::new("cannot create", path, err)),
                 }
             }
@@ -371,11 +374,12 @@ impl Staging {
     /// `dist/`, a doctored cache) must not make a writer touch a file outside its tree, nor
     /// stay where a registry file belongs for an upload to follow.
     fn confine(&self, path: &Path) -> Result<(), IoError> {
-        if let Ok(meta) = fs::symlink_metadata(path)
-            && meta.file_type().is_symlink()
-        {
-            return Err(symlink_refused(path));
-        }
+        refuse_link_at(path)?;
+        self.confine_dirs(path)
+    }
+
+    /// The directory half of [`Staging::confine`]: no link between the tree and `path`.
+    fn confine_dirs(&self, path: &Path) -> Result<(), IoError> {
         let Some(parent) = path.parent() else {
             return Ok(());
         };
@@ -406,6 +410,14 @@ impl Staging {
     }
 }
 
+/// Refuses a symbolic link at `path` itself.
+fn refuse_link_at(path: &Path) -> Result<(), IoError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(symlink_refused(path)),
+        _ => Ok(()),
+    }
+}
+
 fn symlink_refused(path: &Path) -> IoError {
     IoError::new(
         "refusing to write through",
@@ -419,22 +431,14 @@ fn symlink_refused(path: &Path) -> IoError {
 /// Creates `path` and its parents as real directories, refusing a symbolic link at `path`: a
 /// state directory planted as a link would send a writer's private files elsewhere.
 pub fn create_real_dir(path: &Path) -> Result<(), IoError> {
-    if let Ok(meta) = fs::symlink_metadata(path)
-        && meta.file_type().is_symlink()
-    {
-        return Err(symlink_refused(path));
-    }
+    refuse_link_at(path)?;
     create_dir_all(path)
 }
 
 /// Creates (or empties) a small state file such as a lock or a marker, refusing to follow a
 /// symbolic link there: a planted link would make the writer truncate whatever it points at.
 pub fn create_private_file(path: &Path) -> Result<fs::File, IoError> {
-    if let Ok(meta) = fs::symlink_metadata(path)
-        && meta.file_type().is_symlink()
-    {
-        return Err(symlink_refused(path));
-    }
+    refuse_link_at(path)?;
     fs::OpenOptions::new()
         .create(true)
         .write(true)
