@@ -13,6 +13,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::data::definition::BASE_SKILL;
+
 /// The perstack-ai/perstack commit whose schemas this module follows.
 pub const UPSTREAM: &str = "ef363a51450738ac1469c3ec4ed0c616a0dcc28e";
 
@@ -34,8 +36,6 @@ pub fn default_skills() -> Map<String, Value> {
     skills.insert(BASE_SKILL.to_owned(), parsed);
     skills
 }
-
-const BASE_SKILL: &str = "@perstack/base";
 
 /// One skill as `expertSchema` yields it: `name` set from its key, every default filled in,
 /// unknown fields dropped. An error names what is wrong; the build's checks refuse such a
