@@ -81,11 +81,105 @@ fn every_example_publishes_and_its_pull_request_passes_review() {
         .collect();
     assert_eq!(notices.len(), 11, "{}", review.stdout());
     let bug_finder = fs::read(registry.data().join("bug-finder/1.0.0.toml")).unwrap();
-    assert!(notices.contains(&format!(
-        "::notice file=registry-data/bug-finder/1.0.0.toml::adds bug-finder@1.0.0 (BLAKE3 {})",
+    let expected = format!(
+        "::notice file=registry-data/bug-finder/1.0.0.toml::adds bug-finder@1.0.0 (BLAKE3 {}, published 20",
         blake3_hex(&bug_finder)
+    );
+    assert!(
+        notices.iter().any(|notice| notice.starts_with(&expected)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn publish_records_the_time_and_a_recorded_time_never_changes() {
+    let (registry, base) = repository();
+    let author = registry.root().join("perstack.toml");
+    fs::write(&author, version_file("@acme/dated", "1.0.0", "")).unwrap();
+    let publish = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+        .args(["publish", author.to_str().unwrap()])
+        .current_dir(registry.root())
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .output()
+        .unwrap();
+    assert!(publish.status.success(), "{publish:?}");
+    let meta_path = registry.data().join("@acme/dated/expert.toml");
+    let meta = fs::read_to_string(&meta_path).unwrap();
+    assert_eq!(
+        meta,
+        "[versions.\"1.0.0\"]\npublished = \"2026-01-01T00:00:00Z\"\n"
+    );
+
+    // The time reaches the index document and the Perstack API documents.
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+    let api = fs::read_to_string(out.join("api/registry/v1/experts/@acme/dated@1.0.0")).unwrap();
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(api["data"]["expert"]["createdAt"], "2026-01-01T00:00:00Z");
+    assert_eq!(api["data"]["expert"]["updatedAt"], "2026-01-01T00:00:00Z");
+    let versions =
+        fs::read_to_string(out.join("api/registry/v1/experts/@acme/dated/versions")).unwrap();
+    let versions: serde_json::Value = serde_json::from_str(&versions).unwrap();
+    assert_eq!(
+        versions["data"]["versions"][0]["createdAt"],
+        "2026-01-01T00:00:00Z"
+    );
+
+    // Review lists the new version with its time; a later change to the time is refused.
+    let published = commit_all(registry.root(), "Publish @acme/dated");
+    let review = registry.run(&["check", "--base", &base]);
+    review.expect_code(0);
+    assert!(
+        review.stderr().contains("published 2026-01-01T00:00:00Z"),
+        "{}",
+        review.stderr()
+    );
+    fs::write(
+        &meta_path,
+        "[versions.\"1.0.0\"]\npublished = \"2025-06-01T00:00:00Z\"\n",
     )
-    .as_str()));
+    .unwrap();
+    let review = registry.run(&["check", "--base", &published]);
+    review.expect_code(1);
+    assert!(
+        review.stderr().contains(
+            "was published at 2026-01-01T00:00:00Z, but expert.toml says 2025-06-01T00:00:00Z"
+        ),
+        "{}",
+        review.stderr()
+    );
+    // The build refuses it too, against the registry it published before.
+    let build = registry.run(&["build"]);
+    build.expect_code(1);
+    assert!(
+        build
+            .stderr()
+            .contains("a recorded publish time never changes"),
+        "{}",
+        build.stderr()
+    );
+
+    // Removing the time is refused as well; a malformed one is an error at its line.
+    fs::write(&meta_path, "").unwrap();
+    let review = registry.run(&["check", "--base", &published]);
+    review.expect_code(1);
+    assert!(
+        review.stderr().contains("no longer records it"),
+        "{}",
+        review.stderr()
+    );
+    fs::write(
+        &meta_path,
+        "[versions.\"1.0.0\"]\npublished = \"2026-01-01 00:00\"\n",
+    )
+    .unwrap();
+    let check = registry.run(&["check"]);
+    check.expect_code(1);
+    assert!(
+        check.stderr().contains("expert.toml:2:13") && check.stderr().contains("not a UTC time"),
+        "{}",
+        check.stderr()
+    );
 }
 
 #[test]

@@ -246,6 +246,59 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
     }
 }
 
+/// Records in `meta_path` (an expert's `expert.toml`, created if missing) that `version` was
+/// published at `when`, keeping the file's comments and layout. `publish` calls it right after
+/// writing the version file; the time is then as write-once as the file.
+pub fn record_published(
+    meta_path: &Path,
+    version: &semver::Version,
+    when: &str,
+) -> Result<(), CommandError> {
+    let old_text = match fsutil::read_optional(meta_path)? {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
+            CommandError::Refused(format!("{}: not valid UTF-8", meta_path.display()))
+        })?,
+        None => String::new(),
+    };
+    let mut document: DocumentMut = old_text.parse().map_err(|err| {
+        CommandError::Refused(format!("{}: cannot edit: {err}", meta_path.display()))
+    })?;
+    let inline = document.get("versions").is_some_and(Item::is_inline_table);
+    let versions = document
+        .entry("versions")
+        .or_insert_with(|| {
+            let mut table = Table::new();
+            table.set_implicit(true);
+            Item::Table(table)
+        })
+        .as_table_like_mut()
+        .ok_or_else(|| {
+            CommandError::Refused(format!(
+                "{}: `versions` is not a table; fix the file, then publish again",
+                meta_path.display()
+            ))
+        })?;
+    let key = version.to_string();
+    match versions
+        .get_mut(&key)
+        .and_then(|item| item.as_table_like_mut())
+    {
+        Some(entry) => set_string(entry, "published", when),
+        None if inline => {
+            let mut entry = InlineTable::new();
+            entry.insert("published", when.into());
+            versions.insert(&key, Item::Value(entry.into()));
+        }
+        None => {
+            let mut entry = Table::new();
+            entry.insert("published", toml_edit::value(when));
+            versions.insert(&key, Item::Table(entry));
+        }
+    }
+    fsutil::write_atomic(meta_path, document.to_string().as_bytes(), false)?;
+    Ok(())
+}
+
 /// Sets `key` to a string, keeping the comments and spacing around an existing value.
 fn set_string(table: &mut dyn TableLike, key: &str, text: &str) {
     match table.get_mut(key).and_then(Item::as_value_mut) {

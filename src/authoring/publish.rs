@@ -15,10 +15,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
+use crate::authoring::edit;
 use crate::authoring::outcome::CommandError;
 use crate::common::diagnostic::{Diagnostic, Position, Severity};
 use crate::common::fsutil;
 use crate::common::model::{self, ExpertKey, ExpertName, Hash};
+use crate::common::timestamp;
 use crate::data::load::{self, LoadedRegistry};
 use crate::data::toml_file::{self, TomlFile};
 use crate::data::validate;
@@ -51,6 +53,8 @@ pub struct PublishedFile {
     pub path: PathBuf,
     pub blake3: Hash,
     pub size: usize,
+    /// When it was published (`SOURCE_DATE_EPOCH`, or the clock), as recorded in expert.toml.
+    pub published: String,
     /// The file's text, reported only for a dry run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -99,7 +103,8 @@ pub fn publish(options: &PublishOptions) -> Result<PublishReport, CommandError> 
     if !problems.is_empty() {
         return Err(CommandError::Invalid(problems));
     }
-    let files = write_candidates(candidates, options.dry_run)?;
+    let now = timestamp::build_time().map_err(CommandError::Usage)?;
+    let files = write_candidates(candidates, &timestamp::format(now), options.dry_run)?;
     Ok(PublishReport {
         dry_run: options.dry_run,
         files,
@@ -356,9 +361,13 @@ fn validate_with_candidates(
     warnings
 }
 
-/// Writes the version files in delegate order (for a dry run, only reports them).
+/// Writes the version files in delegate order, each followed by its publish time in the
+/// expert's `expert.toml` (for a dry run, only reports them). The version file goes first: if
+/// recording the time fails, the version is published without one, which the error reports,
+/// rather than a time recorded for a version that does not exist.
 fn write_candidates(
     candidates: Vec<Candidate>,
+    published: &str,
     dry_run: bool,
 ) -> Result<Vec<PublishedFile>, CommandError> {
     let mut files = Vec::new();
@@ -366,6 +375,8 @@ fn write_candidates(
         let bytes = candidate.text.as_bytes();
         if !dry_run {
             fsutil::write_atomic(&candidate.path, bytes, false)?;
+            let meta_path = candidate.path.with_file_name(crate::data::meta::FILE_NAME);
+            edit::record_published(&meta_path, &candidate.version, published)?;
         }
         files.push(PublishedFile {
             name: candidate.name.to_string(),
@@ -373,6 +384,7 @@ fn write_candidates(
             path: candidate.path,
             blake3: Hash::of(bytes),
             size: bytes.len(),
+            published: published.to_owned(),
             content: dry_run.then_some(candidate.text),
         });
     }

@@ -334,6 +334,7 @@ fn state(files: &ExpertFiles, meta: &ExpertMeta) -> ExpertState {
                     blake3: Hash::of(bytes),
                     status: entry.map_or(Status::Available, |e| e.value.status),
                     status_position: entry.and_then(|e| e.position),
+                    published: entry.and_then(|e| e.value.published.clone()),
                 };
                 (version.clone(), state)
             })
@@ -375,10 +376,16 @@ fn describe(
     let (old_files, old_meta) = old.unwrap_or((&empty_files, &empty_meta));
     for (version, bytes) in &files.versions {
         if !old_files.versions.contains_key(version) {
+            let when = meta
+                .versions
+                .get(version)
+                .and_then(|entry| entry.value.published.as_deref())
+                .map(|when| format!(", published {when}"))
+                .unwrap_or_default();
             changes.push(Change {
                 file: dir.join(format!("{version}.toml")),
                 position: None,
-                message: format!("adds {name}@{version} (BLAKE3 {})", Hash::of(bytes)),
+                message: format!("adds {name}@{version} (BLAKE3 {}{when})", Hash::of(bytes)),
             });
         }
     }
@@ -407,10 +414,18 @@ fn describe(
         }
     }
     for (version, entry) in &meta.versions {
-        let before = old_meta
-            .versions
-            .get(version)
-            .map_or(Status::Available, |e| e.value.status);
+        let old_entry = old_meta.versions.get(version);
+        if let Some(when) = &entry.value.published
+            && old_files.versions.contains_key(version)
+            && old_entry.is_none_or(|old| old.value.published.is_none())
+        {
+            changes.push(Change {
+                file: meta_path.clone(),
+                position: entry.position,
+                message: format!("records that {name}@{version} was published at {when}"),
+            });
+        }
+        let before = old_entry.map_or(Status::Available, |e| e.value.status);
         if entry.value.status != before && before.may_become(entry.value.status) {
             changes.push(Change {
                 file: meta_path.clone(),

@@ -638,6 +638,7 @@ impl Writer<'_> {
                     status: published.status,
                     blake3: published.record.blake3,
                     bytes,
+                    published: published.published.as_deref(),
                 })
                 .collect(),
         };

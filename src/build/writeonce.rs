@@ -33,6 +33,8 @@ pub struct VersionState {
     pub status: Status,
     /// Where the status is written in expert.toml, when it is known.
     pub status_position: Option<Position>,
+    /// When it was published, if recorded. Once recorded it never changes.
+    pub published: Option<String>,
 }
 
 impl ExpertState {
@@ -47,6 +49,7 @@ impl ExpertState {
                         blake3: entry.blake3,
                         status: entry.status,
                         status_position: None,
+                        published: entry.published.clone(),
                     };
                     (version.clone(), state)
                 })
@@ -72,6 +75,7 @@ impl ExpertState {
                         blake3: published.record.blake3,
                         status: published.status,
                         status_position: None,
+                        published: published.published.clone(),
                     };
                     (published.record.version.clone(), state)
                 })
@@ -170,6 +174,24 @@ pub fn compare(
                     format!(
                         "version {name_text}@{version_text} is {} in the published registry and cannot become {}: deprecated never returns to available, and disabled is final",
                         old_version.status, current.status
+                    ),
+                )
+                .at(current.status_position),
+            );
+        }
+        if let Some(when) = &old_version.published
+            && current.published.as_ref() != Some(when)
+        {
+            let now = match &current.published {
+                Some(other) => format!("says {other}"),
+                None => "no longer records it".to_owned(),
+            };
+            problems.push(
+                Diagnostic::error(
+                    "published-changed",
+                    &meta_path,
+                    format!(
+                        "version {name_text}@{version_text} was published at {when}, but expert.toml {now}; a recorded publish time never changes"
                     ),
                 )
                 .at(current.status_position),

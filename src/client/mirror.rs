@@ -307,6 +307,7 @@ fn write_api(
                 status: entry.status,
                 blake3: entry.blake3,
                 bytes,
+                published: entry.published.as_deref(),
             })
             .collect(),
     };

@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::common::diagnostic::{Diagnostic, Position};
 use crate::common::model::{self, LATEST, Status};
+use crate::common::timestamp;
 use crate::data::toml_file::{self, Checker, Table, TomlFile, Value};
 
 pub const FILE_NAME: &str = "expert.toml";
@@ -30,6 +31,9 @@ pub struct Placed<T> {
 pub struct VersionStatus {
     pub status: Status,
     pub reason: Option<String>,
+    /// When the version was published (`published`, as [`timestamp::format`] writes it), if
+    /// recorded. `publish` records it; versions published before it did have none.
+    pub published: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,8 +194,8 @@ fn parse_versions<'i>(
     }
 }
 
-/// One `[versions."<version>"]` table: a `status`, and the `reason` every status but
-/// `available` needs.
+/// One `[versions."<version>"]` table: a `status`, the `reason` every status but `available`
+/// needs, and when the version was `published`. A table with only `published` is available.
 fn parse_version_status<'i>(
     checker: &mut Checker<'_, 'i>,
     version: &str,
@@ -201,6 +205,7 @@ fn parse_version_status<'i>(
     let table = checker.table(&what, entry)?;
     let mut status = None;
     let mut reason = None;
+    let mut published = None;
     for (field, value) in table.iter() {
         match field.get_ref().as_ref() {
             "status" => {
@@ -218,9 +223,17 @@ fn parse_version_status<'i>(
                 }
             }
             "reason" => reason = checker.non_empty_string("reason", value),
+            "published" => published = parse_published(checker, value),
             other => checker.unknown_key(&what, other, field.span()),
         }
     }
+    let status = match status {
+        Some(status) => Some(status),
+        None if !table.contains_key("status") && table.contains_key("published") => {
+            Some(Status::Available)
+        }
+        None => None,
+    };
     let Some(status) = status else {
         if !table.contains_key("status") {
             checker.error(
@@ -243,7 +256,28 @@ fn parse_version_status<'i>(
     Some(VersionStatus {
         status,
         reason: reason.map(str::to_owned),
+        published,
     })
+}
+
+/// `published = "2026-01-31T12:00:00Z"`: UTC to the second, exactly as `publish` writes it, so
+/// one instant has one spelling and the documents derived from it stay deterministic.
+fn parse_published<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+) -> Option<String> {
+    let text = checker.string("published", value)?;
+    if timestamp::parse(text).is_some() {
+        return Some(text.to_owned());
+    }
+    checker.error(
+        "invalid-published",
+        value.span(),
+        format!(
+            "published \"{text}\" is not a UTC time to the second, written like \"2026-01-31T12:00:00Z\""
+        ),
+    );
+    None
 }
 
 /// A tag is either set or retired, never both.

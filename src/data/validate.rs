@@ -42,6 +42,8 @@ pub struct Published {
     pub stamp: Option<Stamp>,
     pub status: Status,
     pub reason: Option<String>,
+    /// When it was published, as `expert.toml` records it (`2026-01-31T12:00:00Z`).
+    pub published: Option<String>,
 }
 
 impl Expert {
@@ -150,9 +152,13 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
     let meta: &ExpertMeta = &loaded.meta;
     let mut versions = BTreeMap::new();
     for (version, file) in std::mem::take(&mut loaded.versions) {
-        let (status, reason) = match meta.versions.get(&file.record.version) {
-            Some(entry) => (entry.value.status, entry.value.reason.clone()),
-            None => (Status::Available, None),
+        let (status, reason, published) = match meta.versions.get(&file.record.version) {
+            Some(entry) => (
+                entry.value.status,
+                entry.value.reason.clone(),
+                entry.value.published.clone(),
+            ),
+            None => (Status::Available, None, None),
         };
         versions.insert(
             version,
@@ -162,6 +168,7 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
                 stamp: file.stamp,
                 status,
                 reason,
+                published,
             },
         );
     }

@@ -93,6 +93,7 @@ impl serde::Serialize for VersionsView<'_> {
                 description: &record.description,
                 required_env: &record.required_env,
                 delegates: record.delegates.iter().map(|d| d.key.as_str()).collect(),
+                published: published.published.as_deref(),
             };
             (record.version.as_str(), entry)
         }))
@@ -111,6 +112,10 @@ struct VersionView<'a> {
     #[serde(rename = "requiredEnv")]
     required_env: &'a [String],
     delegates: Vec<&'a str>,
+    /// Absent for versions published without a recorded time, so their documents keep the
+    /// bytes (and hashes) they had before the field existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published: Option<&'a str>,
 }
 
 /// The snapshot: every expert's index document by name, in byte order of the names.

@@ -133,6 +133,9 @@ pub struct IndexVersion {
     pub required_env: Vec<String>,
     #[serde(default)]
     pub delegates: Vec<String>,
+    /// When the version was published, if the registry recorded it.
+    #[serde(default)]
+    pub published: Option<String>,
 }
 
 /// A registry, opened at its root.
@@ -221,9 +224,17 @@ pub fn parse_index(location: &str, bytes: &[u8]) -> Result<IndexDoc, PublishedEr
 /// Checks that an index document's versions are canonical SemVer versions and its dist-tags
 /// valid tag names that point at versions it lists.
 fn check_index(doc: &IndexDoc) -> Result<(), String> {
-    for version in doc.versions.keys() {
+    for (version, entry) in &doc.versions {
         parse_canonical_version(version)
             .map_err(|err| format!("lists an invalid version: {err}"))?;
+        if let Some(published) = &entry.published
+            && crate::common::timestamp::parse(published).is_none()
+        {
+            return Err(format!(
+                "version {version} has an invalid publish time \"{}\"",
+                published.escape_debug()
+            ));
+        }
     }
     for (tag, target) in &doc.dist_tags {
         if tag != crate::common::model::LATEST {

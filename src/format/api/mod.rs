@@ -51,6 +51,16 @@ pub struct ApiVersion<'a> {
     pub blake3: Hash,
     /// The version file, byte for byte.
     pub bytes: &'a [u8],
+    /// When it was published, if recorded; the documents' `createdAt` and `updatedAt`.
+    pub published: Option<&'a str>,
+}
+
+impl<'a> ApiVersion<'a> {
+    /// `createdAt` and `updatedAt`: the publish time, or [`TIMESTAMP`] when none is recorded.
+    /// A published version never changes, so both are the same instant.
+    fn created_at(&self) -> &'a str {
+        self.published.unwrap_or(TIMESTAMP)
+    }
 }
 
 /// An expert's servable state: its dist-tags (`latest` first) and versions, in version order.
@@ -427,8 +437,8 @@ fn render(
                 delegates: definition.delegates.clone().unwrap_or_else(|| json!([])),
                 tags,
                 owner: OwnerView::of(name),
-                created_at: TIMESTAMP,
-                updated_at: TIMESTAMP,
+                created_at: version.created_at(),
+                updated_at: version.created_at(),
             },
         },
     };
@@ -528,8 +538,8 @@ struct DigestView<'a> {
     min_runtime_version: String,
     description: String,
     owner: OwnerView<'a>,
-    created_at: &'static str,
-    updated_at: &'static str,
+    created_at: &'a str,
+    updated_at: &'a str,
     version: &'a str,
     tags: Vec<&'a str>,
 }
@@ -549,8 +559,8 @@ impl<'a> DigestView<'a> {
             min_runtime_version: min_runtime_version(&definition).to_owned(),
             description: definition.description.unwrap_or_default(),
             owner: OwnerView::of(name),
-            created_at: TIMESTAMP,
-            updated_at: TIMESTAMP,
+            created_at: version.created_at(),
+            updated_at: version.created_at(),
             version: version.version,
             tags,
         }
@@ -583,6 +593,7 @@ mod tests {
             status,
             blake3: Hash::of(files[i].as_bytes()),
             bytes: files[i].as_bytes(),
+            published: None,
         };
         let expert = ApiExpert {
             name: &name,
