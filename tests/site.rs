@@ -68,6 +68,23 @@ fn the_sample_registry_has_a_page_per_expert_and_scope_and_every_link_resolves()
             "{name}"
         );
     }
+    // Every version has a page beside its expert's.
+    let version_files: Vec<&String> = files
+        .keys()
+        .filter(|path| path.starts_with("v1/blobs/"))
+        .collect();
+    let version_pages: Vec<&String> = files
+        .keys()
+        .filter(|path| {
+            path.starts_with("experts/")
+                && path.ends_with(".html")
+                && !path.ends_with("/index.html")
+        })
+        .collect();
+    assert_eq!(version_pages.len(), version_files.len());
+    for version in ["1.0.0", "1.2.0", "1.2.3", "2.0.0-beta.1"] {
+        assert!(files.contains_key(&format!("experts/@acme/researcher/{version}.html")));
+    }
     for scope in ["@acme", "@mailcraft", "@perstack", "unscoped"] {
         assert!(files.contains_key(&format!("scopes/{scope}/index.html")));
     }
@@ -82,8 +99,13 @@ fn the_sample_registry_has_a_page_per_expert_and_scope_and_every_link_resolves()
     }
 
     let pages = html_pages(&files);
-    assert_eq!(pages.len(), 16 + 4 + 4);
+    let count = |prefix: &str| pages.iter().filter(|(p, _)| p.starts_with(prefix)).count();
+    assert_eq!(count("experts/"), 16 + version_pages.len());
+    assert_eq!(count("scopes/"), 4);
     for (path, html) in &pages {
+        if *path == "404.html" {
+            continue;
+        }
         let dir = Path::new(path.as_str()).parent().unwrap();
         let links = attribute_values(html, "href")
             .into_iter()
@@ -112,6 +134,83 @@ fn the_sample_registry_has_a_page_per_expert_and_scope_and_every_link_resolves()
                 );
             }
         }
+    }
+}
+
+/// A host serves 404.html for a missing address at any depth, so its links lead from the site's
+/// path: `/` by default, the path of `[site] url` when it is set.
+#[test]
+fn the_404_page_links_from_the_site_path() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let links = |html: &str| -> Vec<String> {
+        attribute_values(html, "href")
+            .into_iter()
+            .chain(attribute_values(html, "src"))
+            .chain(attribute_values(html, "action"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let files = tree(&registry.out());
+    let not_found = page(&registry.out(), "404.html");
+    let at_root = links(&not_found);
+    assert!(at_root.len() >= 5, "{at_root:?}");
+    for link in at_root.iter().filter(|link| !link.starts_with('#')) {
+        let target = link
+            .strip_prefix('/')
+            .unwrap_or_else(|| panic!("{link} is not absolute"));
+        assert!(!target.starts_with('/'), "{link}");
+        assert!(files.contains_key(target), "{link} leads nowhere");
+    }
+
+    registry.file(
+        "registry.toml",
+        "name = \"Test\"\n[site]\nurl = \"https://example.com/tools/registry\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    let below = page(&registry.out(), "404.html");
+    let moved = links(&below);
+    assert_eq!(moved.len(), at_root.len());
+    for (old, new) in at_root.iter().zip(&moved) {
+        if old.starts_with('#') {
+            assert_eq!(new, old);
+        } else {
+            assert_eq!(new, &format!("/tools/registry{old}"));
+        }
+    }
+    assert!(below.contains(
+        "<form class=\"search-form\" role=\"search\" action=\"/tools/registry/search.html\""
+    ));
+}
+
+#[test]
+fn the_site_url_is_the_run_instructions_base_url() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let researcher = page(&registry.out(), "experts/@acme/researcher/index.html");
+    // Unset, the page's script fills in the address it was loaded from; without script the
+    // placeholder stays, with a note saying what to write instead.
+    assert!(researcher.contains(
+        "<code id=\"config\">perstackApiBaseUrl = \"<span class=\"registry-url\" data-root=\"../../../\">https://registry.example.com</span>\"</code>"
+    ));
+    assert!(researcher.contains("<p class=\"registry-url-note\">"));
+    assert!(researcher.contains("<script src=\"../../../assets/run."));
+
+    registry.file(
+        "registry.toml",
+        "[site]\nurl = \"https://registry.example.org/perstack/\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    for path in [
+        "experts/@acme/researcher/index.html",
+        "experts/@acme/researcher/1.0.0.html",
+    ] {
+        let html = page(&registry.out(), path);
+        assert!(
+            html.contains("<code id=\"config\">perstackApiBaseUrl = \"https://registry.example.org/perstack\"</code>"),
+            "{path}"
+        );
+        assert!(!html.contains("registry-url-note"), "{path}");
     }
 }
 
@@ -232,11 +331,13 @@ fn an_expert_page_shows_what_a_user_needs_before_running_it() {
     assert!(researcher.contains(
         "<code id=\"command\">npx perstack run @acme/researcher@1.1.0 &quot;...&quot;</code>"
     ));
-    assert!(researcher.contains("<tr id=\"v1.0.0\">\n        <th scope=\"row\"><span class=\"version\">1.0.0</span></th>\n        <td><span class=\"badge badge-deprecated\">deprecated</span><p class=\"reason\">Use 1.1.0</p></td>"));
+    let old = fs::read(registry.data().join("@acme/researcher/1.0.0.toml")).unwrap();
+    let old = blake3::hash(&old).to_hex().to_string();
+    assert!(researcher.contains(&format!("<tr id=\"v1.0.0\">\n        <th scope=\"row\"><a class=\"version\" href=\"../../../experts/@acme/researcher/1.0.0.html\">1.0.0</a></th>\n        <td><span class=\"badge badge-deprecated\">deprecated</span><p class=\"reason\">Use 1.1.0</p></td>\n        <td><span class=\"muted\">not recorded</span></td>\n        <td><a href=\"../../../v1/blobs/{}/{old}.toml\" aria-label=\"Raw file of 1.0.0, ", &old[..2])));
     assert!(researcher.contains("<tr id=\"v1.1.0\" class=\"shown\">"));
     assert!(researcher.contains("<span class=\"tag\">latest</span>"));
     assert!(researcher.contains(
-        "<li><a href=\"../../../experts/@acme/searcher/index.html#v1.0.0\">@acme/searcher@1.0.0</a></li><li><a href=\"../../../experts/tic-tac-toe/index.html\">tic-tac-toe@stable</a></li>"
+        "<li><a href=\"../../../experts/@acme/searcher/1.0.0.html\">@acme/searcher@1.0.0</a></li><li><a href=\"../../../experts/tic-tac-toe/index.html\">tic-tac-toe@stable</a></li>"
     ));
     assert!(researcher.contains("<p id=\"required-env\">None: its skills ask for no secrets.</p>"));
 
@@ -267,6 +368,180 @@ fn an_expert_page_shows_what_a_user_needs_before_running_it() {
 }
 
 #[test]
+fn every_version_has_a_page_with_its_status_tags_and_date() {
+    let registry = TestRegistry::valid();
+    registry.file(
+        "@acme/researcher/expert.toml",
+        "[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"Use 1.1.0\"\npublished = \"2026-01-31T12:00:00Z\"\n[versions.\"1.1.0\"]\npublished = \"2026-03-01T08:30:00Z\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+
+    let old = page(&out, "experts/@acme/researcher/1.0.0.html");
+    assert!(old.contains("<title>@acme/researcher 1.0.0 · "));
+    assert!(old.contains("<h1>@acme/researcher <span class=\"version\">1.0.0</span></h1>"));
+    assert!(
+        old.contains("<li>Status <span class=\"badge badge-deprecated\">deprecated</span></li>")
+    );
+    assert!(
+        old.contains(
+            "<li>Published <time datetime=\"2026-01-31T12:00:00Z\">2026-01-31</time></li>"
+        )
+    );
+    assert!(old.contains(
+        "<p class=\"notice notice-deprecated\"><strong>1.0.0 is deprecated:</strong> Use 1.1.0</p>"
+    ));
+    assert!(old.contains(
+        "The latest version is <a href=\"../../../experts/@acme/researcher/1.1.0.html\">1.1.0</a>."
+    ));
+    assert!(old.contains(
+        "<code id=\"command\">npx perstack run @acme/researcher@1.0.0 &quot;...&quot;</code>"
+    ));
+    assert!(old.contains(
+        "<li><a href=\"../../../experts/@acme/searcher/index.html\">@acme/searcher</a></li>"
+    ));
+    assert!(old.contains("<span class=\"t-s\">&quot;1.0.0&quot;</span>"));
+    assert!(!old.contains("<h2 id=\"versions\">"));
+
+    let latest = page(&out, "experts/@acme/researcher/1.1.0.html");
+    assert!(latest.contains("<li>Tagged <span class=\"tag\">latest</span></li>"));
+    assert!(!latest.contains("The latest version is"));
+    let tagged = page(&out, "experts/tic-tac-toe/1.0.0.html");
+    assert!(tagged.contains(
+        "<li>Tagged <span class=\"tag\">latest</span> <span class=\"tag\">stable</span></li>"
+    ));
+    assert!(
+        !tagged.contains("<li>Published"),
+        "no date recorded, none shown"
+    );
+
+    let expert = page(&out, "experts/@acme/researcher/index.html");
+    assert!(expert.contains("<td><time datetime=\"2026-03-01T08:30:00Z\">2026-03-01</time></td>"));
+    assert!(expert.contains("Latest <span class=\"version\">1.1.0</span>, published <time datetime=\"2026-03-01T08:30:00Z\">2026-03-01</time>"));
+}
+
+#[test]
+fn the_instruction_is_rendered_from_markdown_with_nothing_hostile_left() {
+    let registry = TestRegistry::empty();
+    registry.file(
+        "@evil/md/1.0.0.toml",
+        r#"[experts."@evil/md"]
+version = "1.0.0"
+description = "Hostile Markdown"
+instruction = """
+# Role
+
+You **summarise** [sources](https://example.com/a?x=1&y=2) and [pages](../other/index.html).
+
+<script>alert(1)</script>
+
+<iframe src="https://evil.example/"></iframe>
+
+Click [me](javascript:alert(1)) or [this](JAVASCRIPT:alert(2)) or <a href="javascript:alert(3)" onclick="x()">that</a>.
+
+![tracker](https://evil.example/pixel.png)
+
+## Steps
+
+1. Plan
+2. Write
+"""
+"#,
+    );
+    registry.run(&["build"]).expect_code(0);
+    for path in ["experts/@evil/md/index.html", "experts/@evil/md/1.0.0.html"] {
+        let html = page(&registry.out(), path);
+        let start = html.find("<div class=\"instruction\">").unwrap();
+        let end = start + html[start..].find("</div>\n</section>").unwrap();
+        let instruction = &html[start..end];
+        assert_eq!(
+            instruction,
+            "<div class=\"instruction\"><h3>Role</h3>\n\
+             <p>You <strong>summarise</strong> <a href=\"https://example.com/a?x=1&amp;y=2\">sources</a> and <a href=\"../other/index.html\">pages</a>.</p>\n\
+             <p>&lt;script&gt;alert(1)&lt;/script&gt;\n</p>\n\
+             <p>&lt;iframe src=\"https://evil.example/\"&gt;&lt;/iframe&gt;\n</p>\n\
+             <p>Click me or this or &lt;a href=\"javascript:alert(3)\" onclick=\"x()\"&gt;that&lt;/a&gt;.</p>\n\
+             <p><a href=\"https://evil.example/pixel.png\">tracker</a></p>\n\
+             <h4>Steps</h4>\n\
+             <ol>\n<li>Plan</li>\n<li>Write</li>\n</ol>\n",
+            "{path}"
+        );
+        assert!(!html.contains("<img src=\"https://"), "{path}");
+        assert!(!html.contains("<script>"), "{path}");
+        assert!(!html.contains("<iframe"), "{path}");
+        assert!(!html.contains("<a href=\"javascript"), "{path}");
+    }
+}
+
+#[test]
+fn scope_listings_are_paginated_in_natural_order() {
+    let registry = TestRegistry::empty();
+    for n in 1..=205 {
+        let name = format!("@bulk/expert-{n}");
+        registry.file(
+            &format!("{name}/1.0.0.toml"),
+            format!("[experts.\"{name}\"]\nversion = \"1.0.0\"\ndescription = \"Expert number {n}\"\ninstruction = \"Count.\"\n"),
+        );
+    }
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+    let files = tree(&out);
+    let listing: Vec<&String> = files
+        .keys()
+        .filter(|p| p.starts_with("scopes/@bulk/"))
+        .collect();
+    assert_eq!(
+        listing,
+        [
+            "scopes/@bulk/2.html",
+            "scopes/@bulk/3.html",
+            "scopes/@bulk/index.html"
+        ]
+    );
+    let names = |html: &str| -> Vec<String> {
+        html.match_indices("<h2 class=\"expert-card-title\"><a href=\"")
+            .map(|(at, needle)| {
+                let rest = &html[at + needle.len()..];
+                let text = &rest[rest.find("\">").unwrap() + 2..];
+                text[..text.find("</a>").unwrap()].to_owned()
+            })
+            .collect()
+    };
+    let first = page(&out, "scopes/@bulk/index.html");
+    let first_names = names(&first);
+    assert_eq!(first_names.len(), 100);
+    assert_eq!(
+        first_names[..3],
+        ["@bulk/expert-1", "@bulk/expert-2", "@bulk/expert-3"]
+    );
+    assert_eq!(first_names[99], "@bulk/expert-100");
+    assert!(first.contains(
+        "<p id=\"listing-count\">Experts 1 to 100 of 205, in name order; page 1 of 3.</p>"
+    ));
+    assert!(first.contains("<title>Experts in @bulk, page 1 of 3 · "));
+    assert!(!first.contains("rel=\"prev\""));
+    assert!(first.contains("<a href=\"../../scopes/@bulk/2.html\" rel=\"next\">"));
+    assert!(first.contains("<a href=\"../../scopes/@bulk/index.html\" aria-current=\"page\"><span class=\"visually-hidden\">Page </span>1</a>"));
+
+    let last = page(&out, "scopes/@bulk/3.html");
+    assert_eq!(
+        names(&last),
+        [
+            "@bulk/expert-201",
+            "@bulk/expert-202",
+            "@bulk/expert-203",
+            "@bulk/expert-204",
+            "@bulk/expert-205"
+        ]
+    );
+    assert!(last.contains("Experts 201 to 205 of 205, in name order; page 3 of 3."));
+    assert!(last.contains("<a href=\"../../scopes/@bulk/2.html\" rel=\"prev\">"));
+    assert!(!last.contains("rel=\"next\""));
+    let middle = page(&out, "scopes/@bulk/2.html");
+    assert_eq!(names(&middle)[0], "@bulk/expert-101");
+}
+
+#[test]
 fn an_expert_without_a_usable_version_shows_its_last_and_no_command() {
     let registry = TestRegistry::valid();
     registry.version("retired", "1.0.0", "").file(
@@ -290,7 +565,14 @@ fn assets_are_named_by_their_hash_and_headers_set_the_policy() {
     registry.run(&["build"]).expect_code(0);
     let files = tree(&registry.out());
     let assets: Vec<&String> = files.keys().filter(|p| p.starts_with("assets/")).collect();
-    assert_eq!(assets.len(), 3, "{assets:?}");
+    for stem in ["site", "search", "icon", "run"] {
+        assert!(
+            assets
+                .iter()
+                .any(|path| path.starts_with(&format!("assets/{stem}."))),
+            "{assets:?}"
+        );
+    }
     for path in assets {
         let hash = path.split('.').nth(1).unwrap();
         let full = blake3::hash(&files[path]).to_hex().to_string();
@@ -314,20 +596,24 @@ fn a_new_version_rewrites_only_the_pages_that_show_it() {
         .iter()
         .filter(|(path, bytes)| before.get(*path) != Some(*bytes))
         .map(|(path, _)| path.as_str())
-        .filter(|path| !path.starts_with("v1/") && !path.starts_with("api/"))
+        // The search index and the listings behind search have tests of their own
+        // (tests/site_search*.rs).
+        .filter(|path| {
+            !["v1/", "api/", "search/", "browse/"]
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+        })
         .collect();
     assert_eq!(
         changed,
         [
+            // The old version's page now names the new one as the latest.
+            "experts/tic-tac-toe/1.0.0.html",
+            "experts/tic-tac-toe/1.1.0.html",
             "experts/tic-tac-toe/index.html",
             "index.html",
             "recent.json",
             "scopes/unscoped/index.html",
-            "search/ex.json",
-            "search/ta.json",
-            "search/te.json",
-            "search/ti.json",
-            "search/to.json",
         ]
     );
     let recent: serde_json::Value = serde_json::from_slice(&after["recent.json"]).unwrap();

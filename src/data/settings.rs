@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use toml::Spanned;
+use url::Url;
 
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::ExpertName;
@@ -31,6 +32,11 @@ pub struct Settings {
     /// The code-host owners who must approve changes to `registry.toml` and the workflows
     /// (`[maintainers] owners`): CODEOWNERS makes the code host enforce it.
     pub maintainers: Vec<String>,
+    /// Where the registry is published (`[site] url`), an absolute `http(s)` URL ending in `/`:
+    /// the website shows it as `perstackApiBaseUrl`, and `404.html` finds its styles and links
+    /// from its path. Unset, pages work the address out in the browser and `404.html` assumes
+    /// the registry is at the root of its host.
+    pub site_url: Option<Url>,
 }
 
 impl Default for Settings {
@@ -42,6 +48,7 @@ impl Default for Settings {
             allowed_names: BTreeSet::new(),
             trust_keys: Vec::new(),
             maintainers: Vec::new(),
+            site_url: None,
         }
     }
 }
@@ -72,6 +79,7 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
             "scopes" => parse_scopes(&mut checker, value, &mut settings),
             "names" => parse_names(&mut checker, value, &mut settings),
             "trust" => parse_trust(&mut checker, value, &mut settings),
+            "site" => parse_site(&mut checker, value, &mut settings),
             "maintainers" => {
                 if let Some(owners) = parse_owners(&mut checker, "[maintainers]", value) {
                     settings.maintainers = owners;
@@ -223,6 +231,60 @@ fn parse_trust<'i>(
     }
 }
 
+/// `[site]`: `url`, where the registry is published.
+fn parse_site<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(site) = checker.table("site", value) else {
+        return;
+    };
+    for (key, value) in site.iter() {
+        match key.get_ref().as_ref() {
+            "url" => {
+                if let Some(text) = checker.string("url", value) {
+                    match check_site_url(text) {
+                        Ok(url) => settings.site_url = Some(url),
+                        Err(err) => checker.error("invalid-url", value.span(), err),
+                    }
+                }
+            }
+            other => checker.unknown_key("[site]", other, key.span()),
+        }
+    }
+}
+
+/// Reads `[site] url` with the `url` crate, as browsers and the Perstack runtime will: an
+/// absolute `http` or `https` URL of a directory, without credentials, query or fragment. A
+/// missing final `/` is added, since the registry is a directory of files.
+fn check_site_url(text: &str) -> Result<Url, String> {
+    let shape =
+        "write the address the registry is published at, like \"https://registry.example.com/\"";
+    let mut url =
+        Url::parse(text).map_err(|err| format!("url \"{text}\" is not a URL ({err}): {shape}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "url \"{text}\" is not an http or https address: {shape}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "url \"{text}\" holds a user name or password: {shape}"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "url \"{text}\" has a query or fragment, which a base address cannot keep: {shape}"
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
 /// Checks a scope written with its `@`, such as `@acme`.
 pub fn check_scope(scope: &str) -> Result<(), String> {
     let valid = scope.starts_with('@')
@@ -276,5 +338,38 @@ mod tests {
         assert!(check_scope("acme").is_err());
         assert!(check_scope("@Acme").is_err());
         assert!(check_scope("@acme/x").is_err());
+    }
+
+    #[test]
+    fn the_site_url_is_an_absolute_web_address_of_a_directory() {
+        let ok = |text: &str| check_site_url(text).map(|url| url.to_string());
+        assert_eq!(
+            ok("https://registry.example.com").unwrap(),
+            "https://registry.example.com/"
+        );
+        assert_eq!(
+            ok("https://example.com/registry").unwrap(),
+            "https://example.com/registry/"
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8080/a/b/").unwrap(),
+            "http://127.0.0.1:8080/a/b/"
+        );
+        assert_eq!(
+            ok("HTTPS://Example.COM/x/").unwrap(),
+            "https://example.com/x/"
+        );
+        for bad in [
+            "registry.example.com",
+            "/registry/",
+            "ftp://example.com/",
+            "javascript:alert(1)",
+            "https://user:pass@example.com/",
+            "https://example.com/?a=1",
+            "https://example.com/#top",
+            "https://",
+        ] {
+            assert!(check_site_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! Pages are rendered with minijinja from the templates in `site/templates/`, and assets come
 //! from `site/static/`; both are compiled into the binary, so a build needs nothing but its
 //! data. Assets are served under names that carry their content hash, so hosts can cache them
-//! forever. Every link is relative, so the site works from a sub-path and from an offline copy.
+//! forever. Every link is relative, so the site works from a sub-path and from an offline copy;
+//! the one exception is `404.html`, which a host serves at whatever address was missing, so its
+//! links start from the site's path (`[site] url` in `registry.toml`, `/` when unset).
 //!
 //! [`Site::prepare`] computes what the pages share (listings, "used by", the search index, the
 //! recent list); [`Site::waves`] lists the files to write in an order where nothing links to a
@@ -17,6 +19,7 @@
 //! scripts and styles.
 
 pub mod highlight;
+pub mod markdown;
 pub mod page_cache;
 pub mod recent;
 pub mod search;
@@ -31,7 +34,7 @@ use serde::Serialize;
 
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::{ExpertName, Hash};
-use crate::data::validate::{Expert, Registry};
+use crate::data::validate::{Expert, Published, Registry};
 use crate::format::reader::PublishedRegistry;
 
 use recent::Recent;
@@ -39,6 +42,10 @@ use view::{Summary, UNSCOPED};
 
 /// How many scopes the home page lists.
 const HOME_SCOPES: usize = 24;
+
+/// How many experts one page of a scope's listing shows: enough to scan, small enough that the
+/// largest scope's pages stay light (about 30 KB each) however large the registry grows.
+pub const SCOPE_PAGE_SIZE: usize = 100;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../site/templates/base.html")),
@@ -56,8 +63,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../site/templates/scope.html"),
     ),
     (
+        "definition.html",
+        include_str!("../../site/templates/definition.html"),
+    ),
+    (
         "expert.html",
         include_str!("../../site/templates/expert.html"),
+    ),
+    (
+        "version.html",
+        include_str!("../../site/templates/version.html"),
     ),
     ("api.html", include_str!("../../site/templates/api.html")),
     ("404.html", include_str!("../../site/templates/404.html")),
@@ -72,6 +87,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../site/static/search.js"),
     ),
     ("icon", "svg", include_bytes!("../../site/static/icon.svg")),
+    ("run", "js", include_bytes!("../../site/static/run.js")),
 ];
 
 /// Why the site could not be rendered.
@@ -112,7 +128,10 @@ pub enum Page<'a> {
     /// A file rendered in [`Site::prepare`]: an asset, the search index or the recent list.
     Prepared(usize),
     Expert(&'a ExpertName),
-    Scope(&'a str),
+    /// One version's page.
+    Version(&'a ExpertName, &'a semver::Version),
+    /// A page of a scope's listing: the scope and the page's number, from 1.
+    Scope(&'a str, usize),
     Home,
     Search,
     Api,
@@ -131,6 +150,17 @@ struct Assets {
     css: String,
     js: String,
     icon: String,
+    /// The script of expert and version pages: the registry's address and copy buttons.
+    run: String,
+}
+
+/// One link of a scope listing's page navigation; `href` is absent for the gap between page
+/// numbers shown.
+#[derive(Serialize)]
+struct PageLink {
+    number: usize,
+    href: Option<String>,
+    current: bool,
 }
 
 pub struct Site<'a> {
@@ -145,8 +175,14 @@ pub struct Site<'a> {
     /// the assets, the generator and the registry's name.
     fingerprint: Hash,
     version_count: usize,
+    /// Each scope's experts, in natural order of their names.
     scopes: BTreeMap<&'a str, Vec<&'a Expert>>,
     recent: Vec<Summary>,
+    /// `perstackApiBaseUrl` for this registry, when `[site] url` gives it; otherwise the pages
+    /// work it out in the browser.
+    api_base_url: Option<String>,
+    /// Where `404.html` finds the site: the path of `[site] url`, or `/`.
+    not_found_root: String,
 }
 
 impl<'a> Site<'a> {
@@ -170,10 +206,19 @@ impl<'a> Site<'a> {
             asset_paths.push(path.clone());
             prepared.push((0, path, bytes.to_vec()));
         }
+        let asset = |stem: &str| {
+            ASSETS
+                .iter()
+                .zip(&asset_paths)
+                .find(|((s, _, _), _)| *s == stem)
+                .map(|(_, path)| path.clone())
+                .unwrap_or_default()
+        };
         let assets = Assets {
-            css: asset_paths[0].clone(),
-            js: asset_paths[1].clone(),
-            icon: asset_paths[2].clone(),
+            css: asset("site"),
+            js: asset("search"),
+            icon: asset("icon"),
+            run: asset("run"),
         };
 
         let entries: Vec<search::Entry<'_>> = registry
@@ -209,10 +254,15 @@ impl<'a> Site<'a> {
                 .or_default()
                 .push(expert);
         }
+        for experts in scopes.values_mut() {
+            experts.sort_by(|a, b| view::natural_cmp(a.name.as_str(), b.name.as_str()));
+        }
+        let site_url = registry.settings.site_url.as_ref();
         let mut fingerprint = blake3::Hasher::new();
         for part in [
             crate::common::generator().as_bytes(),
             registry.settings.name.as_bytes(),
+            site_url.map_or("", |url| url.as_str()).as_bytes(),
         ]
         .into_iter()
         .chain(TEMPLATES.iter().map(|(_, source)| source.as_bytes()))
@@ -223,6 +273,8 @@ impl<'a> Site<'a> {
         }
         Ok(Site {
             registry,
+            api_base_url: site_url.map(|url| url.as_str().trim_end_matches('/').to_owned()),
+            not_found_root: site_url.map_or_else(|| "/".to_owned(), |url| url.path().to_owned()),
             index_hashes: input.index_hashes,
             fingerprint: Hash::of(fingerprint.finalize().as_bytes()),
             version_count: registry.version_count(),
@@ -236,31 +288,53 @@ impl<'a> Site<'a> {
     }
 
     /// Every file of the site, in waves to be written one after the other: assets and search
-    /// shards; then expert pages and the search manifest; then the pages that list experts.
+    /// shards; then expert and version pages and the search manifest; then the pages that list
+    /// experts.
     pub fn waves(&self) -> Vec<Vec<Page<'_>>> {
         let mut waves = vec![Vec::new(), Vec::new(), Vec::new()];
         for (i, (wave, _, _)) in self.prepared.iter().enumerate() {
             waves[*wave].push(Page::Prepared(i));
         }
-        waves[1].extend(self.registry.experts.keys().map(Page::Expert));
-        waves[2].extend(self.scopes.keys().map(|scope| Page::Scope(scope)));
+        for (name, expert) in &self.registry.experts {
+            waves[1].push(Page::Expert(name));
+            waves[1].extend(expert.versions.keys().map(|v| Page::Version(name, v)));
+        }
+        for (scope, experts) in &self.scopes {
+            waves[2].extend((1..=page_count(experts.len())).map(|n| Page::Scope(scope, n)));
+        }
         waves[2].extend([Page::Home, Page::Search, Page::Api, Page::NotFound]);
         waves
     }
 
-    /// For an expert page, its path and the hash of everything it shows, so a build can skip
-    /// rendering it when that did not change (see [`page_cache`]). Other files are cheap to
-    /// render, or share what they show with many experts, and have no key.
+    /// For an expert or version page, its path and the hash of everything it shows, so a build
+    /// can skip rendering it when that did not change (see [`page_cache`]). Both show only what
+    /// the expert's index document holds (versions, statuses, reasons, tags, dates, hashes) and,
+    /// for the expert page, the experts using it. Other files are cheap to render, or share what
+    /// they show with many experts, and have no key.
     pub fn page_key(&self, page: Page<'_>) -> Option<(String, Hash)> {
-        let Page::Expert(name) = page else {
-            return None;
+        let (name, path, version) = match page {
+            Page::Expert(name) => (name, view::expert_page_path(name), String::new()),
+            Page::Version(name, version) => {
+                let version = &self.registry.experts[name].versions[version].record.version;
+                (
+                    name,
+                    view::version_page_path(name, version),
+                    version.clone(),
+                )
+            }
+            _ => return None,
         };
-        let mut text = format!("{}\n{}\n", self.fingerprint, self.index_hashes[name]);
-        for user in self.used_by.get(name).into_iter().flatten() {
-            text.push_str(user.as_str());
-            text.push('\n');
+        let mut text = format!(
+            "{}\n{}\n{version}\n",
+            self.fingerprint, self.index_hashes[name]
+        );
+        if version.is_empty() {
+            for user in self.used_by.get(name).into_iter().flatten() {
+                text.push_str(user.as_str());
+                text.push('\n');
+            }
         }
-        Some((view::expert_page_path(name), Hash::of(text.as_bytes())))
+        Some((path, Hash::of(text.as_bytes())))
     }
 
     /// Renders one file: (path relative to the registry root, bytes).
@@ -271,24 +345,11 @@ impl<'a> Site<'a> {
                 Ok((path.clone(), bytes.clone()))
             }
             Page::Expert(name) => self.expert(&self.registry.experts[name]),
-            Page::Scope(scope) => {
-                let experts: Vec<Summary> =
-                    self.scopes[scope].iter().map(|e| Summary::of(e)).collect();
-                let title = if scope == UNSCOPED {
-                    "Experts without a scope".to_owned()
-                } else {
-                    format!("Experts in {scope}")
-                };
-                self.page(
-                    "scope.html",
-                    view::scope_page_path(scope),
-                    "",
-                    context! {
-                        scope => context! { name => scope, title => title, count => experts.len() },
-                        experts => Serde(experts),
-                    },
-                )
+            Page::Version(name, version) => {
+                let expert = &self.registry.experts[name];
+                self.version(expert, &expert.versions[version])
             }
+            Page::Scope(scope, number) => self.scope(scope, number),
             Page::Home => self.page(
                 "home.html",
                 "index.html".to_owned(),
@@ -306,24 +367,25 @@ impl<'a> Site<'a> {
                 context! { scopes => Serde(self.scope_links()) },
             ),
             Page::Api => self.page("api.html", "api.html".to_owned(), "api", context! {}),
-            Page::NotFound => self.page("404.html", "404.html".to_owned(), "", context! {}),
+            // A host serves this page for a missing address at any depth, where relative links
+            // would resolve below the missing path.
+            Page::NotFound => self.page_at(
+                "404.html",
+                "404.html".to_owned(),
+                self.not_found_root.clone(),
+                "",
+                context! {},
+            ),
         }
     }
 
     fn expert(&self, expert: &Expert) -> Result<(String, Vec<u8>), SiteError> {
         let shown = view::shown_version(expert);
-        let bytes = fsutil::read(&shown.path)?;
-        let changed = || SiteError::ChangedDuringBuild {
-            path: shown.path.clone(),
-        };
-        if Hash::of(&bytes) != shown.record.blake3 {
-            return Err(changed());
-        }
-        let text = std::str::from_utf8(&bytes).map_err(|_| changed())?;
+        let text = read_version(shown)?;
         let no_users = BTreeSet::new();
         let used_by = self.used_by.get(&expert.name).unwrap_or(&no_users);
         let expert_view =
-            view::expert_view(expert, text, used_by).map_err(|source| SiteError::Definition {
+            view::expert_view(expert, &text, used_by).map_err(|source| SiteError::Definition {
                 path: shown.path.clone(),
                 source,
             })?;
@@ -332,6 +394,68 @@ impl<'a> Site<'a> {
             view::expert_page_path(&expert.name),
             "",
             context! { expert => Serde(expert_view) },
+        )
+    }
+
+    fn version(
+        &self,
+        expert: &Expert,
+        published: &Published,
+    ) -> Result<(String, Vec<u8>), SiteError> {
+        let text = read_version(published)?;
+        let version_view = view::version_view(expert, published, &text).map_err(|source| {
+            SiteError::Definition {
+                path: published.path.clone(),
+                source,
+            }
+        })?;
+        self.page(
+            "version.html",
+            view::version_page_path(&expert.name, &published.record.version),
+            "",
+            context! { page => Serde(version_view) },
+        )
+    }
+
+    /// Page `number` of a scope's listing, with links to the others.
+    fn scope(&self, scope: &str, number: usize) -> Result<(String, Vec<u8>), SiteError> {
+        let all = &self.scopes[scope];
+        let pages = page_count(all.len());
+        let first = (number - 1) * SCOPE_PAGE_SIZE;
+        let experts: Vec<Summary> = all
+            .iter()
+            .skip(first)
+            .take(SCOPE_PAGE_SIZE)
+            .map(|e| Summary::of(e))
+            .collect();
+        let title = if scope == UNSCOPED {
+            "Experts without a scope".to_owned()
+        } else {
+            format!("Experts in {scope}")
+        };
+        let href = |n: usize| view::scope_page_path(scope, n);
+        let pagination = (pages > 1).then(|| {
+            context! {
+                previous => (number > 1).then(|| href(number - 1)),
+                next => (number < pages).then(|| href(number + 1)),
+                links => Serde(page_links(number, pages, href)),
+            }
+        });
+        self.page(
+            "scope.html",
+            href(number),
+            "",
+            context! {
+                scope => context! { name => scope, title => title, count => all.len() },
+                experts => Serde(&experts),
+                page => context! {
+                    number => number,
+                    pages => pages,
+                    first => first + 1,
+                    last => first + experts.len(),
+                },
+                pagination => pagination,
+            },
         )
     }
 
@@ -353,7 +477,7 @@ impl<'a> Site<'a> {
                 } else {
                     scope
                 },
-                href: view::scope_page_path(scope),
+                href: view::scope_page_path(scope, 1),
                 count: experts.len(),
             })
             .collect()
@@ -369,6 +493,18 @@ impl<'a> Site<'a> {
         page_context: Value,
     ) -> Result<(String, Vec<u8>), SiteError> {
         let root = "../".repeat(path.matches('/').count());
+        self.page_at(template, path, root, nav, page_context)
+    }
+
+    /// Renders a template with `root` as the way back to the registry root.
+    fn page_at(
+        &self,
+        template: &str,
+        path: String,
+        root: String,
+        nav: &str,
+        page_context: Value,
+    ) -> Result<(String, Vec<u8>), SiteError> {
         let shared = context! {
             root => root,
             nav => nav,
@@ -377,6 +513,7 @@ impl<'a> Site<'a> {
             generator => crate::common::generator(),
             registry => context! {
                 name => self.registry.settings.name.as_str(),
+                url => self.api_base_url.as_deref(),
                 experts => self.registry.experts.len(),
                 versions => self.version_count,
             },
@@ -392,6 +529,51 @@ impl<'a> Site<'a> {
             .map_err(template_error)?;
         Ok((path, html.into_bytes()))
     }
+}
+
+/// Reads a version file for its pages, checking it still holds what was published.
+fn read_version(published: &Published) -> Result<String, SiteError> {
+    let bytes = fsutil::read(&published.path)?;
+    let changed = || SiteError::ChangedDuringBuild {
+        path: published.path.clone(),
+    };
+    if Hash::of(&bytes) != published.record.blake3 {
+        return Err(changed());
+    }
+    String::from_utf8(bytes).map_err(|_| changed())
+}
+
+/// How many pages a listing of `experts` takes; an empty one still has its first page.
+fn page_count(experts: usize) -> usize {
+    experts.div_ceil(SCOPE_PAGE_SIZE).max(1)
+}
+
+/// The page numbers a listing's navigation links to: the first, the last, and the three on
+/// each side of the current one, with a gap (no `href`) where numbers are left out, so the
+/// navigation stays short at a thousand pages.
+fn page_links(current: usize, pages: usize, href: impl Fn(usize) -> String) -> Vec<PageLink> {
+    const AROUND: usize = 3;
+    let mut links = Vec::new();
+    for number in 1..=pages {
+        let shown = number == 1 || number == pages || number.abs_diff(current) <= AROUND;
+        if shown {
+            links.push(PageLink {
+                number,
+                href: Some(href(number)),
+                current: number == current,
+            });
+        } else if links
+            .last()
+            .is_some_and(|link: &PageLink| link.href.is_some())
+        {
+            links.push(PageLink {
+                number,
+                href: None,
+                current: false,
+            });
+        }
+    }
+    links
 }
 
 /// Escapes text for HTML, in element content and in quoted attributes, which are the only
@@ -475,9 +657,17 @@ mod tests {
                 .all(|p| p.starts_with("assets/") || p.starts_with("search/"))
         );
         assert!(!first.contains(&search::MANIFEST_PATH.to_owned()));
-        assert_eq!(first.iter().filter(|p| p.starts_with("assets/")).count(), 3);
+        for stem in ["site", "search", "icon", "run"] {
+            assert!(first.iter().any(|p| p.starts_with(&format!("assets/{stem}."))));
+        }
         assert_eq!(second[0], search::MANIFEST_PATH);
-        assert_eq!(second.len(), 1 + registry.experts.len());
+        // Each expert's page, then a page for each of its versions.
+        assert_eq!(
+            second.len(),
+            1 + registry.experts.len() + registry.version_count()
+        );
+        assert_eq!(second[1], "experts/@acme/data-analyst/index.html");
+        assert_eq!(second[2], "experts/@acme/data-analyst/0.1.0-alpha.1.html");
         assert!(second[1..].iter().all(|p| p.starts_with("experts/")));
         assert_eq!(
             third,

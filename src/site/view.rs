@@ -3,20 +3,29 @@
 //! The checked registry gives versions, statuses, tags and delegates; the shown version's file
 //! is parsed again here for what only the definition holds (skills, category tags, runtime
 //! version). Every string is handed to the templates as text, never as markup: escaping is the
-//! templates' job, done by minijinja's auto-escaping.
+//! templates' job, done by minijinja's auto-escaping. The two exceptions are markup this
+//! crate produced from escaped text: the highlighted definition ([`highlight::html`]) and the
+//! rendered instruction ([`markdown::html`]).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::common::model::{ExpertKey, ExpertName, Selector, Status};
-use crate::data::validate::{Expert, Published};
+use crate::data::validate::{Expert, Published as PublishedVersion};
 use crate::format::index;
-use crate::site::highlight;
+use crate::site::{highlight, markdown};
 
 /// Where an expert's page lives, relative to the registry root.
 pub fn expert_page_path(name: &ExpertName) -> String {
     format!("experts/{name}/index.html")
+}
+
+/// Where the page of one version of an expert lives, beside the expert's page. A version starts
+/// with a digit, so it never collides with `index.html`.
+pub fn version_page_path(name: &ExpertName, version: &str) -> String {
+    format!("experts/{name}/{version}.html")
 }
 
 /// The scope an expert is listed under: `@acme`, or [`UNSCOPED`].
@@ -28,13 +37,57 @@ pub fn scope_of(name: &ExpertName) -> &str {
 /// with `@`.
 pub const UNSCOPED: &str = "unscoped";
 
-pub fn scope_page_path(scope: &str) -> String {
-    format!("scopes/{scope}/index.html")
+/// Where page `number` (from 1) of a scope's listing lives: the first is the scope's
+/// `index.html`, so links to a scope stay the same however many pages it grows.
+pub fn scope_page_path(scope: &str, number: usize) -> String {
+    if number <= 1 {
+        format!("scopes/{scope}/index.html")
+    } else {
+        format!("scopes/{scope}/{number}.html")
+    }
+}
+
+/// Orders names as people count: `expert-2` before `expert-10`. Runs of digits compare by
+/// value, everything else byte by byte; names equal that way (`a-01`, `a-1`) fall back to
+/// byte order, so the order is total and the same on every machine.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn runs(text: &str) -> impl Iterator<Item = (bool, &str)> {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let first = *bytes.get(start)?;
+            let digits = first.is_ascii_digit();
+            let len = bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit() == digits)
+                .count();
+            let run = &text[start..start + len];
+            start += len;
+            Some((digits, run))
+        })
+    }
+    let mut left = runs(a);
+    let mut right = runs(b);
+    loop {
+        let order = match (left.next(), right.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some((true, x)), Some((true, y))) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            (Some((_, x)), Some((_, y))) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
 }
 
 /// The version a page shows: `latest`; failing that, the highest version still usable; failing
 /// that, the highest version.
-pub fn shown_version(expert: &Expert) -> &Published {
+pub fn shown_version(expert: &Expert) -> &PublishedVersion {
     let version = expert
         .latest
         .as_ref()
@@ -85,10 +138,31 @@ pub struct VersionRow {
     pub reason: Option<String>,
     /// Dist-tags pointing at this version, `latest` first.
     pub tags: Vec<String>,
+    pub published: Option<PublishedAt>,
     pub blake3: String,
     pub size: u64,
+    /// The version's page.
     pub href: String,
+    /// The version file itself.
+    pub blob_href: String,
     pub shown: bool,
+}
+
+/// When a version was published: the RFC 3339 time for `<time datetime>` and the day to show.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedAt {
+    pub datetime: String,
+    pub date: String,
+}
+
+impl PublishedAt {
+    fn of(published: &PublishedVersion) -> Option<PublishedAt> {
+        let datetime = published.published.as_ref()?;
+        Some(PublishedAt {
+            date: datetime.get(..10).unwrap_or(datetime).to_owned(),
+            datetime: datetime.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,29 +179,56 @@ pub struct SkillView {
     pub tools: Vec<String>,
 }
 
+/// One version's definition, as the expert page (for the version it shows) and the version's
+/// own page present it.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExpertView {
-    pub name: String,
-    pub scope: Link,
-    pub description: String,
-    pub latest: Option<String>,
+pub struct DefinitionView {
     pub version: String,
     pub status: Status,
     pub reason: Option<String>,
-    pub versions: Vec<VersionRow>,
+    /// Dist-tags pointing at this version, `latest` first.
+    pub tags: Vec<String>,
+    pub published: Option<PublishedAt>,
+    pub description: String,
     pub categories: Vec<String>,
     pub min_runtime_version: Option<String>,
-    /// `npx perstack run ...`, absent when the shown version is disabled.
+    /// `npx perstack run ...`, absent when the version is disabled.
     pub command: Option<String>,
     pub required_env: Vec<String>,
     pub skills: Vec<SkillView>,
     pub delegates: Vec<Link>,
-    pub used_by: Vec<Link>,
+    /// The instruction rendered from Markdown, sanitized ([`markdown::html`]).
+    pub instruction_html: String,
     /// The highlighted definition, as escaped HTML ([`highlight::html`]).
     pub definition_html: String,
     pub blake3: String,
     pub blob_href: String,
     pub blob_name: String,
+    /// This version's page.
+    pub href: String,
+}
+
+/// An expert's page: the expert, its versions, and the definition of the version it shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpertView {
+    pub name: String,
+    pub scope: Link,
+    pub latest: Option<String>,
+    pub versions: Vec<VersionRow>,
+    pub used_by: Vec<Link>,
+    pub shown: DefinitionView,
+    pub api_href: String,
+}
+
+/// The page of one version.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    pub name: String,
+    pub scope: Link,
+    pub href: String,
+    /// The version tagged `latest`, with its page, when it is another one.
+    pub latest: Option<Link>,
+    pub definition: DefinitionView,
     pub api_href: String,
 }
 
@@ -141,6 +242,8 @@ struct VersionFile {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Definition {
+    #[serde(default)]
+    instruction: String,
     #[serde(default)]
     tags: Vec<String>,
     min_runtime_version: Option<String>,
@@ -179,31 +282,77 @@ pub enum DefinitionError {
     NoExpert,
 }
 
-/// Builds the view of one expert from the checked registry and the bytes of its shown version.
+/// Builds the view of one expert from the checked registry and the text of its shown version.
 pub fn expert_view(
     expert: &Expert,
     text: &str,
     used_by: &BTreeSet<&ExpertName>,
 ) -> Result<ExpertView, DefinitionError> {
     let shown = shown_version(expert);
-    let definition = parse_definition(text)?;
-    let record = &shown.record;
-    let scope = scope_of(&expert.name);
+    let tags = tags_by_version(expert);
     Ok(ExpertView {
         name: expert.name.to_string(),
-        scope: Link {
-            text: scope.to_owned(),
-            href: scope_page_path(scope),
-        },
-        description: record.description.clone(),
+        scope: scope_link(&expert.name),
         latest: expert.latest.as_ref().map(ToString::to_string),
+        versions: version_rows(expert, shown, &tags),
+        used_by: used_by_links(used_by),
+        shown: definition_view(expert, shown, text, &tags)?,
+        api_href: expert.name.readable_index_path(),
+    })
+}
+
+/// Builds the page of one version from the checked registry and the version file's text.
+pub fn version_view(
+    expert: &Expert,
+    version: &PublishedVersion,
+    text: &str,
+) -> Result<VersionView, DefinitionError> {
+    let tags = tags_by_version(expert);
+    let latest = expert
+        .latest
+        .as_ref()
+        .map(ToString::to_string)
+        .filter(|latest| *latest != version.record.version)
+        .map(|latest| Link {
+            href: version_page_path(&expert.name, &latest),
+            text: latest,
+        });
+    Ok(VersionView {
+        name: expert.name.to_string(),
+        scope: scope_link(&expert.name),
+        href: expert_page_path(&expert.name),
+        latest,
+        definition: definition_view(expert, version, text, &tags)?,
+        api_href: expert.name.readable_index_path(),
+    })
+}
+
+fn scope_link(name: &ExpertName) -> Link {
+    let scope = scope_of(name);
+    Link {
+        text: scope.to_owned(),
+        href: scope_page_path(scope, 1),
+    }
+}
+
+fn definition_view(
+    expert: &Expert,
+    version: &PublishedVersion,
+    text: &str,
+    tags: &BTreeMap<String, Vec<String>>,
+) -> Result<DefinitionView, DefinitionError> {
+    let definition = parse_definition(text)?;
+    let record = &version.record;
+    Ok(DefinitionView {
         version: record.version.clone(),
-        status: shown.status,
-        reason: shown.reason.clone(),
-        versions: version_rows(expert, shown),
+        status: version.status,
+        reason: version.reason.clone(),
+        tags: tags.get(&record.version).cloned().unwrap_or_default(),
+        published: PublishedAt::of(version),
+        description: record.description.clone(),
         categories: definition.tags,
         min_runtime_version: definition.min_runtime_version,
-        command: (shown.status != Status::Disabled).then(|| {
+        command: (version.status != Status::Disabled).then(|| {
             format!(
                 "npx perstack run {}@{} \"...\"",
                 expert.name, record.version
@@ -211,13 +360,13 @@ pub fn expert_view(
         }),
         required_env: record.required_env.clone(),
         skills: skill_views(definition.skills),
-        delegates: delegate_links(shown),
-        used_by: used_by_links(used_by),
+        delegates: delegate_links(version),
+        instruction_html: markdown::html(&definition.instruction),
         definition_html: highlight::html(text),
         blake3: record.blake3.to_hex(),
         blob_href: index::blob_path(&record.blake3),
         blob_name: format!("{}.toml", record.blake3.to_hex()),
-        api_href: expert.name.readable_index_path(),
+        href: version_page_path(&expert.name, &record.version),
     })
 }
 
@@ -230,21 +379,24 @@ fn parse_definition(text: &str) -> Result<Definition, DefinitionError> {
         .ok_or(DefinitionError::NoExpert)
 }
 
-/// The version table, newest first, each row with the dist-tags pointing at it.
-fn version_rows(expert: &Expert, shown: &Published) -> Vec<VersionRow> {
+/// The dist-tags pointing at each version, `latest` first.
+fn tags_by_version(expert: &Expert) -> BTreeMap<String, Vec<String>> {
     let mut tags_by_version: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(latest) = &expert.latest {
+    for (tag, version) in expert.dist_tags() {
         tags_by_version
-            .entry(latest.to_string())
+            .entry(version)
             .or_default()
-            .push(crate::common::model::LATEST.to_owned());
+            .push(tag.to_owned());
     }
-    for (tag, version) in &expert.tags {
-        tags_by_version
-            .entry(version.to_string())
-            .or_default()
-            .push(tag.clone());
-    }
+    tags_by_version
+}
+
+/// The version table, newest first, each row with the dist-tags pointing at it.
+fn version_rows(
+    expert: &Expert,
+    shown: &PublishedVersion,
+    tags: &BTreeMap<String, Vec<String>>,
+) -> Vec<VersionRow> {
     expert
         .versions
         .values()
@@ -255,13 +407,12 @@ fn version_rows(expert: &Expert, shown: &Published) -> Vec<VersionRow> {
                 version: record.version.clone(),
                 status: published.status,
                 reason: published.reason.clone(),
-                tags: tags_by_version
-                    .get(&record.version)
-                    .cloned()
-                    .unwrap_or_default(),
+                tags: tags.get(&record.version).cloned().unwrap_or_default(),
+                published: PublishedAt::of(published),
                 blake3: record.blake3.to_hex(),
                 size: record.size,
-                href: index::blob_path(&record.blake3),
+                href: version_page_path(&expert.name, &record.version),
+                blob_href: index::blob_path(&record.blake3),
                 shown: record.version == shown.record.version,
             }
         })
@@ -298,22 +449,22 @@ fn skill_views(skills: BTreeMap<String, SkillDefinition>) -> Vec<SkillView> {
         .collect()
 }
 
-/// Links to the experts the shown version delegates to.
-fn delegate_links(shown: &Published) -> Vec<Link> {
-    shown
+/// Links to the experts a version delegates to.
+fn delegate_links(version: &PublishedVersion) -> Vec<Link> {
+    version
         .record
         .delegates
         .iter()
         .filter_map(|delegate| {
             let key = ExpertKey::parse(&delegate.key).ok()?;
-            // A pinned version links to its row in the version table.
-            let anchor = match &key.selector {
-                Selector::Version(version) => format!("#v{version}"),
-                _ => String::new(),
+            // A pinned version links to that version's page.
+            let href = match &key.selector {
+                Selector::Version(version) => version_page_path(&key.name, &version.to_string()),
+                _ => expert_page_path(&key.name),
             };
             Some(Link {
                 text: delegate.key.clone(),
-                href: format!("{}{anchor}", expert_page_path(&key.name)),
+                href,
             })
         })
         .collect()
