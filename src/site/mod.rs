@@ -658,7 +658,11 @@ mod tests {
         );
         assert!(!first.contains(&search::MANIFEST_PATH.to_owned()));
         for stem in ["site", "search", "icon", "run"] {
-            assert!(first.iter().any(|p| p.starts_with(&format!("assets/{stem}."))));
+            assert!(
+                first
+                    .iter()
+                    .any(|p| p.starts_with(&format!("assets/{stem}.")))
+            );
         }
         assert_eq!(second[0], search::MANIFEST_PATH);
         // Each expert's page, then a page for each of its versions.
