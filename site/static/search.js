@@ -1,7 +1,16 @@
-// Search over the registry's static index (see search/index.json), run in the browser.
-// Queries are split into terms exactly as the build splits names and descriptions; each term
-// loads only the shard for its first characters. Results are built with textContent, never
-// innerHTML: names and descriptions are untrusted text.
+// Search over the registry's static index, run in the browser. src/site/search/mod.rs
+// describes the files; this script splits a query the way the build split the text, fetches
+// the term shards of its words, the exact-name file of the whole query and the records of the
+// page of results shown, and nothing else.
+//
+// A query word matches a term equal to it, a term it starts, or (from four characters) a term
+// one typo away (from five, one typo away from the start of a term). Every word must match;
+// stop words are dropped unless the query has nothing else. `@scope` keeps that scope's
+// experts. An exact name (`@acme/researcher`, `researcher`, `tictactoe`) ranks first. The
+// query and the filters live in the URL, so Back and reload keep them.
+//
+// Names and descriptions are untrusted text: results are built with textContent, never
+// innerHTML.
 "use strict";
 
 (function () {
@@ -10,16 +19,60 @@
   const form = input && input.form;
   const status = document.getElementById("search-status");
   const list = document.getElementById("search-results");
-  if (!box || !input || !form || !status || !list) {
+  const pager = document.getElementById("search-pages");
+  if (!box || !input || !form || !status || !list || !pager) {
     return;
   }
   const root = box.dataset.root || "";
-  const manifestUrl = box.dataset.manifest;
-  const MAX_SHOWN = 50;
+  const FORMAT = 2;
+  const PAGE_SIZE = 20;
+  // A word short enough to start terms in more shards than this matches whole terms only:
+  // fetching them all would break the download budget.
+  const MAX_PREFIX_SHARDS = 8;
+  // Above every score a query's words can add up to, so an exact name always ranks first.
+  const EXACT_NAME_BONUS = 1000000;
+  const FILTERS = ["scope", "status", "env", "sort"];
+  const QUALITY = { exact: 4, prefix: 2, typo: 1 };
+
   const cache = new Map();
-  let manifest = null;
+  let index = null;
   let generation = 0;
   let timer = 0;
+
+  function load(url) {
+    if (!cache.has(url)) {
+      const request = fetch(url).then((response) => {
+        if (!response.ok) {
+          throw new Error(url + ": " + response.status);
+        }
+        return response.json();
+      });
+      // A failed request may succeed later: do not keep the failure.
+      request.catch(() => cache.delete(url));
+      cache.set(url, request);
+    }
+    return cache.get(url);
+  }
+
+  async function manifest() {
+    if (!index) {
+      const data = await load(root + "search/index.json");
+      if (data.format !== FORMAT) {
+        throw new Error("search index format " + data.format);
+      }
+      index = {
+        experts: data.experts,
+        records: data.records,
+        buckets: data.buckets,
+        weights: data.weights,
+        stop: new Set(data.stop),
+        keys: data.shards,
+        shards: new Set(data.shards),
+        split: new Set(data.split),
+      };
+    }
+    return index;
+  }
 
   function terms(text) {
     return text
@@ -28,167 +81,453 @@
       .map((word) => word.toLowerCase());
   }
 
-  function load(url) {
-    if (!cache.has(url)) {
-      cache.set(
-        url,
-        fetch(url).then((response) => {
-          if (!response.ok) {
-            throw new Error(url + ": " + response.status);
-          }
-          return response.json();
-        })
-      );
-    }
-    return cache.get(url);
+  // The same key as text::name_key in the build.
+  function nameKey(text) {
+    return text.toLowerCase().replace(/[^a-z0-9@/]/g, "");
   }
 
-  async function loadManifest() {
-    if (!manifest) {
-      const data = await load(manifestUrl);
-      manifest = { shards: data.shards, split: new Set(data.split), experts: data.experts };
+  // 32-bit FNV-1a of the UTF-8 bytes, as text::fnv1a.
+  function fnv1a(text) {
+    let hash = 0x811c9dc5;
+    for (const byte of new TextEncoder().encode(text)) {
+      hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
     }
-    return manifest;
+    return hash;
   }
 
-  // The shard that holds every term starting with `word`, or null when there is none.
-  function shardFor(index, word) {
-    const chars = Array.from(word);
-    let length = 2;
+  // The file name of a shard key, as text::file_stem.
+  function shardUrl(key) {
+    const stem = /^[a-z0-9]+$/.test(key)
+      ? key
+      : "u-" +
+        Array.from(new TextEncoder().encode(key), (b) => b.toString(16).padStart(2, "0")).join("");
+    return root + "search/t/" + stem + ".json";
+  }
+
+  // The key of the shard that holds `term`, following split shards down.
+  function keyFor(ix, term) {
+    const chars = Array.from(term);
+    let length = Math.min(2, chars.length);
     let key = chars.slice(0, length).join("");
-    while (index.split.has(key) && chars.length > length) {
+    while (ix.split.has(key) && chars.length > length) {
       length += 1;
       key = chars.slice(0, length).join("");
     }
-    return index.shards[key] || null;
+    return key;
   }
 
-  // name -> {score, record} for the experts with a term that starts with `word`.
-  function matches(shard, word) {
-    const found = new Map();
-    for (const [term, postings] of Object.entries(shard.terms)) {
-      if (!term.startsWith(word)) {
-        continue;
+  // Whether `a` is at most one edit (insert, delete, substitute, swap two neighbours) from `b`,
+  // or with `prefix` from some start of `b`.
+  function oneEdit(a, b, prefix) {
+    const m = a.length;
+    const n = prefix ? Math.min(b.length, m + 1) : b.length;
+    if (Math.abs(m - n) > 1 && !prefix) {
+      return false;
+    }
+    let before = null;
+    let previous = Array.from({ length: n + 1 }, (_, j) => j);
+    for (let i = 1; i <= m; i += 1) {
+      const row = [i];
+      let smallest = i;
+      for (let j = 1; j <= n; j += 1) {
+        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        let d = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+          d = Math.min(d, before[j - 2] + 1);
+        }
+        row.push(d);
+        smallest = Math.min(smallest, d);
       }
-      const boost = term === word ? 2 : 1;
-      for (let i = 0; i < postings.length; i += 2) {
-        const record = shard.experts[postings[i]];
-        const score = postings[i + 1] * boost;
-        const seen = found.get(record[0]);
-        if (!seen || seen.score < score) {
-          found.set(record[0], { score: score, record: record });
+      if (smallest > 1) {
+        return false;
+      }
+      before = previous;
+      previous = row;
+    }
+    return prefix ? Math.min(...previous.slice(Math.max(0, m - 1))) <= 1 : previous[n] <= 1;
+  }
+
+  function quality(term, word) {
+    if (term === word) {
+      return QUALITY.exact;
+    }
+    if (term.startsWith(word)) {
+      return QUALITY.prefix;
+    }
+    if (word.length >= 4 && oneEdit(word, term, word.length >= 5)) {
+      return QUALITY.typo;
+    }
+    return 0;
+  }
+
+  // The shards to read for a word, and whether terms it starts had to be left out.
+  function shardsFor(ix, word) {
+    const own = keyFor(ix, word);
+    const keys = ix.shards.has(own) ? [own] : [];
+    if (!ix.split.has(own)) {
+      return { keys: keys, partial: false };
+    }
+    // The word is exactly a split key: the terms it starts are in the shards below it.
+    const below = ix.keys.filter((key) => key !== own && key.startsWith(word));
+    if (below.length > MAX_PREFIX_SHARDS) {
+      return { keys: keys, partial: true };
+    }
+    return { keys: keys.concat(below), partial: false };
+  }
+
+  function eachId(gaps, visit) {
+    let id = 0;
+    for (const gap of gaps) {
+      id += gap;
+      visit(id);
+    }
+  }
+
+  // Per expert, the best score of any term the word matches (0: none).
+  async function wordScores(ix, word) {
+    const { keys, partial } = shardsFor(ix, word);
+    const shards = await Promise.all(keys.map((key) => load(shardUrl(key))));
+    const best = new Uint8Array(ix.experts);
+    for (const shard of shards) {
+      for (const [term, lists] of Object.entries(shard)) {
+        const q = quality(term, word);
+        if (q === 0) {
+          continue;
+        }
+        for (const [field, gaps] of Object.entries(lists)) {
+          const score = q * (ix.weights[field] || 0);
+          eachId(gaps, (id) => {
+            if (best[id] < score) {
+              best[id] = score;
+            }
+          });
         }
       }
     }
-    return found;
+    return { best: best, partial: partial };
   }
 
-  async function search(query) {
-    const words = Array.from(new Set(terms(query)));
-    if (words.length === 0) {
-      return null;
+  // The experts a filter term lists (`@acme`, `!deprecated`, ...).
+  async function filterSet(ix, term) {
+    const set = new Uint8Array(ix.experts);
+    const key = keyFor(ix, term);
+    if (ix.shards.has(key)) {
+      const lists = (await load(shardUrl(key)))[term] || {};
+      for (const gaps of Object.values(lists)) {
+        eachId(gaps, (id) => {
+          set[id] = 1;
+        });
+      }
     }
-    const index = await loadManifest();
-    const files = words.map((word) => shardFor(index, word));
-    if (files.includes(null)) {
+    return set;
+  }
+
+  async function exactNames(ix, key) {
+    if (key.length < 2) {
       return [];
     }
-    const shards = await Promise.all(files.map((file) => load(root + file)));
-    let results = null;
-    words.forEach((word, i) => {
-      const found = matches(shards[i], word);
-      if (results === null) {
-        results = found;
-        return;
-      }
-      const next = new Map();
-      for (const [name, hit] of results) {
-        const other = found.get(name);
-        if (other) {
-          next.set(name, { score: hit.score + other.score, record: hit.record });
-        }
-      }
-      results = next;
+    const bucket = await load(root + "search/k/" + (fnv1a(key) % ix.buckets) + ".json");
+    return Object.prototype.hasOwnProperty.call(bucket, key) ? bucket[key] : [];
+  }
+
+  function scopeTerm(value) {
+    const scope = value.trim().toLowerCase();
+    if (!scope) {
+      return null;
+    }
+    if (scope === "unscoped") {
+      return "!unscoped";
+    }
+    return scope.startsWith("@") ? scope : "@" + scope;
+  }
+
+  // The query and filters: what must match, what is ranked, what is filtered out.
+  function parse(ix, state) {
+    const scopes = [];
+    const rest = state.q.replace(/(^|\s)(@[a-z0-9][a-z0-9_.-]*)(?=\s|$)/gi, (_, space, scope) => {
+      scopes.push(scope.toLowerCase());
+      return space + " ";
     });
-    return Array.from(results.values()).sort(
-      (a, b) => b.score - a.score || (a.record[0] < b.record[0] ? -1 : 1)
-    );
+    const filterScope = scopeTerm(state.scope);
+    if (filterScope) {
+      scopes.push(filterScope);
+    }
+    const all = Array.from(new Set(terms(rest)));
+    const meaningful = all.filter((word) => !ix.stop.has(word));
+    const words = meaningful.length > 0 ? meaningful : all;
+    const required = [];
+    const excluded = [];
+    if (state.status === "active") {
+      excluded.push("!deprecated", "!disabled");
+    } else if (state.status === "deprecated" || state.status === "disabled") {
+      required.push("!" + state.status);
+    }
+    if (state.env === "yes") {
+      required.push("!env");
+    } else if (state.env === "no") {
+      excluded.push("!env");
+    }
+    return {
+      words: words,
+      scopes: Array.from(new Set(scopes)),
+      required: required,
+      excluded: excluded,
+      nameKey: nameKey(state.q.trim()),
+    };
   }
 
-  function show(results, query) {
-    list.replaceChildren();
-    if (results === null) {
-      status.textContent = query.trim() ? "Type at least two letters or digits." : "";
-      return;
+  // Every expert the query matches, best first (or in name order), with notes for the reader.
+  async function search(state) {
+    const ix = await manifest();
+    const query = parse(ix, state);
+    const filtered = query.scopes.length + query.required.length + query.excluded.length > 0;
+    if (query.words.length === 0 && !filtered && query.nameKey.length < 2) {
+      return null;
     }
-    if (results.length === 0) {
-      status.textContent = "No expert matches \u201c" + query.trim() + "\u201d.";
-      return;
-    }
-    const shown = results.slice(0, MAX_SHOWN);
-    status.textContent =
-      results.length === 1
-        ? "1 expert matches."
-        : results.length > MAX_SHOWN
-          ? results.length + " experts match; showing the best " + MAX_SHOWN + "."
-          : results.length + " experts match.";
-    for (const hit of shown) {
-      const [name, latest, description] = hit.record;
-      const item = document.createElement("li");
-      item.className = "expert-card";
-      const heading = document.createElement("h2");
-      heading.className = "expert-card-title";
-      const link = document.createElement("a");
-      link.href = root + "experts/" + name + "/index.html";
-      link.textContent = name;
-      heading.append(link);
-      item.append(heading);
-      if (latest) {
-        const version = document.createElement("span");
-        version.className = "version";
-        version.textContent = latest;
-        item.append(" ", version);
-      }
-      const text = document.createElement("p");
-      text.textContent = description;
-      item.append(text);
-      list.append(item);
-    }
-  }
-
-  function run() {
-    const query = input.value;
-    const mine = ++generation;
-    search(query).then(
-      (results) => {
-        if (mine === generation) {
-          show(results, query);
+    const [scored, exact, scopes, required, excluded] = await Promise.all([
+      Promise.all(query.words.map((word) => wordScores(ix, word))),
+      exactNames(ix, query.nameKey),
+      Promise.all(query.scopes.map((term) => filterSet(ix, term))),
+      Promise.all(query.required.map((term) => filterSet(ix, term))),
+      Promise.all(query.excluded.map((term) => filterSet(ix, term))),
+    ]);
+    const count = ix.experts;
+    const score = new Uint32Array(count);
+    // Without words, the filters alone choose (a query of `@acme` lists the scope).
+    const matched = new Uint8Array(count).fill(query.words.length > 0 ? 1 : filtered ? 1 : 0);
+    for (const { best } of scored) {
+      for (let id = 0; id < count; id += 1) {
+        if (best[id] === 0) {
+          matched[id] = 0;
+        } else {
+          score[id] += best[id];
         }
-      },
-      () => {
+      }
+    }
+    for (const id of exact) {
+      matched[id] = 1;
+      score[id] += EXACT_NAME_BONUS;
+    }
+    const ids = [];
+    for (let id = 0; id < count; id += 1) {
+      if (
+        matched[id] &&
+        scopes.every((set) => set[id]) &&
+        required.every((set) => set[id]) &&
+        !excluded.some((set) => set[id])
+      ) {
+        ids.push(id);
+      }
+    }
+    // Experts are numbered in name order, so ids are already sorted by name.
+    if (state.sort !== "name") {
+      ids.sort((a, b) => score[b] - score[a] || a - b);
+    }
+    const partial = query.words.filter((_, i) => scored[i].partial);
+    return { ids: ids, partial: partial };
+  }
+
+  async function records(ix, ids) {
+    const files = Array.from(new Set(ids.map((id) => Math.floor(id / ix.records))));
+    const loaded = await Promise.all(files.map((n) => load(root + "search/r/" + n + ".json")));
+    const byFile = new Map(files.map((n, i) => [n, loaded[i]]));
+    return ids.map((id) => byFile.get(Math.floor(id / ix.records))[id % ix.records]);
+  }
+
+  const numbers = new Intl.NumberFormat("en-US");
+
+  function card(record) {
+    const [name, latest, state, needsEnv, description] = record;
+    const item = document.createElement("li");
+    item.className = "expert-card";
+    const heading = document.createElement("h2");
+    heading.className = "expert-card-title";
+    const link = document.createElement("a");
+    link.href = root + "experts/" + name + "/index.html";
+    link.textContent = name;
+    heading.append(link);
+    item.append(heading);
+    if (latest) {
+      const version = document.createElement("span");
+      version.className = "version";
+      version.textContent = latest;
+      item.append(" ", version);
+    }
+    if (state !== "available") {
+      const badge = document.createElement("span");
+      badge.className = "badge badge-" + state;
+      badge.textContent = state;
+      item.append(" ", badge);
+    }
+    if (needsEnv) {
+      const env = document.createElement("span");
+      env.className = "tag";
+      env.textContent = "needs environment variables";
+      item.append(" ", env);
+    }
+    const text = document.createElement("p");
+    text.textContent = description;
+    item.append(text);
+    return item;
+  }
+
+  function pageLink(state, page, text, rel) {
+    const link = document.createElement("a");
+    link.href = urlFor(Object.assign({}, state, { page: page })).search || "?";
+    link.textContent = text;
+    link.rel = rel;
+    link.dataset.page = String(page);
+    return link;
+  }
+
+  async function show(found, state) {
+    if (found === null) {
+      list.replaceChildren();
+      pager.replaceChildren();
+      pager.hidden = true;
+      status.textContent = state.q.trim() ? "Type at least two letters or digits." : "";
+      return;
+    }
+    const total = found.ids.length;
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const page = Math.min(Math.max(1, state.page), pages);
+    const first = (page - 1) * PAGE_SIZE;
+    const shown = found.ids.slice(first, first + PAGE_SIZE);
+    const ix = await manifest();
+    const rows = await records(ix, shown);
+    let message;
+    if (total === 0) {
+      message = state.q.trim()
+        ? "No expert matches \u201c" + state.q.trim() + "\u201d."
+        : "No expert matches the filters.";
+    } else if (total === 1) {
+      message = "1 expert matches.";
+    } else if (pages === 1) {
+      message = numbers.format(total) + " experts match.";
+    } else {
+      message =
+        numbers.format(total) +
+        " experts match; showing " +
+        numbers.format(first + 1) +
+        "\u2013" +
+        numbers.format(first + shown.length) +
+        ".";
+    }
+    if (found.partial.length > 0) {
+      message +=
+        " \u201c" +
+        found.partial.join("\u201d, \u201c") +
+        "\u201d matched whole words only: type more letters to match longer words.";
+    }
+    status.textContent = message;
+    list.replaceChildren(...rows.map(card));
+    pager.replaceChildren();
+    pager.hidden = pages === 1;
+    if (page > 1) {
+      pager.append(pageLink(state, page - 1, "Previous", "prev"), " ");
+    }
+    const where = document.createElement("span");
+    where.textContent = "Page " + numbers.format(page) + " of " + numbers.format(pages);
+    pager.append(where);
+    if (page < pages) {
+      pager.append(" ", pageLink(state, page + 1, "Next", "next"));
+    }
+    box.dataset.shownAt = String(Math.round(performance.now()));
+  }
+
+  function readState() {
+    const state = {
+      q: input.value,
+      page: Number.parseInt(new URLSearchParams(window.location.search).get("page"), 10) || 1,
+    };
+    for (const name of FILTERS) {
+      const field = form.elements[name];
+      state[name] = field ? field.value : "";
+    }
+    return state;
+  }
+
+  function urlFor(state) {
+    const url = new URL(window.location.href);
+    url.search = "";
+    if (state.q.trim()) {
+      url.searchParams.set("q", state.q);
+    }
+    for (const name of FILTERS) {
+      if (state[name] && !(name === "sort" && state[name] === "relevance")) {
+        url.searchParams.set(name, state[name]);
+      }
+    }
+    if (state.page > 1) {
+      url.searchParams.set("page", String(state.page));
+    }
+    return url;
+  }
+
+  function run(state) {
+    const mine = ++generation;
+    delete box.dataset.shownAt;
+    box.dataset.startedAt = String(Math.round(performance.now()));
+    search(state)
+      .then((found) => (mine === generation ? show(found, state) : null))
+      .catch(() => {
         if (mine === generation) {
           list.replaceChildren();
-          status.textContent = "Search is unavailable right now; browse the scopes below.";
+          pager.replaceChildren();
+          pager.hidden = true;
+          status.textContent =
+            "Search is unavailable right now; browse the experts by name or by scope below.";
         }
+      });
+  }
+
+  // A new query or filter starts again at page 1; the URL follows without adding history
+  // entries, so Back leaves the search page as a person expects.
+  function changed() {
+    const state = readState();
+    state.page = 1;
+    window.history.replaceState(null, "", urlFor(state));
+    run(state);
+  }
+
+  function fromUrl() {
+    const params = new URLSearchParams(window.location.search);
+    input.value = params.get("q") || "";
+    for (const name of FILTERS) {
+      const field = form.elements[name];
+      if (field) {
+        field.value = params.get(name) || (name === "sort" ? "relevance" : "");
       }
-    );
+    }
+    run(readState());
   }
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const url = new URL(window.location.href);
-    url.searchParams.set("q", input.value);
-    window.history.replaceState(null, "", url);
-    run();
+    window.clearTimeout(timer);
+    changed();
   });
   input.addEventListener("input", () => {
     window.clearTimeout(timer);
-    timer = window.setTimeout(run, 150);
+    timer = window.setTimeout(changed, 150);
   });
-
-  const initial = new URLSearchParams(window.location.search).get("q");
-  if (initial) {
-    input.value = initial;
-    run();
+  for (const name of FILTERS) {
+    const field = form.elements[name];
+    if (field) {
+      field.addEventListener("change", changed);
+    }
   }
+  pager.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-page]");
+    if (!link) {
+      return;
+    }
+    event.preventDefault();
+    // Pages are history entries: Back returns to the page before.
+    window.history.pushState(null, "", link.href);
+    run(readState());
+    status.scrollIntoView({ block: "nearest" });
+  });
+  window.addEventListener("popstate", fromUrl);
+  fromUrl();
 })();

@@ -18,6 +18,7 @@
 //! script builds results with `textContent`, and the Content-Security-Policy forbids inline
 //! scripts and styles.
 
+pub mod browse;
 pub mod highlight;
 pub mod markdown;
 pub mod page_cache;
@@ -75,6 +76,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../site/templates/version.html"),
     ),
     ("api.html", include_str!("../../site/templates/api.html")),
+    (
+        "browse.html",
+        include_str!("../../site/templates/browse.html"),
+    ),
     ("404.html", include_str!("../../site/templates/404.html")),
 ];
 
@@ -88,6 +93,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
     ("icon", "svg", include_bytes!("../../site/static/icon.svg")),
     ("run", "js", include_bytes!("../../site/static/run.js")),
+    (
+        "search-page",
+        "css",
+        include_bytes!("../../site/static/search-page.css"),
+    ),
 ];
 
 /// Why the site could not be rendered.
@@ -134,6 +144,8 @@ pub enum Page<'a> {
     Scope(&'a str, usize),
     Home,
     Search,
+    /// A listing of experts or scopes by name ([`browse`]), by its number there.
+    Browse(usize),
     Api,
     NotFound,
 }
@@ -152,6 +164,8 @@ struct Assets {
     icon: String,
     /// The script of expert and version pages: the registry's address and copy buttons.
     run: String,
+    /// The search page's and the browse pages' own styles.
+    search_css: String,
 }
 
 /// One link of a scope listing's page navigation; `href` is absent for the gap between page
@@ -178,6 +192,7 @@ pub struct Site<'a> {
     /// Each scope's experts, in natural order of their names.
     scopes: BTreeMap<&'a str, Vec<&'a Expert>>,
     recent: Vec<Summary>,
+    browse: browse::Browse<'a>,
     /// `perstackApiBaseUrl` for this registry, when `[site] url` gives it; otherwise the pages
     /// work it out in the browser.
     api_base_url: Option<String>,
@@ -219,18 +234,10 @@ impl<'a> Site<'a> {
             js: asset("search"),
             icon: asset("icon"),
             run: asset("run"),
+            search_css: asset("search-page"),
         };
 
-        let entries: Vec<search::Entry<'_>> = registry
-            .experts
-            .values()
-            .map(|expert| search::Entry {
-                name: expert.name.as_str(),
-                latest: expert.latest.as_ref().map(ToString::to_string),
-                description: &view::shown_version(expert).record.description,
-            })
-            .collect();
-        for (path, bytes) in search::render(&entries) {
+        for (path, bytes) in search::render(&search::entries(registry)?) {
             // The manifest names the shards, so it follows them.
             let wave = usize::from(path == search::MANIFEST_PATH);
             prepared.push((wave, path, bytes));
@@ -282,6 +289,7 @@ impl<'a> Site<'a> {
             assets,
             prepared,
             used_by: view::used_by(&registry.experts),
+            browse: browse::Browse::new(registry.experts.values(), &scopes),
             scopes,
             recent: recent_summaries,
         })
@@ -303,6 +311,7 @@ impl<'a> Site<'a> {
             waves[2].extend((1..=page_count(experts.len())).map(|n| Page::Scope(scope, n)));
         }
         waves[2].extend([Page::Home, Page::Search, Page::Api, Page::NotFound]);
+        waves[2].extend((0..self.browse.len()).map(Page::Browse));
         waves
     }
 
@@ -364,8 +373,12 @@ impl<'a> Site<'a> {
                 "search.html",
                 "search.html".to_owned(),
                 "search",
-                context! { scopes => Serde(self.scope_links()) },
+                context! {
+                    expert_groups => Serde(self.browse.expert_groups()),
+                    scope_count => self.scopes.keys().filter(|s| **s != UNSCOPED).count(),
+                },
             ),
+            Page::Browse(i) => self.browse.render(self, i),
             Page::Api => self.page("api.html", "api.html".to_owned(), "api", context! {}),
             // A host serves this page for a missing address at any depth, where relative links
             // would resolve below the missing path.
@@ -459,8 +472,8 @@ impl<'a> Site<'a> {
         )
     }
 
-    /// The scopes the home page shows: the largest, then in name order; the search page
-    /// lists them all.
+    /// The scopes the home page shows: the largest, then in name order; the browse pages
+    /// list them all.
     fn largest_scopes(&self) -> Vec<ScopeLink<'_>> {
         let mut scopes = self.scope_links();
         scopes.sort_by_key(|scope| std::cmp::Reverse(scope.count));
@@ -674,8 +687,8 @@ mod tests {
         assert_eq!(second[2], "experts/@acme/data-analyst/0.1.0-alpha.1.html");
         assert!(second[1..].iter().all(|p| p.starts_with("experts/")));
         assert_eq!(
-            third,
-            &[
+            third[..9],
+            [
                 "recent.json",
                 "scopes/@acme/index.html",
                 "scopes/@mailcraft/index.html",
@@ -687,5 +700,7 @@ mod tests {
                 "404.html",
             ]
         );
+        assert_eq!(third[9], browse::INDEX_PATH);
+        assert!(third[10..].iter().all(|p| p.starts_with("browse/")));
     }
 }

@@ -1,0 +1,240 @@
+// Runs searches on the built site in Debian's headless Chromium and prints what it saw as one
+// JSON document on stdout; tests/site_search_browser.rs asserts on it, and bench/search.sh
+// uses its measuring mode.
+//
+// Usage: node check-search.mjs <base URL ending in /> <queries JSON file> [--measure]
+//
+// The JSON file is {"queries": ["q=email", "q=%40acme&status=active", ...]}: each is the query
+// string of a visit to search.html. For each, the report has the status line, the names, badges
+// and version of the results shown, the page navigation and the form as the page filled it in.
+// Then (unless --measure) it plays a person: typing, reloading, paging, going Back, changing a
+// filter, and reading the site with JavaScript off.
+//
+// With --measure every query runs in a fresh browser context (nothing cached), and the report
+// gives, per query, the milliseconds from navigation to the results on screen, the requests
+// made, and their bytes as fetched and as gzip (level 6, what a host compressing on the fly
+// sends) would carry them.
+//
+// Every console error or warning, uncaught exception, failed request, HTTP error and request
+// to another origin is recorded in `problems`.
+
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const [base, queriesFile, mode] = process.argv.slice(2);
+if (!base || !queriesFile) {
+  console.error("usage: node check-search.mjs <base URL> <queries JSON file> [--measure]");
+  process.exit(2);
+}
+const measure = mode === "--measure";
+const { queries } = JSON.parse(readFileSync(queriesFile, "utf8"));
+const origin = new URL(base).origin;
+const STEP_TIMEOUT_MS = 20000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+const problems = [];
+const report = { problems };
+
+function watch(page) {
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") {
+      problems.push(`console ${message.type()} on ${page.url()}: ${message.text()}`);
+    }
+  });
+  page.on("pageerror", (error) => problems.push(`uncaught on ${page.url()}: ${error.message}`));
+  page.on("request", (request) => {
+    if (new URL(request.url()).origin !== origin) {
+      problems.push(`request to another origin: ${request.url()}`);
+    }
+  });
+  page.on("requestfailed", (request) => {
+    const error = request.failure()?.errorText;
+    // Navigating away aborts requests still in flight; that is the test moving on.
+    if (error !== "net::ERR_ABORTED") {
+      problems.push(`request failed: ${request.url()}: ${error}`);
+    }
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      problems.push(`HTTP ${response.status()}: ${response.url()}`);
+    }
+  });
+  return page;
+}
+
+async function texts(page, selector) {
+  return page.locator(selector).evaluateAll((nodes) => nodes.map((n) => n.textContent.trim()));
+}
+
+// Waits until the search script has shown the results of what the page asked for.
+async function settled(page) {
+  await page.waitForFunction(() => {
+    const box = document.getElementById("search");
+    const status = document.getElementById("search-status");
+    return box && (box.dataset.shownAt || (status && status.textContent));
+  });
+}
+
+async function seen(page) {
+  return {
+    url: new URL(page.url()).search,
+    status: (await page.locator("#search-status").textContent()).trim(),
+    names: await texts(page, "#search-results .expert-card-title a"),
+    badges: await page
+      .locator("#search-results .expert-card")
+      .evaluateAll((cards) =>
+        cards.map((card) => Array.from(card.querySelectorAll(".badge, .tag"), (b) => b.textContent))
+      ),
+    pages: (await page.locator("#search-pages").isVisible())
+      ? (await page.locator("#search-pages").textContent()).trim()
+      : "",
+    form: await page.evaluate(() => {
+      const form = document.getElementById("q").form;
+      return Object.fromEntries(
+        ["q", "scope", "status", "env", "sort"].map((name) => [name, form.elements[name].value])
+      );
+    }),
+  };
+}
+
+async function measured(query) {
+  const context = await browser.newContext();
+  const page = watch(await context.newPage());
+  const requests = [];
+  page.on("response", async (response) => {
+    try {
+      const body = await response.body();
+      requests.push({
+        path: new URL(response.url()).pathname,
+        bytes: body.length,
+        gzip: gzipSync(body, { level: 6 }).length,
+      });
+    } catch (error) {
+      problems.push(`no body for ${response.url()}: ${error.message}`);
+    }
+  });
+  await page.goto(base + "search.html?" + query);
+  await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+  const shownAt = Number(await page.locator("#search").getAttribute("data-shown-at"));
+  const startedAt = Number(await page.locator("#search").getAttribute("data-started-at"));
+  const result = await seen(page);
+  // Let response bodies finish being read before the context goes.
+  await page.waitForTimeout(50);
+  await context.close();
+  requests.sort((a, b) => (a.path < b.path ? -1 : 1));
+  const sum = (filter, key) =>
+    requests.filter(filter).reduce((total, request) => total + request[key], 0);
+  const isSearchData = (request) => request.path.includes("/search/");
+  return {
+    query: query,
+    status: result.status,
+    first: result.names.slice(0, 3),
+    // From navigation to results on screen, and from the search starting to results on screen.
+    ms: shownAt,
+    searchMs: shownAt - startedAt,
+    requests: requests.length,
+    searchBytes: sum(isSearchData, "bytes"),
+    searchGzip: sum(isSearchData, "gzip"),
+    totalBytes: sum(() => true, "bytes"),
+    totalGzip: sum(() => true, "gzip"),
+    files: requests,
+  };
+}
+
+try {
+  if (measure) {
+    report.measured = [];
+    for (const query of queries) {
+      report.measured.push(await measured(query));
+    }
+  } else {
+    const context = await browser.newContext();
+    const page = watch(await context.newPage());
+    report.queries = {};
+    for (const query of queries) {
+      await page.goto(base + "search.html?" + query);
+      await settled(page);
+      report.queries[query] = await seen(page);
+    }
+
+    // Typing: the URL follows the box without new history entries; reload keeps the query.
+    await page.goto(base + "index.html");
+    await page.goto(base + "search.html");
+    report.historyBefore = await page.evaluate(() => history.length);
+    await page.getByLabel("Search experts").pressSequentially("emal", { delay: 30 });
+    await page.waitForFunction(() => new URLSearchParams(location.search).get("q") === "emal");
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.typed = await seen(page);
+    report.typedHistory = await page.evaluate(() => history.length);
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.reloaded = await seen(page);
+
+    // Paging adds history entries; Back returns to the first page.
+    await page.goto(base + "search.html?q=meeting");
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.firstPage = await seen(page);
+    await page.locator("#search-pages a[rel=next]").click();
+    await page.waitForFunction(() => new URLSearchParams(location.search).get("page") === "2");
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.secondPage = await seen(page);
+    await page.goBack();
+    await page.waitForFunction(() => !new URLSearchParams(location.search).get("page"));
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.backToFirst = await seen(page);
+
+    // A filter narrows the results and goes into the URL.
+    await page.locator("#status").selectOption("deprecated");
+    await page.waitForFunction(() => new URLSearchParams(location.search).get("status"));
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    report.filtered = await seen(page);
+
+    // The results are reachable from the keyboard: Tab from the box reaches the first result
+    // after the filters.
+    await page.goto(base + "search.html?q=tictactoe");
+    await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
+    await page.locator("#sort").focus();
+    await page.keyboard.press("Tab");
+    report.tabbedTo = await page.evaluate(() => document.activeElement.textContent.trim());
+    await context.close();
+
+    // Without JavaScript the search page leads to listings that need none.
+    const noScript = await browser.newContext({ javaScriptEnabled: false });
+    const plain = watch(await noScript.newPage());
+    await plain.goto(base + "search.html?q=email");
+    report.noScript = {
+      notice: (await plain.locator("noscript p").textContent()).trim(),
+      scopeLinks: await plain.locator("main a[href*='scopes/']").count(),
+    };
+    await plain.locator("noscript a").click();
+    await plain.waitForURL(/browse\/index\.html$/);
+    report.noScript.browseHeadings = await texts(plain, "h1, h2");
+    await plain.locator("nav[aria-label='Experts by first character'] a", { hasText: /^T$/ }).click();
+    await plain.waitForURL(/browse\/experts-t\.html$/);
+    report.noScript.letterTitle = (await plain.locator("h1").textContent()).trim();
+    report.noScript.letterNames = await texts(plain, ".expert-card-title a");
+    await noScript.close();
+  }
+} catch (error) {
+  problems.push(`step failed: ${error.message.split("\n")[0]}`);
+} finally {
+  await browser.close();
+}
+
+process.stdout.write(JSON.stringify(report, null, 2) + "\n");

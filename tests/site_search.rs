@@ -1,0 +1,358 @@
+//! The search index and the listings that work without JavaScript, read from a real build:
+//! what the index holds, that its counts are whole, that its bytes do not depend on threads,
+//! and that the listings show every expert once, in natural order, in pages of bounded size.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use common::TestRegistry;
+use serde_json::{Value, json};
+
+fn write_expert(registry: &TestRegistry, name: &str, description: &str, extra: &str) {
+    registry.file(
+        &format!("{name}/1.0.0.toml"),
+        format!(
+            "[experts.\"{name}\"]\nversion = \"1.0.0\"\ndescription = \"{description}\"\ninstruction = \"Do the work.\"\n{extra}"
+        ),
+    );
+}
+
+fn read_json(out: &Path, path: &str) -> Value {
+    let bytes = fs::read(out.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The index as the search script reads it.
+struct Index {
+    out: std::path::PathBuf,
+    manifest: Value,
+}
+
+impl Index {
+    fn open(out: &Path) -> Index {
+        Index {
+            out: out.to_owned(),
+            manifest: read_json(out, "search/index.json"),
+        }
+    }
+
+    /// The shard that holds `term`, found as the script finds it.
+    fn shard_for(&self, term: &str) -> Value {
+        let split: Vec<&str> = self.manifest["split"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let chars: Vec<char> = term.chars().collect();
+        let mut length = 2.min(chars.len());
+        let mut key: String = chars[..length].iter().collect();
+        while split.contains(&key.as_str()) && chars.len() > length {
+            length += 1;
+            key = chars[..length].iter().collect();
+        }
+        let stem = if key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            key.clone()
+        } else {
+            let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+            format!("u-{hex}")
+        };
+        read_json(&self.out, &format!("search/t/{stem}.json"))
+    }
+
+    /// The experts listed under `term`, field by field, as numbers.
+    fn postings(&self, term: &str) -> BTreeMap<String, Vec<u64>> {
+        let lists = self.shard_for(term)[term].clone();
+        let lists = lists
+            .as_object()
+            .unwrap_or_else(|| panic!("no term {term}"));
+        lists
+            .iter()
+            .map(|(field, gaps)| {
+                let mut id = 0;
+                let ids = gaps
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|gap| {
+                        id += gap.as_u64().unwrap();
+                        id
+                    })
+                    .collect();
+                (field.clone(), ids)
+            })
+            .collect()
+    }
+
+    fn record(&self, id: u64) -> Value {
+        let per_file = self.manifest["records"].as_u64().unwrap();
+        read_json(&self.out, &format!("search/r/{}.json", id / per_file))[(id % per_file) as usize]
+            .clone()
+    }
+
+    fn names(&self, ids: &[u64]) -> Vec<String> {
+        ids.iter()
+            .map(|id| self.record(*id)[0].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[test]
+fn a_word_in_thousands_of_experts_lists_every_one_and_stays_small() {
+    let registry = TestRegistry::empty();
+    for n in 0..2500 {
+        let description = if n % 2 == 0 {
+            "Plans the meeting"
+        } else {
+            "Writes notes"
+        };
+        write_expert(&registry, &format!("expert-{n}"), description, "");
+    }
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let index = Index::open(&out);
+    assert_eq!(index.manifest["experts"], 2500);
+    let meeting = index.postings("meeting");
+    assert_eq!(meeting.keys().collect::<Vec<_>>(), ["d"]);
+    assert_eq!(meeting["d"].len(), 1250, "no word is cut short");
+    let expert = index.postings("expert");
+    assert_eq!(expert["n"].len(), 2500);
+    // Numbered in natural order: expert-2 before expert-10.
+    assert_eq!(
+        index.names(&[0, 1, 2, 10]),
+        ["expert-0", "expert-1", "expert-2", "expert-10"]
+    );
+    for entry in fs::read_dir(out.join("search/t")).unwrap() {
+        let entry = entry.unwrap();
+        let size = entry.metadata().unwrap().len();
+        assert!(size < 80 * 1024, "{:?} is {size} bytes", entry.path());
+    }
+}
+
+#[test]
+fn names_scopes_categories_variables_and_statuses_are_indexed() {
+    let registry = TestRegistry::empty();
+    write_expert(
+        &registry,
+        "@acme/code-reviewer",
+        "Reviews the code of a pull request",
+        "tags = [\"coding\", \"code-review\"]\n[experts.\"@acme/code-reviewer\".skills.\"@perstack/base\"]\ntype = \"mcpStdioSkill\"\ncommand = \"npx\"\npackageName = \"@perstack/base\"\nrequiredEnv = [\"GITHUB_TOKEN\"]\n",
+    );
+    write_expert(&registry, "@acme/old", "Old crawler for the code", "");
+    registry.file(
+        "@acme/old/expert.toml",
+        "[versions.\"1.0.0\"]\nstatus = \"disabled\"\nreason = \"Broken\"\n",
+    );
+    write_expert(&registry, "tic-tac-toe", "Plays a game", "");
+    write_expert(&registry, "summariser", "Summarise long threads", "");
+    registry.file(
+        "summariser/expert.toml",
+        "[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"Use @acme/digest\"\n",
+    );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let index = Index::open(&out);
+    // 0 @acme/code-reviewer, 1 @acme/old, 2 summariser, 3 tic-tac-toe
+    let ids = |term: &str, field: &str| index.postings(term)[field].clone();
+    assert_eq!(ids("code", "n"), [0], "the name is its best field");
+    assert_eq!(ids("code", "d"), [1]);
+    assert_eq!(ids("coding", "t"), [0]);
+    assert_eq!(ids("review", "t"), [0]);
+    assert_eq!(ids("github", "e"), [0]);
+    assert_eq!(ids("token", "e"), [0]);
+    assert_eq!(ids("acme", "s"), [0, 1]);
+    assert_eq!(ids("@acme", "x"), [0, 1]);
+    assert_eq!(ids("!unscoped", "x"), [2, 3]);
+    assert_eq!(ids("!env", "x"), [0]);
+    assert_eq!(ids("!disabled", "x"), [1]);
+    assert_eq!(ids("!deprecated", "x"), [2]);
+    assert_eq!(ids("summarise", "d"), [2]);
+    assert!(
+        index.shard_for("the").get("the").is_none(),
+        "stop words are not indexed from descriptions"
+    );
+    assert_eq!(
+        index.record(0),
+        json!([
+            "@acme/code-reviewer",
+            "1.0.0",
+            "available",
+            1,
+            "Reviews the code of a pull request"
+        ])
+    );
+    assert_eq!(index.record(1)[2], "disabled");
+    assert_eq!(index.record(2)[2], "deprecated");
+    assert_eq!(
+        index.manifest["weights"],
+        json!({"n": 8, "s": 5, "t": 4, "e": 3, "d": 1})
+    );
+    assert!(
+        index.manifest["stop"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("for"))
+    );
+
+    // Exact names, full or local, with or without separators, find their expert.
+    let buckets = index.manifest["buckets"].as_u64().unwrap();
+    let fnv1a = |text: &str| {
+        text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        })
+    };
+    for (key, id) in [
+        ("tictactoe", 3),
+        ("@acme/codereviewer", 0),
+        ("codereviewer", 0),
+    ] {
+        let bucket = u64::from(fnv1a(key)) % buckets;
+        let names = read_json(&out, &format!("search/k/{bucket}.json"));
+        assert_eq!(names[key], json!([id]), "{key}");
+    }
+}
+
+/// Every file below `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn the_index_and_listings_are_the_same_bytes_whatever_the_thread_count() {
+    let registry = TestRegistry::empty();
+    for n in 0..300 {
+        let name = if n % 3 == 0 {
+            format!("tool-{n}")
+        } else {
+            format!("@org-{}/agent-{n}", n % 17)
+        };
+        write_expert(
+            &registry,
+            &name,
+            &format!("Handles case {n} of the queue"),
+            "tags = [\"ops\"]\n",
+        );
+    }
+    let mut trees = Vec::new();
+    for threads in ["1", "3"] {
+        let out = format!("out-{threads}");
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(["build", "--quiet", "--no-cache", "--out", &out])
+            .current_dir(registry.root())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+        let files = tree(&registry.root().join(&out));
+        let site: BTreeMap<String, Vec<u8>> = files
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("search/") || path.starts_with("browse/"))
+            .collect();
+        assert!(site.len() > 20);
+        trees.push(site);
+    }
+    assert!(trees[0] == trees[1], "the bytes depend on the thread count");
+}
+
+#[test]
+fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
+    let registry = TestRegistry::empty();
+    for n in 0..250 {
+        write_expert(&registry, &format!("expert-{n}"), "Does a thing", "");
+    }
+    for n in [2, 10, 1] {
+        write_expert(&registry, &format!("@org-{n}/alpha"), "Does a thing", "");
+    }
+    write_expert(&registry, "9lives", "Does a thing", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let page = |path: &str| fs::read_to_string(out.join(path)).unwrap();
+    let names = |html: &str| -> Vec<String> {
+        html.split("<h2 class=\"expert-card-title\"><a href=\"")
+            .skip(1)
+            .map(|rest| {
+                let text = &rest[rest.find("\">").unwrap() + 2..];
+                text[..text.find("</a>").unwrap()].to_owned()
+            })
+            .collect()
+    };
+
+    let index = page("browse/index.html");
+    for link in [
+        "href=\"../browse/experts-0-9.html\">0-9</a> <span class=\"count\">1</span>",
+        "href=\"../browse/experts-a.html\">A</a> <span class=\"count\">3</span>",
+        "href=\"../browse/experts-e.html\">E</a> <span class=\"count\">250</span>",
+        "href=\"../browse/scopes-o.html\">O</a> <span class=\"count\">3</span>",
+        "<a href=\"../scopes/unscoped/index.html\">251 experts without a scope</a>",
+    ] {
+        assert!(index.contains(link), "{link}\n{index}");
+    }
+
+    // Three pages of E, 100 at most each, every expert once, expert-2 before expert-10.
+    let mut listed = Vec::new();
+    for path in [
+        "browse/experts-e.html",
+        "browse/experts-e-2.html",
+        "browse/experts-e-3.html",
+    ] {
+        let html = page(path);
+        let on_page = names(&html);
+        assert!(on_page.len() <= 100, "{path}");
+        listed.extend(on_page);
+    }
+    assert!(!out.join("browse/experts-e-4.html").exists());
+    let expected: Vec<String> = (0..250).map(|n| format!("expert-{n}")).collect();
+    assert_eq!(listed, expected);
+    let second = page("browse/experts-e-2.html");
+    assert!(second.contains("101 to 200 of 250, in name order; page 2 of 3."));
+    assert!(second.contains("<a href=\"../browse/experts-e.html\" rel=\"prev\">"));
+    assert!(second.contains("<a href=\"../browse/experts-e-3.html\" rel=\"next\">"));
+
+    // Experts are listed by their name without the scope.
+    assert_eq!(
+        names(&page("browse/experts-a.html")),
+        ["@org-1/alpha", "@org-2/alpha", "@org-10/alpha"]
+    );
+    assert_eq!(names(&page("browse/experts-0-9.html")), ["9lives"]);
+    let scopes = page("browse/scopes-o.html");
+    let order: Vec<usize> = ["@org-1<", "@org-2<", "@org-10<"]
+        .iter()
+        .map(|s| scopes.find(s).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "natural order");
+
+    // The search page links to the listings instead of listing every scope, and its form
+    // works as a plain GET form.
+    let search = page("search.html");
+    assert!(!search.contains("@org-10"));
+    assert!(search.contains("<noscript><p class=\"notice\">Search runs in your browser and needs JavaScript. Without it, <a href=\"browse/index.html\">browse every expert by name and every scope</a>.</p></noscript>"));
+    assert!(search.contains("<a href=\"browse/experts-e.html\">E</a>"));
+    assert!(search.contains("<a href=\"browse/index.html#scopes\">scopes by name</a>"));
+    assert!(search.contains("action=\"search.html\" method=\"get\""));
+    for field in ["q", "scope", "status", "env", "sort"] {
+        assert!(search.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+}
