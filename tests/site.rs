@@ -333,7 +333,7 @@ fn an_expert_page_shows_what_a_user_needs_before_running_it() {
     ));
     let old = fs::read(registry.data().join("@acme/researcher/1.0.0.toml")).unwrap();
     let old = blake3::hash(&old).to_hex().to_string();
-    assert!(researcher.contains(&format!("<tr id=\"v1.0.0\">\n        <th scope=\"row\"><a class=\"version\" href=\"../../../experts/@acme/researcher/1.0.0.html\">1.0.0</a></th>\n        <td><span class=\"badge badge-deprecated\">deprecated</span><p class=\"reason\">Use 1.1.0</p></td>\n        <td><span class=\"muted\">not recorded</span></td>\n        <td><a href=\"../../../v1/blobs/{}/{old}.toml\" aria-label=\"Raw file of 1.0.0, ", &old[..2])));
+    assert!(researcher.contains(&format!("<tr id=\"v1.0.0\">\n        <th scope=\"row\"><a class=\"version\" href=\"../../../experts/@acme/researcher/1.0.0.html\">1.0.0</a></th>\n        <td><span class=\"badge badge-deprecated\">deprecated</span><p class=\"reason\">Use 1.1.0</p></td>\n        <td><span class=\"muted\">not recorded</span></td>\n        <td><a href=\"../../../v1/blobs/{}/{old}.toml\">raw file</a> <span class=\"muted\">", &old[..2])));
     assert!(researcher.contains("<tr id=\"v1.1.0\" class=\"shown\">"));
     assert!(researcher.contains("<span class=\"tag\">latest</span>"));
     assert!(researcher.contains(

@@ -1,8 +1,10 @@
 //! The website in a real browser: the sample registry is built, served on 127.0.0.1 from a
 //! sub-path by a static file server, and walked in Debian's headless Chromium by
-//! `tests/browser/check-site.mjs` (playwright-core). That script reports what it saw as JSON;
-//! the expectations live here. Screenshots of the home and an expert page, at phone and desktop
-//! widths, are saved in `target/test-artifacts/`.
+//! `tests/browser/check-site.mjs` (playwright-core, axe-core). A second build of the sample,
+//! with `[site] url` set and a scope of 150 more experts, is served beside it by a server that
+//! answers missing addresses with that registry's `404.html`, as static hosts do. The script
+//! reports what it saw as JSON; the expectations live here. Screenshots of every page type, at
+//! phone and desktop widths, are saved in `target/test-artifacts/`.
 //!
 //! CI installs Chromium and the script's npm packages (`.ci/run`); there, a missing tool fails
 //! the test. Elsewhere the test is skipped, loudly, when a tool is missing.
@@ -47,37 +49,102 @@ struct Server {
     port: u16,
 }
 
+/// Python's static file server, except that a missing address below a directory holding a
+/// `404.html` is answered with that page and status 404, as Netlify, Cloudflare Pages and
+/// nginx's `error_page` do. It prints the port the system gave it.
+const SERVER: &str = r#"
+import functools, http.server, os, sys
+root = sys.argv[1]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def send_error(self, code, message=None, explain=None):
+        site = self.path.lstrip("/").split("/", 1)[0]
+        page = os.path.join(root, site, "404.html")
+        if code != 404 or not site or not os.path.isfile(page):
+            return super().send_error(code, message, explain)
+        with open(page, "rb") as f:
+            body = f.read()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
 impl Server {
-    /// Serves `dir` on a port the system picks; python reports the port it was given.
+    /// Serves `dir` on a port the system picks.
     fn start(dir: &Path) -> Server {
         let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
+            .args(["-u", "-c", SERVER])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start python3 -m http.server");
+            .expect("start python3");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
         let port = line
-            .split_whitespace()
-            .skip_while(|word| *word != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected server banner: {line:?}"));
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected server output: {line:?}"));
         Server { child, port }
     }
+}
+
+/// Copies the directory tree `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The sample registry as deployed at `https://registry.example.com/hosted/`, with a scope of
+/// 150 experts, more than one page of a listing holds.
+fn build_hosted(temp: &Path, sample: &Path) {
+    let data = temp.join("hosted-data");
+    copy_tree(sample, &data);
+    let settings = std::fs::read_to_string(data.join("registry.toml")).unwrap();
+    std::fs::write(
+        data.join("registry.toml"),
+        format!("{settings}\n[site]\nurl = \"https://registry.example.com/hosted/\"\n"),
+    )
+    .unwrap();
+    for n in 1..=150 {
+        let name = format!("@bulk/worker-{n}");
+        let dir = data.join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("1.0.0.toml"),
+            format!("[experts.\"{name}\"]\nversion = \"1.0.0\"\ndescription = \"Bulk worker number {n}\"\ninstruction = \"Work.\"\n"),
+        )
+        .unwrap();
+    }
+    common::run_in(
+        temp,
+        &[
+            "build",
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            "hosted",
+        ],
+    )
+    .expect_code(0);
 }
 
 impl Drop for Server {
@@ -108,6 +175,7 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         ],
     )
     .expect_code(0);
+    build_hosted(temp.path(), &sample);
     let server = Server::start(temp.path());
     let artifacts = Path::new(MANIFEST_DIR).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -116,9 +184,11 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         .arg(Path::new(MANIFEST_DIR).join("tests/browser/check-site.mjs"))
         .arg(format!("http://127.0.0.1:{}/registry/", server.port))
         .arg(&artifacts)
+        .arg(format!("http://127.0.0.1:{}/hosted/", server.port))
         .env("CHROMIUM", chromium())
         .output()
         .expect("run node");
+    let port = server.port;
     drop(server);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
@@ -153,7 +223,6 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
 
     // Searching from the home page finds the expert, and typing narrows the results.
     assert_eq!(seen["searchResults"], json!(["@acme/researcher"]));
-    assert_eq!(seen["searchStatus"], "1 expert matches.");
     assert_eq!(seen["typedResults"], json!(["@mailcraft/email-composer"]));
 
     // The expert page opened from the results.
@@ -163,11 +232,12 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         json!([
             "Run it",
             "Environment variables it requires",
+            "Instruction",
             "Versions",
             "Skills",
             "Delegates",
             "Used by",
-            "Definition 1.2.3",
+            "Definition file 1.2.3",
             "Verify it"
         ])
     );
@@ -175,6 +245,62 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         seen["command"],
         "npx perstack run @acme/researcher@1.2.3 \"...\""
     );
+    // Without [site] url, the script fills in the address the page was served from.
+    assert_eq!(
+        seen["config"],
+        format!("perstackApiBaseUrl = \"http://127.0.0.1:{port}/registry\"")
+    );
+    assert_eq!(seen["configNoteHidden"], true);
+    // The command is set at body size at least.
+    let sizes = seen["commandFontSize"].as_array().unwrap();
+    let px = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .trim_end_matches("px")
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert!(px(&sizes[0]) >= px(&sizes[1]), "{sizes:?}");
+    assert_eq!(
+        seen["instructionHeadings"],
+        json!(["Workflow", "Guidelines"])
+    );
+    assert_eq!(
+        seen["versionLinks"],
+        json!(["2.0.0-beta.1", "1.2.3", "1.2.0", "1.0.0"])
+    );
+    assert_eq!(
+        seen["dates"],
+        json!([
+            ["2026-04-26", "2026-04-26T18:59:00Z"],
+            ["2026-03-27", "2026-03-27T14:46:00Z"],
+            ["2026-03-02", "2026-03-02T14:20:00Z"],
+            ["2026-01-25", "2026-01-25T10:46:00Z"]
+        ])
+    );
+    assert_eq!(
+        seen["copyLabels"],
+        json!(["Copy the perstack.toml line", "Copy the command"])
+    );
+    assert_eq!(seen["copied"], seen["command"]);
+    assert_eq!(seen["copyStatus"], "Copied.");
+
+    // The page of an older version.
+    assert_eq!(seen["versionTitle"], "@acme/researcher 1.0.0");
+    assert_eq!(
+        seen["versionFacts"],
+        json!(["Status deprecated", "Published 2026-01-25"])
+    );
+    assert_eq!(
+        seen["versionNotice"],
+        "1.0.0 is deprecated: Crawls whole sites with Firecrawl and can use thousands of credits per run; use 1.2.0 or later"
+    );
+    assert_eq!(
+        seen["versionCommand"],
+        "npx perstack run @acme/researcher@1.0.0 \"...\""
+    );
+    assert_eq!(seen["versionInlineCode"], json!([]));
+    assert_eq!(seen["versionPhoneOverflow"], 0);
     assert_eq!(
         seen["versionRows"],
         json!([
@@ -204,15 +330,53 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
     assert_eq!(seen["delegateUsedBy"], json!(["@acme/researcher"]));
     assert_eq!(seen["focusOutline"], "Skip to content: solid 3px");
 
-    // Without JavaScript the search page still lists every scope.
     assert_eq!(
-        seen["scopesWithoutScript"],
-        json!(["@acme", "@mailcraft", "@perstack", "without a scope"])
+        seen["configWithoutScript"],
+        "perstackApiBaseUrl = \"https://registry.example.com\""
+    );
+    assert_eq!(seen["configNoteWithoutScript"], true);
+    assert_eq!(seen["copyButtonsWithoutScript"], 0);
+
+    // The registry deployed with [site] url.
+    assert_eq!(
+        seen["hostedConfig"],
+        "perstackApiBaseUrl = \"https://registry.example.com/hosted\""
     );
     assert_eq!(
-        seen["noScriptNotice"],
-        "Search runs in your browser and needs JavaScript. Every scope is listed below."
+        seen["scopeCount"],
+        "Experts 1 to 100 of 150, in name order; page 1 of 2."
     );
+    let first = seen["scopeFirst"].as_array().unwrap();
+    assert_eq!(first.len(), 100);
+    assert_eq!(
+        first[..3],
+        [
+            json!("@bulk/worker-1"),
+            json!("@bulk/worker-2"),
+            json!("@bulk/worker-3")
+        ]
+    );
+    assert_eq!(first[99], "@bulk/worker-100");
+    assert_eq!(seen["scopePages"], json!(["Page 1", "Page 2", "Next page"]));
+    let second = seen["scopeSecond"].as_array().unwrap();
+    assert_eq!(second.len(), 50);
+    assert_eq!(second[0], "@bulk/worker-101");
+    assert_eq!(seen["scopeSecondCurrent"], "Page 2");
+    // 404.html served for a missing address three directories down still finds its styles,
+    // icon, search and home page.
+    assert_eq!(seen["notFoundStatus"], 404);
+    assert_eq!(seen["notFoundTitle"], "Page not found");
+    assert_eq!(seen["notFoundStyled"], "solid");
+    assert_eq!(seen["notFoundIcon"], true, "the icon loads");
+    assert_eq!(seen["notFoundSearch"], "hosted/search.html?q=researcher");
+    assert_eq!(seen["notFoundHome"], "hosted/index.html");
+
+    // axe-core finds nothing on any page type, in either colour scheme, at either width.
+    let axe = seen["axe"].as_object().unwrap();
+    assert_eq!(axe.len(), 2 * 2 * 8, "{axe:?}");
+    for (page, violations) in axe {
+        assert_eq!(violations, &json!([]), "axe-core on {page}");
+    }
 
     // WCAG AA asks for 4.5:1 for body text.
     let contrast = seen["contrast"].as_object().unwrap();
@@ -232,6 +396,12 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
         "home-phone",
         "expert-desktop",
         "expert-phone",
+        "version-desktop",
+        "version-phone",
+        "scope-desktop",
+        "scope-phone",
+        "404-desktop",
+        "404-phone",
     ] {
         let bytes = std::fs::read(artifacts.join(format!("{shot}.png"))).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{shot} is not a PNG");

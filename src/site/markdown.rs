@@ -11,8 +11,9 @@
 //! - an image is never loaded (the page's Content-Security-Policy allows no outside images, and
 //!   a registry should not make readers' browsers call hosts an author picked): it becomes a link
 //!   to the image, with its alt text, or just the alt text;
-//! - headings move below the section that holds the instruction and never skip a level, so the
-//!   page keeps one `h1` and an outline screen readers can follow.
+//! - headings move below the section that holds the instruction (the instruction's highest
+//!   level becomes `h3`) and never skip a level, so the page keeps one `h1` and an outline
+//!   screen readers can follow.
 //!
 //! Heading ids, footnotes and task-list checkboxes are not enabled: each would put markup or ids
 //! chosen by the author into the page.
@@ -28,7 +29,19 @@ const SECTION_LEVEL: u8 = 2;
 /// the page (see the module documentation).
 pub fn html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    let events = Sanitize::new(Parser::new_ext(markdown, options));
+    let parsed: Vec<Event<'_>> = Parser::new_ext(markdown, options).collect();
+    let top = parsed
+        .iter()
+        .filter_map(|event| match event {
+            Event::Start(Tag::Heading { level, .. }) => Some(*level as u8),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(1);
+    let events = Sanitize::new(
+        parsed.into_iter(),
+        SECTION_LEVEL + 1 - top.min(SECTION_LEVEL + 1),
+    );
     let mut out = String::with_capacity(markdown.len() + markdown.len() / 4);
     pulldown_cmark::html::push_html(&mut out, events);
     out
@@ -47,6 +60,9 @@ struct Sanitize<'a, I: Iterator<Item = Event<'a>>> {
     events: std::iter::Peekable<I>,
     /// Links and images still open, innermost last.
     opened: Vec<Opened>,
+    /// What is added to a heading's level: the instruction's highest level becomes the one
+    /// below the section's.
+    shift: u8,
     /// The level the last heading was given.
     last_heading: u8,
     /// The level the open heading was given, which its end must repeat.
@@ -56,10 +72,11 @@ struct Sanitize<'a, I: Iterator<Item = Event<'a>>> {
 }
 
 impl<'a, I: Iterator<Item = Event<'a>>> Sanitize<'a, I> {
-    fn new(events: I) -> Self {
+    fn new(events: I, shift: u8) -> Self {
         Sanitize {
             events: events.peekable(),
             opened: Vec::new(),
+            shift,
             last_heading: SECTION_LEVEL,
             open_heading: None,
             pending: None,
@@ -93,7 +110,7 @@ impl<'a, I: Iterator<Item = Event<'a>>> Sanitize<'a, I> {
     }
 
     fn heading(&mut self, level: HeadingLevel) -> Event<'a> {
-        let wanted = (level as u8).saturating_add(SECTION_LEVEL);
+        let wanted = (level as u8).saturating_add(self.shift);
         let given = wanted
             .min(self.last_heading + 1)
             .clamp(SECTION_LEVEL + 1, 6);
@@ -247,6 +264,10 @@ mod tests {
             "<h3>Role</h3>\n<h4>Steps</h4>\n<h4>Rules</h4>\n<h5>Deep</h5>\n<h3>Again</h3>\n"
         );
         assert_eq!(html("#### Late start\n"), "<h3>Late start</h3>\n");
+        assert_eq!(
+            html("## Workflow\n\n### Step\n\n## Guidelines\n"),
+            "<h3>Workflow</h3>\n<h4>Step</h4>\n<h3>Guidelines</h3>\n"
+        );
         assert_eq!(
             html("# Role {#versions .x}\n"),
             "<h3>Role {#versions .x}</h3>\n"
