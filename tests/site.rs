@@ -645,27 +645,6 @@ fn no_site_builds_only_the_api() {
 }
 
 #[test]
-fn search_shards_find_experts_by_name_scope_and_description() {
-    let registry = TestRegistry::valid();
-    registry.run(&["build"]).expect_code(0);
-    let out = registry.out();
-    let read = |path: &str| -> serde_json::Value {
-        serde_json::from_slice(&fs::read(out.join(path)).unwrap()).unwrap()
-    };
-    let manifest = read("search/index.json");
-    assert_eq!(manifest["experts"], 3);
-    assert_eq!(manifest["shards"]["se"], "search/se.json");
-    let shard = read("search/se.json");
-    assert_eq!(
-        shard["experts"],
-        serde_json::json!([["@acme/searcher", "1.0.0", "Test expert @acme/searcher"]])
-    );
-    assert_eq!(shard["terms"]["searcher"], serde_json::json!([0, 4]));
-    let acme = read("search/ac.json");
-    assert_eq!(acme["terms"]["acme"], serde_json::json!([0, 3, 1, 3]));
-}
-
-#[test]
 fn unchanged_expert_pages_are_not_rendered_again_unless_missing_or_asked() {
     let registry = TestRegistry::valid();
     registry.run(&["build"]).expect_code(0);
