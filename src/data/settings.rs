@@ -372,4 +372,36 @@ mod tests {
             assert!(check_site_url(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_bad_site_url_is_reported_at_its_place() {
+        let path = Path::new("registry.toml");
+        let mut problems = Vec::new();
+        let settings = parse(
+            path,
+            b"name = \"R\"\n[site]\nurl = \"ftp://example.com/\"\nlink = \"x\"\n",
+            &mut problems,
+        );
+        assert_eq!(settings.site_url, None);
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "registry.toml:4:1: error: unknown field `link` in [site]",
+                "registry.toml:3:7: error: url \"ftp://example.com/\" is not an http or https address: write the address the registry is published at, like \"https://registry.example.com/\"",
+            ]
+        );
+
+        let mut problems = Vec::new();
+        let settings = parse(
+            path,
+            b"[site]\nurl = \"https://example.com/r\"\n",
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            settings.site_url.unwrap().as_str(),
+            "https://example.com/r/"
+        );
+    }
 }
