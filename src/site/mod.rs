@@ -434,7 +434,7 @@ impl<'a> Site<'a> {
     fn scope(&self, scope: &str, number: usize) -> Result<(String, Vec<u8>), SiteError> {
         let all = &self.scopes[scope];
         let pages = page_count(all.len());
-        let first = (number - 1) * SCOPE_PAGE_SIZE;
+        let first = number.saturating_sub(1) * SCOPE_PAGE_SIZE;
         let experts: Vec<Summary> = all
             .iter()
             .skip(first)
@@ -637,6 +637,36 @@ fn recent_list(input: &SiteInput<'_>) -> Result<Recent, SiteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_navigation_shows_the_ends_and_the_pages_around_the_current_one() {
+        let shown = |current, pages| -> Vec<String> {
+            page_links(current, pages, |n| format!("{n}.html"))
+                .into_iter()
+                .map(|link| match (link.href, link.current) {
+                    (None, _) => "…".to_owned(),
+                    (Some(_), true) => format!("[{}]", link.number),
+                    (Some(href), false) => {
+                        assert_eq!(href, format!("{}.html", link.number));
+                        link.number.to_string()
+                    }
+                })
+                .collect()
+        };
+        assert_eq!(shown(1, 2), ["[1]", "2"]);
+        assert_eq!(
+            shown(5, 20),
+            ["1", "2", "3", "4", "[5]", "6", "7", "8", "…", "20"]
+        );
+        assert_eq!(
+            shown(10, 20),
+            ["1", "…", "7", "8", "9", "[10]", "11", "12", "13", "…", "20"]
+        );
+        assert_eq!(shown(20, 20), ["1", "…", "17", "18", "19", "[20]"]);
+        assert_eq!(page_count(0), 1);
+        assert_eq!(page_count(SCOPE_PAGE_SIZE), 1);
+        assert_eq!(page_count(SCOPE_PAGE_SIZE + 1), 2);
+    }
 
     #[test]
     fn files_are_written_in_waves_so_nothing_links_ahead() {

@@ -1,7 +1,9 @@
-//! Remembers what each expert page was rendered from, so unchanged pages are not rendered again.
+//! Remembers what each expert and version page was rendered from, so unchanged pages are not
+//! rendered again.
 //!
-//! Rendering an expert page means reading and highlighting its definition, most of the site's
-//! work in a large registry, and almost every page is the same as last time. A page's
+//! Rendering an expert or version page means reading its definition, highlighting it and
+//! rendering its instruction, most of the site's work in a large registry, and almost every page
+//! is the same as last time. A page's
 //! key (`Site::page_key` in this folder's module) is the hash of everything the page shows. The cache
 //! maps each page to the key it was last written with; a page whose key is unchanged and whose
 //! file still exists is skipped. Like the build cache it lives in the build's state directory

@@ -499,3 +499,51 @@ pub fn used_by(
     }
     used_by
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_as_people_count() {
+        let mut names = vec![
+            "expert-10",
+            "expert-2",
+            "expert-1",
+            "expert-02",
+            "expert",
+            "expert-1a",
+            "b-1",
+            "expert-100",
+            "expert-9-x",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "b-1",
+                "expert",
+                "expert-1",
+                "expert-1a",
+                "expert-02",
+                "expert-2",
+                "expert-9-x",
+                "expert-10",
+                "expert-100",
+            ]
+        );
+        assert_eq!(natural_cmp("a-007", "a-7"), "a-007".cmp("a-7"));
+        assert_eq!(natural_cmp("x", "x"), Ordering::Equal);
+    }
+
+    #[test]
+    fn pages_have_stable_paths() {
+        let name = ExpertName::parse("@acme/researcher").unwrap();
+        assert_eq!(
+            version_page_path(&name, "1.2.0-beta.1"),
+            "experts/@acme/researcher/1.2.0-beta.1.html"
+        );
+        assert_eq!(scope_page_path("@acme", 1), "scopes/@acme/index.html");
+        assert_eq!(scope_page_path("@acme", 3), "scopes/@acme/3.html");
+    }
+}
