@@ -421,6 +421,19 @@ fn every_version_has_a_page_with_its_status_tags_and_date() {
 }
 
 #[test]
+fn a_version_with_build_metadata_is_linked_with_its_plus_encoded() {
+    let registry = TestRegistry::empty();
+    registry.version("tool", "1.0.0+build.5", "");
+    registry.run(&["build"]).expect_code(0);
+    let out = registry.out();
+    assert!(out.join("experts/tool/1.0.0+build.5.html").is_file());
+    let expert = page(&out, "experts/tool/index.html");
+    assert!(expert.contains(
+        "<a class=\"version\" href=\"../../experts/tool/1.0.0%2Bbuild.5.html\">1.0.0+build.5</a>"
+    ));
+}
+
+#[test]
 fn the_instruction_is_rendered_from_markdown_with_nothing_hostile_left() {
     let registry = TestRegistry::empty();
     registry.file(

@@ -28,6 +28,12 @@ pub fn version_page_path(name: &ExpertName, version: &str) -> String {
     format!("experts/{name}/{version}.html")
 }
 
+/// The link to a version's page. A `+` (build metadata, `1.0.0+build.5`) is written `%2B`:
+/// S3 and some CDNs read a literal `+` in a path as a space, and every host decodes `%2B`.
+pub fn version_page_href(name: &ExpertName, version: &str) -> String {
+    version_page_path(name, version).replace('+', "%2B")
+}
+
 /// The scope an expert is listed under: `@acme`, or [`UNSCOPED`].
 pub fn scope_of(name: &ExpertName) -> &str {
     name.scope().unwrap_or(UNSCOPED)
@@ -314,7 +320,7 @@ pub fn version_view(
         .map(ToString::to_string)
         .filter(|latest| *latest != version.record.version)
         .map(|latest| Link {
-            href: version_page_path(&expert.name, &latest),
+            href: version_page_href(&expert.name, &latest),
             text: latest,
         });
     Ok(VersionView {
@@ -366,7 +372,7 @@ fn definition_view(
         blake3: record.blake3.to_hex(),
         blob_href: index::blob_path(&record.blake3),
         blob_name: format!("{}.toml", record.blake3.to_hex()),
-        href: version_page_path(&expert.name, &record.version),
+        href: version_page_href(&expert.name, &record.version),
     })
 }
 
@@ -411,7 +417,7 @@ fn version_rows(
                 published: PublishedAt::of(published),
                 blake3: record.blake3.to_hex(),
                 size: record.size,
-                href: version_page_path(&expert.name, &record.version),
+                href: version_page_href(&expert.name, &record.version),
                 blob_href: index::blob_path(&record.blake3),
                 shown: record.version == shown.record.version,
             }
@@ -459,7 +465,7 @@ fn delegate_links(version: &PublishedVersion) -> Vec<Link> {
             let key = ExpertKey::parse(&delegate.key).ok()?;
             // A pinned version links to that version's page.
             let href = match &key.selector {
-                Selector::Version(version) => version_page_path(&key.name, &version.to_string()),
+                Selector::Version(version) => version_page_href(&key.name, &version.to_string()),
                 _ => expert_page_path(&key.name),
             };
             Some(Link {
@@ -542,6 +548,10 @@ mod tests {
         assert_eq!(
             version_page_path(&name, "1.2.0-beta.1"),
             "experts/@acme/researcher/1.2.0-beta.1.html"
+        );
+        assert_eq!(
+            version_page_href(&name, "1.0.0+build.5"),
+            "experts/@acme/researcher/1.0.0%2Bbuild.5.html"
         );
         assert_eq!(scope_page_path("@acme", 1), "scopes/@acme/index.html");
         assert_eq!(scope_page_path("@acme", 3), "scopes/@acme/3.html");
