@@ -421,14 +421,30 @@ fn a_damaged_previous_registry_is_reported_not_trusted() {
     let snapshot = registry
         .out()
         .join(root["snapshot"]["path"].as_str().unwrap());
-    let mut bytes = fs::read(&snapshot).unwrap();
-    bytes.push(b' ');
-    fs::write(&snapshot, bytes).unwrap();
+    let good = fs::read(&snapshot).unwrap();
+    // The same length, other bytes: the hash check catches it.
+    let mut bytes = good.clone();
+    bytes[0] = b' ';
+    fs::write(&snapshot, &bytes).unwrap();
     registry.version("tic-tac-toe", "1.1.0", "");
     let run = registry.run(&["build"]);
     run.expect_code(2);
     assert!(
         run.stderr().contains("the registry is damaged"),
+        "{}",
+        run.stderr()
+    );
+    // Longer than the root says: not read past the size the root gives.
+    let mut bytes = good;
+    bytes.push(b' ');
+    fs::write(&snapshot, bytes).unwrap();
+    let run = registry.run(&["build"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("larger than the")
+            && run
+                .stderr()
+                .contains("bytes the registry's metadata allows"),
         "{}",
         run.stderr()
     );

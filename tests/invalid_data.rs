@@ -456,13 +456,24 @@ fn registry_toml_malformed() {
 }
 
 #[test]
-fn registry_toml_with_non_positive_limit() {
+fn registry_toml_with_a_limit_out_of_range() {
+    // Zero, and more than clients accept for any version file (16 MiB).
+    for value in ["0", "16777217"] {
+        let registry = TestRegistry::valid();
+        registry.file(
+            "registry.toml",
+            format!("[limits]\nmax-version-bytes = {value}\n"),
+        );
+        assert_invalid(
+            &registry,
+            &[
+                "registry-data/registry.toml:2:21: error: `max-version-bytes` must be between 1 and 16777216: clients refuse larger version files",
+            ],
+        );
+    }
     let registry = TestRegistry::valid();
-    registry.file("registry.toml", "[limits]\nmax-version-bytes = 0\n");
-    assert_invalid(
-        &registry,
-        &["registry-data/registry.toml:2:21: error: `max-version-bytes` must be positive"],
-    );
+    registry.file("registry.toml", "[limits]\nmax-version-bytes = 16777216\n");
+    registry.run(&["check"]).expect_code(0);
 }
 
 // --- version files: TOML and top level -------------------------------------------------------

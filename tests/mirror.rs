@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use common::server::TestServer;
+use common::server::{Fault, TestServer};
 use common::{TestRegistry, copy_tree, run_in, tree};
 
 /// The registry part of a tree: without the build's and the clients' own state.
@@ -250,9 +250,12 @@ fn tamper_index(dir: &Path, expert: &str, edit: impl Fn(&mut serde_json::Value))
     *pointer =
         serde_json::json!({"path": format!("v1/index/{index_hash}.json"), "blake3": index_hash});
     let snapshot_hash = write_hashed("v1/snapshots", &snapshot);
+    let snapshot_path = format!("v1/snapshots/{snapshot_hash}.json");
+    let snapshot_size = fs::metadata(dir.join(&snapshot_path)).unwrap().len();
     root["snapshot"] = serde_json::json!({
-        "path": format!("v1/snapshots/{snapshot_hash}.json"),
-        "blake3": snapshot_hash
+        "path": snapshot_path,
+        "blake3": snapshot_hash,
+        "size": snapshot_size
     });
     let mut bytes = serde_json::to_vec_pretty(&root).unwrap();
     bytes.push(b'\n');
@@ -304,6 +307,99 @@ fn a_hostile_index_document_cannot_make_a_mirror_write_outside_its_destination()
             assert!(!dest.join("v1/root.json").exists(), "{label}");
         }
     }
+}
+
+/// A man in the middle (or a hostile host) serving endless or compressed data cannot make a
+/// mirror hold more than the registry's metadata promises: the snapshot stops at the size the
+/// root gives, a blob at the size its index document gives (counted after decompression, so a
+/// gzip bomb stops there too), a blob said to be larger than any version file is never
+/// requested, and a root stops at 1 MiB.
+#[test]
+fn endless_and_compressed_bodies_stop_at_the_size_the_metadata_gives() {
+    use std::io::Write;
+
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let out = registry.out();
+    let root: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
+    let snapshot_path = root["snapshot"]["path"].as_str().unwrap().to_owned();
+    let snapshot_size = root["snapshot"]["size"].as_u64().unwrap();
+    assert_eq!(
+        snapshot_size,
+        fs::metadata(out.join(&snapshot_path)).unwrap().len()
+    );
+    let server = TestServer::serve(&out);
+    let dest = registry.root().join("mirror");
+    let expect_refused = |fault_path: &str, fault: Fault, expected: &str| {
+        server.clear_faults();
+        server.fault(fault_path, fault);
+        let _ = fs::remove_dir_all(&dest);
+        let run = mirror(registry.root(), &server.url, &dest, &[]);
+        run.expect_code(1);
+        assert!(
+            run.stderr().contains(expected),
+            "{fault_path}: {}",
+            run.stderr()
+        );
+        assert!(!dest.join("v1/root.json").exists());
+    };
+
+    let mut endless = fs::read(out.join(&snapshot_path)).unwrap();
+    endless.resize(64 * 1024 * 1024, b' ');
+    expect_refused(
+        &snapshot_path,
+        Fault::Body(endless),
+        &format!("larger than the {snapshot_size} bytes the registry's metadata allows"),
+    );
+
+    let blob = fs::read(registry.data().join("tic-tac-toe/1.0.0.toml")).unwrap();
+    let blob_path = {
+        let hash = blake3::hash(&blob).to_hex().to_string();
+        format!("v1/blobs/{}/{hash}.toml", &hash[..2])
+    };
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&blob).unwrap();
+    bomb.write_all(&vec![b'#'; 64 * 1024 * 1024]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
+    expect_refused(
+        &blob_path,
+        Fault::Gzip(bomb),
+        &format!(
+            "larger than the {} bytes the registry's metadata allows",
+            blob.len()
+        ),
+    );
+
+    let mut huge_root = fs::read(out.join("v1/root.json")).unwrap();
+    huge_root.resize(2 * 1024 * 1024, b' ');
+    expect_refused(
+        "v1/root.json",
+        Fault::Body(huge_root),
+        "larger than the 1048576 bytes",
+    );
+
+    // An index document that says a blob is larger than any version file: refused before the
+    // blob is requested at all.
+    server.clear_faults();
+    let hostile = registry.root().join("hostile");
+    copy_tree(&out, &hostile);
+    tamper_index(&hostile, "tic-tac-toe", |index| {
+        index["versions"]["1.0.0"]["size"] = serde_json::json!(1u64 << 40);
+    });
+    let hostile_server = TestServer::serve(&hostile);
+    let _ = fs::remove_dir_all(&dest);
+    let run = mirror(registry.root(), &hostile_server.url, &dest, &[]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("more than any version file may be"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(hostile_server.count(&blob_path), 0);
 }
 
 /// Links planted in a mirror's destination (its lock, a directory of blobs) are refused by

@@ -22,6 +22,7 @@ fuzz_target!(|bytes: &[u8]| {
                 status: Status::Available,
                 blake3: Hash::of(bytes),
                 bytes,
+                published: None,
             }],
         };
         api::documents(&expert).expect("a checked definition always renders");

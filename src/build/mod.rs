@@ -322,10 +322,10 @@ fn root(
                     "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
                 ));
             }
-            Ok(index::root(&snapshot.hash, counts))
+            Ok(index::root(snapshot, counts))
         }
         Some(signing) => signed_root(
-            index::root_value(&snapshot.hash, counts),
+            index::root_value(snapshot, counts),
             &registry.settings.trust_keys,
             signing,
             existing.map(|e| e.root_bytes.as_slice()),

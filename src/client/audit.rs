@@ -24,7 +24,7 @@ use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
 use crate::format::index;
-use crate::format::reader::{IndexDoc, RootDoc, SnapshotDoc};
+use crate::format::reader::{self, IndexDoc, RootDoc, SnapshotDoc};
 
 #[derive(Debug, Default)]
 pub struct AuditReport {
@@ -95,7 +95,7 @@ pub fn audit(
     let problem = |code: &'static str, path: &str, message: String| {
         Diagnostic::error(code, &PathBuf::from(path), message)
     };
-    let Some(root_bytes) = source.get(index::ROOT_PATH)? else {
+    let Some(root_bytes) = source.get_at_most(index::ROOT_PATH, reader::MAX_ROOT_BYTES)? else {
         report.problems.push(problem(
             "missing",
             index::ROOT_PATH,
@@ -122,7 +122,18 @@ pub fn audit(
             ),
         ));
     }
-    let Some(snapshot_bytes) = fetch(source, &snapshot_path, &root.snapshot.blake3, &mut report)?
+    let snapshot_limit = root
+        .snapshot
+        .size
+        .unwrap_or(reader::MAX_SNAPSHOT_BYTES)
+        .min(reader::MAX_SNAPSHOT_BYTES);
+    let Some(snapshot_bytes) = fetch(
+        source,
+        &snapshot_path,
+        &root.snapshot.blake3,
+        snapshot_limit,
+        &mut report,
+    )?
     else {
         return Ok(report);
     };
@@ -182,7 +193,14 @@ fn audit_expert(
             ),
         ));
     }
-    let Some(bytes) = fetch(source, &index_path, &pointer.blake3, &mut report)? else {
+    let Some(bytes) = fetch(
+        source,
+        &index_path,
+        &pointer.blake3,
+        reader::MAX_INDEX_BYTES,
+        &mut report,
+    )?
+    else {
         return Ok((report, None));
     };
     let Some((_, doc)) = parse_checked::<IndexDoc>(&bytes, &index_path, Schema::Index, &mut report)
@@ -206,7 +224,7 @@ fn audit_expert(
             .push(Diagnostic::error("invalid-name", &here, err)),
         Ok(expert) => {
             let readable = expert.readable_index_path();
-            match source.get(&readable)? {
+            match source.get_at_most(&readable, reader::MAX_INDEX_BYTES)? {
                 None => report.problems.push(Diagnostic::error(
                     "missing",
                     &PathBuf::from(&readable),
@@ -251,7 +269,21 @@ fn audit_expert(
                 ),
             ));
         }
-        if let Some(blob) = fetch(source, &blob_path, &entry.blake3, &mut report)?
+        if entry.size > reader::MAX_BLOB_BYTES {
+            report.problems.push(Diagnostic::error(
+                "too-large",
+                &here,
+                format!(
+                    "version {version} is said to be {} bytes, more than any version file may be ({} bytes)",
+                    entry.size,
+                    reader::MAX_BLOB_BYTES
+                ),
+            ));
+            continue;
+        }
+        // One byte more than the index says, so a longer file is reported as the wrong size.
+        let limit = entry.size.min(reader::MAX_BLOB_BYTES) + 1;
+        if let Some(blob) = fetch(source, &blob_path, &entry.blake3, limit, &mut report)?
             && blob.len() as u64 != entry.size
         {
             report.problems.push(Diagnostic::error(
@@ -268,14 +300,27 @@ fn audit_expert(
     Ok((report, Some((name.to_owned(), doc))))
 }
 
-/// Fetches a hash-named file and checks its hash; problems go into `report`.
+/// Fetches a hash-named file, no more than `limit` bytes of it, and checks its hash; problems
+/// (a missing or too large file, a wrong hash) go into `report`.
 fn fetch(
     source: &Source,
     relative: &str,
     hash: &Hash,
+    limit: u64,
     report: &mut AuditReport,
 ) -> Result<Option<Vec<u8>>, FetchError> {
-    let Some(bytes) = source.get(relative)? else {
+    let fetched = match source.get_at_most(relative, limit) {
+        Err(FetchError::TooLarge { limit, .. }) => {
+            report.problems.push(Diagnostic::error(
+                "too-large",
+                &PathBuf::from(relative),
+                format!("larger than the {limit} bytes the registry's metadata allows for it"),
+            ));
+            return Ok(None);
+        }
+        other => other?,
+    };
+    let Some(bytes) = fetched else {
         report.problems.push(Diagnostic::error(
             "missing",
             &PathBuf::from(relative),

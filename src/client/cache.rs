@@ -194,7 +194,12 @@ impl Client {
             return Ok(());
         };
         let index_path = index::index_path(&index_hash);
-        let index_bytes = reader::read_hashed(self.replica.as_ref(), &index_path, &index_hash)?;
+        let index_bytes = reader::read_hashed_at_most(
+            self.replica.as_ref(),
+            &index_path,
+            &index_hash,
+            reader::MAX_INDEX_BYTES,
+        )?;
         let index: IndexDoc =
             reader::parse_json(&self.replica.location(&index_path), &index_bytes)?;
         index
@@ -269,12 +274,13 @@ pub fn fetch_root(
         .read_local(cached_copy)?
         .filter(|bytes| state.root_blake3 == Some(Hash::of(bytes)));
     let etag = state.root_etag.clone().filter(|_| cached.is_some());
-    let (bytes, etag) = match source.get_if_changed(index::ROOT_PATH, etag.as_deref())? {
-        Conditional::Missing => return Err(ClientError::NoRegistry(source.describe())),
-        // A conditional request is sent only when a cached copy exists.
-        Conditional::NotModified => (cached.unwrap_or_default(), etag),
-        Conditional::Fetched { bytes, etag } => (bytes, etag),
-    };
+    let (bytes, etag) =
+        match source.get_if_changed(index::ROOT_PATH, etag.as_deref(), reader::MAX_ROOT_BYTES)? {
+            Conditional::Missing => return Err(ClientError::NoRegistry(source.describe())),
+            // A conditional request is sent only when a cached copy exists.
+            Conditional::NotModified => (cached.unwrap_or_default(), etag),
+            Conditional::Fetched { bytes, etag } => (bytes, etag),
+        };
     let root = reader::parse_root(&location, &bytes)?;
     let mut state = trust::check(&location, &bytes, &root, pinned, &state, timestamp::now())?;
     state.root_etag = etag;

@@ -235,8 +235,12 @@ fn write_documents(
         let Ok(expert) = ExpertName::parse(name) else {
             continue;
         };
-        let index_bytes =
-            reader::read_hashed(registry.reader.as_ref(), &index::index_path(hash), hash)?;
+        let index_bytes = reader::read_hashed_at_most(
+            registry.reader.as_ref(),
+            &index::index_path(hash),
+            hash,
+            reader::MAX_INDEX_BYTES,
+        )?;
         replica.write(&expert.readable_index_path(), &index_bytes, false)?;
         stale.extend(write_api(replica, registry, &existing, &expert, hash, doc)?);
     }

@@ -158,7 +158,7 @@ impl Replica {
         }
         self.write(UPSTREAM_ROOT_PATH, upstream_root, false)?;
         let mut root = index::root_value(
-            &snapshot.hash,
+            &snapshot,
             RootCounts {
                 serial: upstream.serial,
                 experts: experts.len(),

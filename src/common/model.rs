@@ -17,6 +17,9 @@ pub const MAX_SCOPE_LEN: usize = 128;
 pub const MAX_TAG_LEN: usize = 255;
 pub const MAX_ENV_LEN: usize = 255;
 pub const MAX_KEY_LEN: usize = 511;
+/// The most bytes a version file may have, whatever a registry's `max-version-bytes` says: a
+/// definition is text, and clients refuse (and never buffer) anything larger.
+pub const MAX_VERSION_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The tag the registry computes; authors can neither set nor remove it.
 pub const LATEST: &str = "latest";

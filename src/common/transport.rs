@@ -212,14 +212,15 @@ impl Source {
         }
     }
 
-    /// The bytes at `relative`, unless they still carry `etag`. Directories have no ETags, so
-    /// they always answer with the bytes.
+    /// The bytes at `relative` (no more than `limit`), unless they still carry `etag`.
+    /// Directories have no ETags, so they always answer with the bytes.
     pub fn get_if_changed(
         &self,
         relative: &str,
         etag: Option<&str>,
+        limit: u64,
     ) -> Result<Conditional, FetchError> {
-        self.fetch(relative, etag, MAX_BODY_BYTES)
+        self.fetch(relative, etag, limit)
     }
 
     fn fetch(

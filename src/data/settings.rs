@@ -9,7 +9,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::common::diagnostic::Diagnostic;
-use crate::common::model::ExpertName;
+use crate::common::model::{ExpertName, MAX_VERSION_FILE_BYTES};
 use crate::common::signing::PublicKey;
 use crate::data::toml_file::{self, Checker, TomlFile, Value};
 
@@ -103,11 +103,15 @@ fn parse_limits<'i>(
     for (key, value) in limits.iter() {
         match key.get_ref().as_ref() {
             "max-version-bytes" => match checker.integer("max-version-bytes", value) {
-                Some(bytes) if bytes > 0 => settings.max_version_bytes = bytes as u64,
+                Some(bytes) if bytes > 0 && bytes as u64 <= MAX_VERSION_FILE_BYTES => {
+                    settings.max_version_bytes = bytes as u64
+                }
                 Some(_) => checker.error(
                     "invalid-setting",
                     value.span(),
-                    "`max-version-bytes` must be positive".to_owned(),
+                    format!(
+                        "`max-version-bytes` must be between 1 and {MAX_VERSION_FILE_BYTES}: clients refuse larger version files"
+                    ),
                 ),
                 None => {}
             },

@@ -138,17 +138,21 @@ pub struct RootCounts {
     pub versions: usize,
 }
 
-pub fn root(snapshot: &Hash, counts: RootCounts) -> Document {
+pub fn root(snapshot: &Document, counts: RootCounts) -> Document {
     Document::render(&root_value(snapshot, counts))
 }
 
 /// The fields of an unsigned root; signing (`signing`) appends `expires`, `keys` and
 /// `signatures`.
-pub fn root_value(snapshot: &Hash, counts: RootCounts) -> Value {
+pub fn root_value(snapshot: &Document, counts: RootCounts) -> Value {
     json!({
         "format": FORMAT,
         "serial": counts.serial,
-        "snapshot": { "path": snapshot_path(snapshot), "blake3": snapshot.to_hex() },
+        "snapshot": {
+            "path": snapshot_path(&snapshot.hash),
+            "blake3": snapshot.hash.to_hex(),
+            "size": snapshot.bytes.len(),
+        },
         "experts": counts.experts,
         "versions": counts.versions,
         "generator": generator(),

@@ -30,6 +30,17 @@ impl From<crate::common::fsutil::IoError> for PublishedError {
     }
 }
 
+/// The most bytes a root may have. A root is a few hundred bytes plus its keys and signatures.
+pub const MAX_ROOT_BYTES: u64 = 1024 * 1024;
+/// The most bytes a snapshot may have when the root does not give its size (roots written
+/// before the size was recorded): enough for millions of experts.
+pub const MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
+/// The most bytes one expert's index document may have: about 100,000 versions.
+pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// The most bytes a blob may have, whatever its index document says: clients fetch blobs in
+/// parallel, so this bound times the number of threads is the most memory fetched blobs take.
+pub const MAX_BLOB_BYTES: u64 = crate::common::model::MAX_VERSION_FILE_BYTES;
+
 /// Something that serves the files of a registry by relative path: a [`Source`], or a local
 /// copy that stands in front of one (`replica`).
 pub trait Reader: Send + Sync + std::fmt::Debug {
@@ -85,6 +96,10 @@ pub struct SignatureDoc {
 pub struct Pointer {
     pub path: String,
     pub blake3: Hash,
+    /// The document's size in bytes: the root gives it for the snapshot (roots written before
+    /// it did have none).
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +166,7 @@ pub struct PublishedRegistry {
 impl PublishedRegistry {
     /// Opens the registry at `reader`; `Ok(None)` when there is no root there at all.
     pub fn open(reader: Arc<dyn Reader>) -> Result<Option<PublishedRegistry>, PublishedError> {
-        let Some(root_bytes) = reader.read(index::ROOT_PATH)? else {
+        let Some(root_bytes) = reader.read_at_most(index::ROOT_PATH, MAX_ROOT_BYTES)? else {
             return Ok(None);
         };
         PublishedRegistry::from_root(reader, root_bytes).map(Some)
@@ -163,11 +178,22 @@ impl PublishedRegistry {
         root_bytes: Vec<u8>,
     ) -> Result<PublishedRegistry, PublishedError> {
         let root = parse_root(&reader.location(index::ROOT_PATH), &root_bytes)?;
-        let snapshot: SnapshotDoc = read_verified(
+        // The root (signed, when the registry signs) says how big the snapshot is: no more is
+        // read, so a man in the middle cannot feed an endless body.
+        let snapshot_size = root
+            .snapshot
+            .size
+            .unwrap_or(MAX_SNAPSHOT_BYTES)
+            .min(MAX_SNAPSHOT_BYTES);
+        let snapshot_relative = index::snapshot_path(&root.snapshot.blake3);
+        let snapshot_bytes = read_hashed_at_most(
             reader.as_ref(),
-            &index::snapshot_path(&root.snapshot.blake3),
+            &snapshot_relative,
             &root.snapshot.blake3,
+            snapshot_size,
         )?;
+        let snapshot: SnapshotDoc =
+            parse_json(&reader.location(&snapshot_relative), &snapshot_bytes)?;
         let snapshot_location = reader.location(&index::snapshot_path(&root.snapshot.blake3));
         // Names become paths (of index, API and cache files) in every reader of the registry,
         // so a registry that names an expert with anything but a valid name is refused whole.
@@ -203,13 +229,21 @@ impl PublishedRegistry {
     /// mirrors, so a hostile registry must not be able to name `../../x`.
     pub fn read_index_at(&self, hash: &Hash) -> Result<IndexDoc, PublishedError> {
         let relative = index::index_path(hash);
-        let bytes = read_hashed(self.reader.as_ref(), &relative, hash)?;
+        let bytes = read_hashed_at_most(self.reader.as_ref(), &relative, hash, MAX_INDEX_BYTES)?;
         parse_index(&self.reader.location(&relative), &bytes)
     }
 
     /// Reads a blob of `size` bytes (as its index document says), verified against its hash;
     /// no more than `size` bytes are ever read.
     pub fn read_blob(&self, hash: &Hash, size: u64) -> Result<Vec<u8>, PublishedError> {
+        if size > MAX_BLOB_BYTES {
+            return Err(invalid(
+                &self.reader.location(&index::blob_path(hash)),
+                format!(
+                    "is said to be {size} bytes, more than any version file may be ({MAX_BLOB_BYTES} bytes)"
+                ),
+            ));
+        }
         read_hashed_at_most(self.reader.as_ref(), &index::blob_path(hash), hash, size)
     }
 }
@@ -266,15 +300,6 @@ pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedErro
     Ok(root)
 }
 
-/// Reads `relative` and checks that it hashes to `hash`.
-pub fn read_hashed(
-    reader: &dyn Reader,
-    relative: &str,
-    hash: &Hash,
-) -> Result<Vec<u8>, PublishedError> {
-    check_hashed(reader, relative, hash, reader.read(relative)?)
-}
-
 /// Reads `relative`, no more than `size` bytes of it, and checks that it hashes to `hash`.
 pub fn read_hashed_at_most(
     reader: &dyn Reader,
@@ -304,15 +329,6 @@ fn check_hashed(
         ));
     }
     Ok(bytes)
-}
-
-fn read_verified<T: serde::de::DeserializeOwned>(
-    reader: &dyn Reader,
-    relative: &str,
-    hash: &Hash,
-) -> Result<T, PublishedError> {
-    let bytes = read_hashed(reader, relative, hash)?;
-    parse_json(&reader.location(relative), &bytes)
 }
 
 pub fn parse_json<T: serde::de::DeserializeOwned>(

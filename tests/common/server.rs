@@ -19,6 +19,8 @@ pub enum Fault {
     Status(u16, usize),
     /// Redirect to this absolute URL.
     Redirect(String),
+    /// Serve these bytes, already gzip-compressed, with `Content-Encoding: gzip`.
+    Gzip(Vec<u8>),
 }
 
 #[derive(Default)]
@@ -148,6 +150,14 @@ fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
             return;
         }
         Some(Fault::Body(bytes)) => Some(bytes),
+        Some(Fault::Gzip(bytes)) => {
+            record(200);
+            let _ = request.respond(
+                tiny_http::Response::from_data(bytes)
+                    .with_header(header("Content-Encoding", "gzip")),
+            );
+            return;
+        }
         None => {
             let file = dir.join(&path);
             file.is_file().then(|| fs::read(file).unwrap())
