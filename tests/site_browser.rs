@@ -112,8 +112,29 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// An instruction that tries everything a page must not let it do.
+const HOSTILE: &str = r#"[experts."@evil/markdown"]
+version = "1.0.0"
+description = "Tries to run code from its instruction"
+instruction = """
+# Hello
+
+<script>alert("script")</script>
+
+<iframe src="https://evil.example/"></iframe>
+
+<img src="x" onerror="alert('img')">
+
+Click [here](javascript:alert('link')) or [there](JaVaScRiPt:alert('case')) or <a href="javascript:alert('raw')">raw</a>.
+
+![pixel](https://evil.example/pixel.png)
+
+[Docs](https://example.com/docs) stay links.
+"""
+"#;
+
 /// The sample registry as deployed at `https://registry.example.com/hosted/`, with a scope of
-/// 150 experts, more than one page of a listing holds.
+/// 150 experts, more than one page of a listing holds, and an expert with a hostile instruction.
 fn build_hosted(temp: &Path, sample: &Path) {
     let data = temp.join("hosted-data");
     copy_tree(sample, &data);
@@ -123,6 +144,8 @@ fn build_hosted(temp: &Path, sample: &Path) {
         format!("{settings}\n[site]\nurl = \"https://registry.example.com/hosted/\"\n"),
     )
     .unwrap();
+    std::fs::create_dir_all(data.join("@evil/markdown")).unwrap();
+    std::fs::write(data.join("@evil/markdown/1.0.0.toml"), HOSTILE).unwrap();
     for n in 1..=150 {
         let name = format!("@bulk/worker-{n}");
         let dir = data.join(&name);
@@ -362,6 +385,25 @@ fn a_person_can_find_an_expert_inspect_it_and_follow_its_delegates() {
     assert_eq!(second.len(), 50);
     assert_eq!(second[0], "@bulk/worker-101");
     assert_eq!(seen["scopeSecondCurrent"], "Page 2");
+    // A hostile instruction shows as text: nothing runs, loads or links to script.
+    assert_eq!(seen["hostileDialogs"], json!([]));
+    assert_eq!(seen["hostileElements"], 0);
+    assert_eq!(
+        seen["hostileLinks"],
+        json!([
+            ["Docs", "https://example.com/docs"],
+            ["pixel", "https://evil.example/pixel.png"]
+        ])
+    );
+    assert!(
+        seen["hostileText"]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert(\"script\")</script>"),
+        "{}",
+        seen["hostileText"]
+    );
+
     // 404.html served for a missing address three directories down still finds its styles,
     // icon, search and home page.
     assert_eq!(seen["notFoundStatus"], 404);

@@ -334,6 +334,23 @@ try {
     await site.goto(hosted + "experts/@acme/researcher/index.html");
     report.hostedConfig = await site.locator("#config").textContent();
 
+    // A hostile instruction: its script, frame, image and javascript: links are shown as text
+    // or dropped, so nothing runs and nothing loads from elsewhere.
+    const dialogs = [];
+    site.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      dialog.dismiss();
+    });
+    await site.goto(hosted + "experts/@evil/markdown/index.html");
+    report.hostileDialogs = dialogs;
+    report.hostileElements = await site
+      .locator(".instruction script, .instruction iframe, .instruction img, .instruction [onerror]")
+      .count();
+    report.hostileLinks = await site
+      .locator(".instruction a")
+      .evaluateAll((links) => links.map((a) => [a.textContent, a.href]).sort());
+    report.hostileText = await site.locator(".instruction").textContent();
+
     // A scope too large for one page: its pages follow each other.
     await site.goto(hosted + "scopes/@bulk/index.html");
     report.scopeCount = await site.locator("#listing-count").textContent();
