@@ -11,7 +11,9 @@
 #   site-full  a build that adds the site to that registry: every page rendered and written
 #   site-noop  the same build again: every page rendered, none written
 #   site-incr  after adding one version to one expert: pages rendered, the changed ones written
-# The site's own cost is site-full (or site-noop) minus noop-api. Results: bench/SITE-RESULTS.md.
+# The site's own cost is site-full (or site-noop) minus noop-api. After site-full it lists the
+# largest page of each kind (expert, version, scope, ...), in bytes and gzipped.
+# Results: bench/SITE-RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +87,15 @@ echo "data: $data ($(find "$data" -name '*.toml' ! -name expert.toml ! -name reg
 echo "api        $(seconds "$bin" build --quiet --no-site --data "$data" --out "$out")"
 echo "noop-api   $(seconds "$bin" build --quiet --no-site --data "$data" --out "$out")"
 echo "site-full  $(seconds "$bin" build --quiet --data "$data" --out "$out")  ($(pages) pages, $(du -sh --apparent-size --exclude=v1 --exclude=.perstack-build "$out" | cut -f1) of site)"
+# The largest page of each kind: the first directory of its path, expert and version pages
+# apart; the Perstack API documents under api/ are JSON, not pages.
+find "$out" -name '*.html' ! -path "$out/api/*" -printf '%s %P\n' | awk '
+  { kind = $2; sub(/\/.*/, "", kind)
+    if (kind == "experts") kind = ($2 ~ /\/index\.html$/) ? "expert" : "version"
+    if ($1 > max[kind]) { max[kind] = $1; at[kind] = $2 } }
+  END { for (k in max) print k, max[k], at[k] }' | sort | while read -r kind bytes path; do
+  printf 'largest    %-8s %9d bytes, %7d gzipped  %s\n' "$kind" "$bytes" "$(gzip -9c "$out/$path" | wc -c)" "$path"
+done
 echo "site-noop  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
 first="$(find "$data" -name 1.0.0.toml | sort | awk "NR == 1")"
 sed 's/^version = "1.0.0"/version = "9.0.0"/' "$first" > "$(dirname "$first")/9.0.0.toml"
