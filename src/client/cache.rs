@@ -92,7 +92,8 @@ impl ClientError {
             | ClientError::NotCached(_)
             | ClientError::NotCachedVersion(_)
             | ClientError::Fetch(FetchError::CrossHostRedirect { .. })
-            | ClientError::Fetch(FetchError::TooLarge { .. }) => ErrorClass::Data,
+            | ClientError::Fetch(FetchError::TooLarge { .. })
+            | ClientError::Fetch(FetchError::Archive(_)) => ErrorClass::Data,
             ClientError::Trust(TrustError::Io(_) | TrustError::State { .. }) => {
                 ErrorClass::Environment
             }

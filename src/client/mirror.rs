@@ -10,6 +10,11 @@
 //! fewer experts: it writes a snapshot and root of its own (keeping the source's serial), keeps
 //! the source's root in `v1/upstream-root.json` for auditing, and is unsigned unless given keys
 //! to sign with.
+//!
+//! A destination ending in `.tar` is a registry archive (`common::archive`): the mirror is made
+//! in a working directory beside it (`<archive>.mirroring/`, where an interrupted run resumes),
+//! packed into one reproducible archive written by rename, and the working directory removed.
+//! The client's state (`.perstack-client/`) stays out of the archive: it is this host's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -20,11 +25,12 @@ use rayon::prelude::*;
 use crate::client::cache::{self, ClientError};
 use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
 use crate::client::trust::TrustState;
+use crate::common::archive;
 use crate::common::fsutil::IoContext;
 use crate::common::model::{ExpertName, Hash};
 use crate::common::progress::Progress;
 use crate::common::signing::{PublicKey, SecretKey};
-use crate::common::transport::Source;
+use crate::common::transport::{self, Source};
 use crate::format::api::{self, ApiExpert, ApiVersion};
 use crate::format::index;
 use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, RootDoc};
@@ -49,6 +55,16 @@ pub struct MirrorReport {
     pub downloaded: usize,
     pub present: usize,
     pub partial: bool,
+    /// The archive written, for a destination ending in `.tar`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveReport>,
+}
+
+/// The archive a mirror wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveReport {
+    pub files: usize,
+    pub bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +119,47 @@ pub fn mirror(
     progress: &dyn Progress,
 ) -> Result<MirrorReport, MirrorError> {
     check_request(options)?;
+    if transport::is_archive_path(&options.dest) {
+        mirror_to_archive(options, progress)
+    } else {
+        mirror_to_dir(options, progress)
+    }
+}
+
+/// Mirrors into the working directory beside the archive, then packs it. The working directory
+/// is removed only once the archive is in place, so a run killed at any point either leaves the
+/// previous archive or resumes from the working directory.
+fn mirror_to_archive(
+    options: &MirrorOptions,
+    progress: &dyn Progress,
+) -> Result<MirrorReport, MirrorError> {
+    let mut work_name = options.dest.file_name().unwrap_or_default().to_owned();
+    work_name.push(".mirroring");
+    let work = options.dest.with_file_name(work_name);
+    let mut report = mirror_to_dir(
+        &MirrorOptions {
+            dest: work.clone(),
+            ..options.clone()
+        },
+        progress,
+    )?;
+    progress.stage("writing the archive", 0, 1);
+    let state_dir = format!("{}/", crate::client::replica::STATE_DIR);
+    let written = archive::write(&work, &options.dest, |relative| {
+        !relative.starts_with(&state_dir)
+    })?;
+    std::fs::remove_dir_all(&work).with_path("cannot remove", &work)?;
+    report.archive = Some(ArchiveReport {
+        files: written.files,
+        bytes: written.bytes,
+    });
+    Ok(report)
+}
+
+fn mirror_to_dir(
+    options: &MirrorOptions,
+    progress: &dyn Progress,
+) -> Result<MirrorReport, MirrorError> {
     let partial = !options.scopes.is_empty();
     let replica = Arc::new(Replica::open(
         &options.dest,
@@ -130,6 +187,7 @@ pub fn mirror(
         downloaded,
         present,
         partial,
+        archive: None,
     })
 }
 

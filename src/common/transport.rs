@@ -1,4 +1,5 @@
-//! Where a registry is read from: a directory, a `file://` URL or an `http(s)://` base URL.
+//! Where a registry is read from: a directory, a `file://` URL, an `http(s)://` base URL or a
+//! registry archive (a `.tar` file, see `archive`).
 //!
 //! Every command that reads a registry (`build --previous`, `resolve`, `fetch`, `lock`,
 //! `mirror`, `verify`) goes through [`Source`], which returns the bytes at a path relative to
@@ -16,6 +17,7 @@ use std::time::Duration;
 use ureq::http::Uri;
 use url::{Position, Url};
 
+use crate::common::archive::{Archive, ArchiveError};
 use crate::common::fsutil::{self, IoError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +34,25 @@ const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 pub enum Source {
     Dir(PathBuf),
     Http(Arc<HttpSource>),
+    Archive(Arc<ArchiveSource>),
+}
+
+/// A registry archive, indexed when it is first read (parsing a location does no I/O beyond
+/// telling a directory from a file) and refused whole, every time, if it is not a sound one.
+#[derive(Debug)]
+pub struct ArchiveSource {
+    path: PathBuf,
+    opened: std::sync::OnceLock<Result<Archive, ArchiveError>>,
+}
+
+impl ArchiveSource {
+    /// The indexed archive, or why it cannot be read.
+    pub fn open(&self) -> Result<&Archive, ArchiveError> {
+        self.opened
+            .get_or_init(|| Archive::open(&self.path))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// An HTTP(S) base URL and the agent that talks to it.
@@ -71,6 +92,8 @@ pub enum FetchError {
     },
     #[error("{path}: not a path inside a registry")]
     BadPath { path: String },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     #[error(
         "{location}: larger than the {limit} bytes the registry's metadata allows for it; refusing to read more"
     )]
@@ -88,7 +111,8 @@ pub struct SourceError {
 impl FromStr for Source {
     type Err = SourceError;
 
-    /// `http://` and `https://` are base URLs; `file://` URLs and everything else are
+    /// `http://` and `https://` are base URLs; a path or `file://` URL that ends in `.tar` and
+    /// is not a directory is a registry archive; other `file://` URLs and paths are
     /// directories. URLs are read by the `url` crate, as a browser reads them, and a base URL is
     /// kept as that parser writes it back, so every request goes where the parser says.
     fn from_str(text: &str) -> Result<Source, SourceError> {
@@ -136,13 +160,19 @@ impl FromStr for Source {
             if bad_escape.get() || path.to_str().is_none() {
                 return Err(error("the path holds an invalid percent-encoded sequence"));
             }
-            return Ok(Source::Dir(path));
+            return Ok(Source::local(path));
         }
         if text.is_empty() {
             return Err(error("it is empty"));
         }
-        Ok(Source::Dir(PathBuf::from(text)))
+        Ok(Source::local(PathBuf::from(text)))
     }
+}
+
+/// Whether `path` names a registry archive rather than a directory: it ends in `.tar` and is
+/// not a directory.
+pub fn is_archive_path(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "tar") && !path.is_dir()
 }
 
 impl Source {
@@ -150,11 +180,68 @@ impl Source {
         Source::Dir(path.into())
     }
 
+    /// A directory, or the registry archive at `path` (see [`is_archive_path`]).
+    pub fn local(path: PathBuf) -> Source {
+        if is_archive_path(&path) {
+            Source::Archive(Arc::new(ArchiveSource {
+                path,
+                opened: std::sync::OnceLock::new(),
+            }))
+        } else {
+            Source::Dir(path)
+        }
+    }
+
+    /// The relative paths of the files below `prefix` (a directory path relative to the root,
+    /// without a trailing `/`), in byte order, or `None` where they cannot be listed (over
+    /// HTTP). Symbolic links are listed as files and never followed.
+    pub fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, FetchError> {
+        check_relative(prefix)?;
+        match self {
+            Source::Http(_) => Ok(None),
+            Source::Archive(archive) => {
+                let below = format!("{prefix}/");
+                Ok(Some(
+                    archive
+                        .open()?
+                        .files()
+                        .filter(|path| path.starts_with(&below))
+                        .map(str::to_owned)
+                        .collect(),
+                ))
+            }
+            Source::Dir(dir) => {
+                let mut files = Vec::new();
+                let top = dir.join(prefix);
+                if std::fs::symlink_metadata(&top).is_err() {
+                    return Ok(Some(files));
+                }
+                for entry in walkdir::WalkDir::new(&top).follow_links(false) {
+                    let entry = entry.map_err(|err| fsutil::walk_error(err, &top))?;
+                    if entry.file_type().is_dir() {
+                        continue;
+                    }
+                    if let Some(relative) = entry
+                        .path()
+                        .strip_prefix(dir)
+                        .ok()
+                        .and_then(|relative| relative.to_str())
+                    {
+                        files.push(relative.replace(std::path::MAIN_SEPARATOR, "/"));
+                    }
+                }
+                files.sort();
+                Ok(Some(files))
+            }
+        }
+    }
+
     /// Where `relative` lives, for messages: a file path or a URL.
     pub fn location(&self, relative: &str) -> String {
         match self {
             Source::Dir(dir) => dir.join(relative).display().to_string(),
             Source::Http(http) => http.url(relative),
+            Source::Archive(archive) => format!("{}!/{relative}", archive.path.display()),
         }
     }
 
@@ -163,6 +250,7 @@ impl Source {
         match self {
             Source::Dir(dir) => dir.display().to_string(),
             Source::Http(http) => http.base.clone(),
+            Source::Archive(archive) => archive.path.display().to_string(),
         }
     }
 
@@ -175,6 +263,11 @@ impl Source {
                 format!("file://{}", absolute.display())
             }
             Source::Http(http) => http.base.clone(),
+            Source::Archive(archive) => {
+                let path = &archive.path;
+                let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                format!("file://{}", absolute.display())
+            }
         };
         let readable: String = full
             .split_once("://")
@@ -245,6 +338,20 @@ impl Source {
                 })
             }
             Source::Http(http) => http.get(relative, etag, limit),
+            Source::Archive(archive) => {
+                let opened = archive.open()?;
+                match opened.size(relative) {
+                    None => Ok(Conditional::Missing),
+                    Some(size) if size > limit => Err(FetchError::TooLarge {
+                        location: opened.location(relative),
+                        limit,
+                    }),
+                    Some(_) => Ok(match opened.read(relative)? {
+                        None => Conditional::Missing,
+                        Some(bytes) => Conditional::Fetched { bytes, etag: None },
+                    }),
+                }
+            }
         }
     }
 }

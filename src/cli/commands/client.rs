@@ -12,6 +12,7 @@ use perstack_registry::client::mirror::{self as library, MirrorOptions};
 use perstack_registry::client::resolve::{Request, Resolved};
 use perstack_registry::common::fsutil;
 use perstack_registry::common::model::Status;
+use perstack_registry::common::transport::FetchError;
 
 pub fn resolve(args: ResolveArgs) -> Result<(), CliError> {
     let (_, resolved) = open_and_resolve(&args.key, &args.registry)?;
@@ -90,27 +91,41 @@ pub fn mirror(args: MirrorArgs) -> Result<(), CliError> {
     let report = outcome?;
     match args.output.format {
         ReportFormat::Json => printer::print_json(&report)?,
-        ReportFormat::Human => printer::status(
-            args.output.quiet,
-            &format!(
-                "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present",
-                args.source.describe(),
-                args.dest.display(),
-                if report.partial { " (partial)" } else { "" },
-                report.experts,
-                report.versions,
-                report.serial,
-                report.downloaded,
-                report.present
-            ),
-        ),
+        ReportFormat::Human => {
+            let archive = report.archive.as_ref().map_or_else(String::new, |archive| {
+                format!(
+                    "; archive of {} files, {} bytes",
+                    archive.files, archive.bytes
+                )
+            });
+            printer::status(
+                args.output.quiet,
+                &format!(
+                    "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present{archive}",
+                    args.source.describe(),
+                    args.dest.display(),
+                    if report.partial { " (partial)" } else { "" },
+                    report.experts,
+                    report.versions,
+                    report.serial,
+                    report.downloaded,
+                    report.present
+                ),
+            )
+        }
     }
     Ok(())
 }
 
 pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
     let lock = args.lock.as_deref().map(Lockfile::read).transpose()?;
-    let report = audit::audit(&args.source, &args.trust.trust, lock.as_ref())?;
+    let report = audit::audit(&args.source, &args.trust.trust, lock.as_ref()).map_err(|err| {
+        match err {
+            // An archive that is not a sound one is the data's fault, like a damaged file.
+            FetchError::Archive(_) => CliError::data(err),
+            other => other.into(),
+        }
+    })?;
     let problems = report_problems(
         report.problems,
         args.output.format.into(),
