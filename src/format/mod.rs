@@ -13,6 +13,7 @@ pub mod api;
 pub mod headers;
 pub mod index;
 pub mod reader;
+pub mod tlog;
 
 /// The directory in the output tree that holds the build's own state (lock, the marker of a
 /// build at work, cache, plan). It is not part of the registry and is never uploaded or served.
