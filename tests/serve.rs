@@ -579,3 +579,34 @@ fn the_certificates_are_never_kept_inside_the_served_directory() {
     );
     assert!(!inside.exists());
 }
+
+/// A client that sends half a request and then nothing (or never finishes a TLS handshake)
+/// is disconnected after the server's 10 s limit, while other clients are served meanwhile.
+#[test]
+fn a_client_that_trickles_its_request_is_disconnected() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let fixture = Fixture::new();
+    for args in [&[][..], &["--tls"][..]] {
+        let served = Served::start(fixture.dir(), args);
+        let mut slow = TcpStream::connect(format!("127.0.0.1:{}", served.port())).unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // Half a request line for plain HTTP; for TLS, not even a ClientHello.
+        if args.is_empty() {
+            slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        }
+        let started = std::time::Instant::now();
+        if args.is_empty() {
+            assert_eq!(get(&served, "/").status, 200, "others are served meanwhile");
+        }
+        let mut rest = Vec::new();
+        let _ = slow.read_to_end(&mut rest);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(8) && waited < Duration::from_secs(25),
+            "{args:?}: disconnected after {waited:?}"
+        );
+    }
+}

@@ -26,10 +26,15 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::common::fsutil::IoError;
+
+/// How long a client may take to send a request's headers (or, between requests, to start the
+/// next one), and to finish a TLS handshake: a client that trickles bytes cannot hold a
+/// connection, and the task serving it, forever.
+const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 use headers::{HeadersError, Rules};
 use respond::Site;
 
@@ -244,10 +249,23 @@ impl Server {
                 tokio::spawn(async move {
                     match acceptor {
                         None => serve_connection(TokioIo::new(stream), site, log).await,
-                        Some(acceptor) => match acceptor.accept(stream).await {
-                            Ok(stream) => serve_connection(TokioIo::new(stream), site, log).await,
-                            Err(error) => log(&Event::Handshake { peer, error }),
-                        },
+                        Some(acceptor) => {
+                            let handshake =
+                                tokio::time::timeout(SLOW_CLIENT_TIMEOUT, acceptor.accept(stream));
+                            match handshake.await {
+                                Ok(Ok(stream)) => {
+                                    serve_connection(TokioIo::new(stream), site, log).await
+                                }
+                                Ok(Err(error)) => log(&Event::Handshake { peer, error }),
+                                Err(_) => log(&Event::Handshake {
+                                    peer,
+                                    error: std::io::Error::new(
+                                        std::io::ErrorKind::TimedOut,
+                                        "the TLS handshake took too long",
+                                    ),
+                                }),
+                            }
+                        }
                     }
                 });
             }
@@ -273,7 +291,11 @@ where
         async move { Ok::<_, Infallible>(response) }
     });
     // A connection the client drops midway has nothing left to answer.
-    let _ = http1::Builder::new().serve_connection(io, service).await;
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(SLOW_CLIENT_TIMEOUT)
+        .serve_connection(io, service)
+        .await;
 }
 
 fn answer(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
