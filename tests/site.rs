@@ -374,10 +374,19 @@ fn every_version_has_a_page_with_its_status_tags_and_date() {
         "@acme/researcher/expert.toml",
         "[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"Use 1.1.0\"\npublished = \"2026-01-31T12:00:00Z\"\n[versions.\"1.1.0\"]\npublished = \"2026-03-01T08:30:00Z\"\n",
     );
+    registry.file(
+        "registry.toml",
+        "[scopes.\"@acme\"]\nowners = [\"@acme-org/maintainers\", \"lead@acme.example\"]\n",
+    );
     registry.run(&["build"]).expect_code(0);
     let out = registry.out();
 
     let old = page(&out, "experts/@acme/researcher/1.0.0.html");
+    assert!(old.contains("<li>Scope owners @acme-org/maintainers, lead@acme.example</li>"));
+    assert!(page(&out, "scopes/@acme/index.html").contains(
+        "<p>Changes to @acme are reviewed by its owners: @acme-org/maintainers, lead@acme.example.</p>"
+    ));
+    assert!(!page(&out, "experts/tic-tac-toe/index.html").contains("Scope owners"));
     assert!(old.contains("<title>@acme/researcher 1.0.0 · "));
     assert!(old.contains("<h1>@acme/researcher <span class=\"version\">1.0.0</span></h1>"));
     assert!(
@@ -417,6 +426,7 @@ fn every_version_has_a_page_with_its_status_tags_and_date() {
 
     let expert = page(&out, "experts/@acme/researcher/index.html");
     assert!(expert.contains("<td><time datetime=\"2026-03-01T08:30:00Z\">2026-03-01</time></td>"));
+    assert!(expert.contains("<li>Scope owners @acme-org/maintainers, lead@acme.example</li>"));
     assert!(expert.contains("Latest <span class=\"version\">1.1.0</span>, published <time datetime=\"2026-03-01T08:30:00Z\">2026-03-01</time>"));
 }
 

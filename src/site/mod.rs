@@ -265,6 +265,13 @@ impl<'a> Site<'a> {
             experts.sort_by(|a, b| view::natural_cmp(a.name.as_str(), b.name.as_str()));
         }
         let site_url = registry.settings.site_url.as_ref();
+        // Expert and version pages name their scope's owners.
+        let owners: Vec<String> = registry
+            .settings
+            .scope_owners
+            .iter()
+            .map(|(scope, owners)| format!("{scope} {}", owners.join(" ")))
+            .collect();
         let mut fingerprint = blake3::Hasher::new();
         for part in [
             crate::common::generator().as_bytes(),
@@ -272,6 +279,7 @@ impl<'a> Site<'a> {
             site_url.map_or("", |url| url.as_str()).as_bytes(),
         ]
         .into_iter()
+        .chain(owners.iter().map(|line| line.as_bytes()))
         .chain(TEMPLATES.iter().map(|(_, source)| source.as_bytes()))
         .chain(ASSETS.iter().map(|(_, _, bytes)| *bytes))
         {
@@ -406,7 +414,7 @@ impl<'a> Site<'a> {
             "expert.html",
             view::expert_page_path(&expert.name),
             "",
-            context! { expert => Serde(expert_view) },
+            context! { expert => Serde(expert_view), owners => self.owners(&expert.name) },
         )
     }
 
@@ -426,7 +434,7 @@ impl<'a> Site<'a> {
             "version.html",
             view::version_page_path(&expert.name, &published.record.version),
             "",
-            context! { page => Serde(version_view) },
+            context! { page => Serde(version_view), owners => self.owners(&expert.name) },
         )
     }
 
@@ -468,8 +476,15 @@ impl<'a> Site<'a> {
                     last => first + experts.len(),
                 },
                 pagination => pagination,
+                owners => self.registry.settings.scope_owners.get(scope).cloned(),
             },
         )
+    }
+
+    /// Who must review changes to an expert's scope (`[scopes."@acme"] owners`), if anyone.
+    fn owners(&self, name: &ExpertName) -> Option<Vec<String>> {
+        let scope = name.scope()?;
+        self.registry.settings.scope_owners.get(scope).cloned()
     }
 
     /// The scopes the home page shows: the largest, then in name order; the browse pages
