@@ -455,3 +455,27 @@ fn a_skill_the_runtime_will_not_start_publishes_with_a_warning() {
          registry-data is valid: 4 experts, 5 versions\n"
     );
 }
+
+/// types.ts:10, 22-23, 41-42: `createdAt` and `updatedAt` are strings the client turns into a
+/// `Date`. A recorded publish time is served as both (RFC 3339 UTC, which `new Date` reads);
+/// the owner's, and a version's without a recorded time, are the epoch.
+#[test]
+fn a_recorded_publish_time_is_served_as_created_at_and_updated_at() {
+    let registry = registry();
+    registry.file(
+        "@acme/empty/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\n\n[versions.\"1.1.0\"]\npublished = \"2026-03-01T12:30:00Z\"\n",
+    );
+    registry.run(&["build", "--no-site"]).expect_code(0);
+    let newer = expert(&registry, "@acme/empty@1.1.0");
+    assert_eq!(newer["createdAt"], "2026-03-01T12:30:00Z");
+    assert_eq!(newer["updatedAt"], "2026-03-01T12:30:00Z");
+    assert_eq!(newer["owner"]["createdAt"], "1970-01-01T00:00:00Z");
+    let older = expert(&registry, "@acme/empty@1.0.0");
+    assert_eq!(older["createdAt"], "1970-01-01T00:00:00Z");
+    let list = read_json(&registry, "api/registry/v1/experts/@acme/empty/versions");
+    let versions = list["data"]["versions"].as_array().unwrap();
+    assert_eq!(versions[0]["key"], "@acme/empty@1.1.0");
+    assert_eq!(versions[0]["createdAt"], "2026-03-01T12:30:00Z");
+    assert_eq!(versions[1]["createdAt"], "1970-01-01T00:00:00Z");
+}
