@@ -87,15 +87,7 @@ pub fn apply(data_dir: &Path, name: &str, change: &MetaChange) -> Result<EditRep
     }
     let summary = check_rules(&name, &expert.meta, change)?;
 
-    let old_text = match fsutil::read_optional(&meta_path)? {
-        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
-            CommandError::Refused(format!("{}: not valid UTF-8", meta_path.display()))
-        })?,
-        None => String::new(),
-    };
-    let mut document: DocumentMut = old_text.parse().map_err(|err| {
-        CommandError::Refused(format!("{}: cannot edit: {err}", meta_path.display()))
-    })?;
+    let (old_text, mut document) = read_for_editing(&meta_path)?;
     edit_document(&mut document, change);
     let new_text = document.to_string();
     if new_text == old_text {
@@ -246,6 +238,20 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
     }
 }
 
+/// An expert.toml's text (empty when the file does not exist yet) and its editable document.
+fn read_for_editing(meta_path: &Path) -> Result<(String, DocumentMut), CommandError> {
+    let text = match fsutil::read_optional(meta_path)? {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
+            CommandError::Refused(format!("{}: not valid UTF-8", meta_path.display()))
+        })?,
+        None => String::new(),
+    };
+    let document = text.parse().map_err(|err| {
+        CommandError::Refused(format!("{}: cannot edit: {err}", meta_path.display()))
+    })?;
+    Ok((text, document))
+}
+
 /// Records in `meta_path` (an expert's `expert.toml`, created if missing) that `version` was
 /// published at `when`, keeping the file's comments and layout. `publish` calls it right after
 /// writing the version file; the time is then as write-once as the file.
@@ -254,15 +260,7 @@ pub fn record_published(
     version: &semver::Version,
     when: &str,
 ) -> Result<(), CommandError> {
-    let old_text = match fsutil::read_optional(meta_path)? {
-        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
-            CommandError::Refused(format!("{}: not valid UTF-8", meta_path.display()))
-        })?,
-        None => String::new(),
-    };
-    let mut document: DocumentMut = old_text.parse().map_err(|err| {
-        CommandError::Refused(format!("{}: cannot edit: {err}", meta_path.display()))
-    })?;
+    let (_, mut document) = read_for_editing(meta_path)?;
     let inline = document.get("versions").is_some_and(Item::is_inline_table);
     let versions = document
         .entry("versions")
