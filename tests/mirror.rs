@@ -486,3 +486,126 @@ fn text_from_a_registry_is_printed_with_control_characters_escaped() {
         "{stderr:?}"
     );
 }
+
+/// `verify` renders every expert's Perstack API documents again from its index document and
+/// blobs and compares: a tampered, missing or stale document is reported by name, in one run,
+/// from a directory and from an archive; over HTTP, a disabled version's document is stale.
+#[test]
+fn verify_reports_tampered_missing_and_stale_api_documents_by_name() {
+    let registry = TestRegistry::valid();
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\n\n[versions.\"0.9.0\"]\nstatus = \"disabled\"\nreason = \"Broken\"\n",
+    );
+    registry.version("tic-tac-toe", "0.9.0", "");
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let out = registry.out();
+    assert!(
+        !out.join("api/registry/v1/experts/tic-tac-toe@0.9.0")
+            .exists()
+    );
+    run_in(registry.root(), &["verify", out.to_str().unwrap()]).expect_code(0);
+
+    let copy = registry.root().join("copy");
+    copy_tree(&out, &copy);
+    let api = copy.join("api/registry/v1");
+    let tampered = api.join("experts/@acme/researcher@1.1.0");
+    let mut bytes = fs::read(&tampered).unwrap();
+    bytes.splice(0..0, *b" ");
+    fs::write(&tampered, bytes).unwrap();
+    fs::remove_file(api.join("experts/tic-tac-toe/versions")).unwrap();
+    fs::write(api.join("experts/tic-tac-toe@0.9.0"), "{}\n").unwrap();
+    fs::write(api.join("experts/tic-tac-toe@beta"), "{}\n").unwrap();
+    fs::write(api.join("experts/@acme/gone@1.0.0"), "{}\n").unwrap();
+    fs::write(api.join("format.json"), "{\n  \"format\": 1\n}\n").unwrap();
+    let index = |name: &str| {
+        let bytes = fs::read(out.join(format!("v1/experts/{name}.json"))).unwrap();
+        format!("v1/index/{}.json", blake3::hash(&bytes).to_hex())
+    };
+    let stale = "served, but the registry publishes no version or tag whose document belongs here (disabled, retired, or not in this registry)";
+    let mut expected = vec![
+        "api/registry/v1/experts/@acme/gone@1.0.0: error: ".to_owned() + stale,
+        format!(
+            "api/registry/v1/experts/@acme/researcher@1.1.0: error: differs from the Perstack API document rendered from {}",
+            index("@acme/researcher")
+        ),
+        format!(
+            "api/registry/v1/experts/tic-tac-toe/versions: error: missing: the Perstack API document rendered from {}",
+            index("tic-tac-toe")
+        ),
+        "api/registry/v1/experts/tic-tac-toe@0.9.0: error: ".to_owned() + stale,
+        "api/registry/v1/experts/tic-tac-toe@beta: error: ".to_owned() + stale,
+        "api/registry/v1/format.json: error: differs from the Perstack API document rendered from this program's API format".to_owned(),
+    ];
+    expected.sort();
+    // The same tree as an archive, packed by the `tar` crate as any tool would.
+    let archive = registry.root().join("copy.tar");
+    let mut builder = tar::Builder::new(fs::File::create(&archive).unwrap());
+    for (path, bytes) in tree(&copy) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, path, bytes.as_slice())
+            .unwrap();
+    }
+    builder.finish().unwrap();
+    drop(builder);
+    for source in [copy.clone(), archive] {
+        let run = run_in(registry.root(), &["verify", source.to_str().unwrap()]);
+        run.expect_code(1);
+        let mut lines: Vec<String> = run.stderr().lines().map(str::to_owned).collect();
+        let summary = lines.pop().unwrap();
+        assert_eq!(lines, expected, "{}", source.display());
+        assert_eq!(
+            summary,
+            format!("error: {} has 6 problem(s)", source.display())
+        );
+    }
+
+    // Over HTTP nothing can be listed, but a disabled version's document must be missing.
+    let server = TestServer::serve(&copy);
+    let run = run_in(registry.root(), &["verify", &server.url]);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.contains(
+            &"api/registry/v1/experts/tic-tac-toe@0.9.0: error: served, but version 0.9.0 is disabled"
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        !run.stderr().contains("tic-tac-toe@beta"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(server.count("api/registry/v1/experts/tic-tac-toe@beta"), 0);
+
+    // A partial mirror holds the documents of its scopes only; another expert's is stale.
+    let partial = registry.root().join("partial");
+    mirror(
+        registry.root(),
+        out.to_str().unwrap(),
+        &partial,
+        &["--scope", "@acme"],
+    )
+    .expect_code(0);
+    run_in(registry.root(), &["verify", partial.to_str().unwrap()]).expect_code(0);
+    fs::copy(
+        out.join("api/registry/v1/experts/tic-tac-toe@1.0.0"),
+        partial.join("api/registry/v1/experts/tic-tac-toe@1.0.0"),
+    )
+    .unwrap();
+    let run = run_in(registry.root(), &["verify", partial.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().starts_with(&format!(
+            "api/registry/v1/experts/tic-tac-toe@1.0.0: error: {stale}\n"
+        )),
+        "{}",
+        run.stderr()
+    );
+}

@@ -6,32 +6,47 @@
 //! a signed root are checked against its own keys and any `--trust` keys. A lockfile can be
 //! checked against the registry too. Every problem is collected; none stops the audit.
 //!
+//! The Perstack API documents (`api/registry/v1/`) are derived, not signed, so they are checked
+//! by rendering them again: each expert's documents from its index document and blobs, with the
+//! same code a build and a mirror use, must be served byte for byte; `format.json` and
+//! `not-found.json` must be this program's. Where the files can be listed (a directory, an
+//! archive), any other file under `api/` is stale: a document of a version since disabled, a
+//! tag since retired, or an expert this registry does not serve (a partial mirror holds only
+//! its scopes' documents). Over HTTP, nothing can be listed, so only the documents of disabled
+//! versions are asked for, and must be missing. A registry with no API documents at all (a
+//! client cache) has none to check.
+//!
 //! The schema check is the cargo feature `schemas` (on by default): `jsonschema` is 38 of the
 //! program's 180 crates and a third of a clean release build's CPU time (311 s against 196 s
 //! on two cores), and nothing but this audit uses it. A build without it (`cargo install
 //! --no-default-features`, for a CI that only checks and builds) still checks every document
 //! by type, and everything else above.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::client::lockfile::Lockfile;
+use crate::client::mirror::api_documents;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::{ExpertName, Hash, Status};
 use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
-use crate::format::index;
 use crate::format::reader::{self, IndexDoc, RootDoc, SnapshotDoc};
+use crate::format::{api, index};
 
 #[derive(Debug, Default)]
 pub struct AuditReport {
     pub problems: Vec<Diagnostic>,
     pub experts: usize,
     pub versions: usize,
+    /// Hash-named documents, blobs and readable copies checked.
     pub files: usize,
+    /// Perstack API documents checked (none for a registry that serves none, such as a cache).
+    pub api_documents: usize,
 }
 
 /// Which schema of `schemas/` a document must match.
@@ -146,18 +161,46 @@ pub fn audit(
         return Ok(report);
     };
 
+    let api_listing = api_listing(source)?;
     let experts: Vec<(String, crate::format::reader::Pointer)> =
         snapshot.experts.into_iter().collect();
-    let audited: Vec<(AuditReport, Option<(String, IndexDoc)>)> = experts
+    let audited: Vec<ExpertAudit> = experts
         .par_iter()
-        .map(|(name, pointer)| audit_expert(source, name, pointer))
+        .map(|(name, pointer)| audit_expert(source, name, pointer, api_listing.is_some()))
         .collect::<Result<_, FetchError>>()?;
     let mut indexes = Vec::new();
-    for (part, index) in audited {
+    let mut api_paths = BTreeSet::new();
+    let mut unchecked = Vec::new();
+    for (audit, (name, _)) in audited.into_iter().zip(&experts) {
+        let ExpertAudit {
+            report: part,
+            index,
+            api: paths,
+        } = audit;
         report.problems.extend(part.problems);
         report.files += part.files;
         report.versions += part.versions;
+        report.api_documents += part.api_documents;
         indexes.extend(index);
+        match paths {
+            ApiPaths::Checked(paths) => api_paths.extend(paths),
+            ApiPaths::Unchecked => unchecked.push(name.as_str()),
+        }
+    }
+    if let Some(listing) = api_listing {
+        // The documents of an expert that could not be checked are not called stale: the
+        // problem that stopped the check is reported already.
+        let listing = listing
+            .into_iter()
+            .filter(|path| {
+                !unchecked.iter().any(|name| {
+                    let own = format!("{}/{name}", api::DIR);
+                    path.strip_prefix(&own)
+                        .is_some_and(|rest| rest.starts_with('@') || rest.starts_with('/'))
+                })
+            })
+            .collect();
+        check_api_files(source, listing, &api_paths, &mut report)?;
     }
     report.experts = experts.len();
     if root.experts != report.experts as u64 || root.versions != report.versions as u64 {
@@ -176,11 +219,30 @@ pub fn audit(
     Ok(report)
 }
 
+/// The API documents an expert's audit found it should have.
+enum ApiPaths {
+    /// Rendered and checked: the paths they are served at.
+    Checked(BTreeSet<String>),
+    /// Not rendered, because the expert's index document or a blob is unusable.
+    Unchecked,
+}
+
+/// One expert's audit.
+struct ExpertAudit {
+    report: AuditReport,
+    /// Its name and index document, when the document could be read.
+    index: Option<(String, IndexDoc)>,
+    api: ApiPaths,
+}
+
+/// Audits one expert: its index document, readable copy, tags and blobs, and its API
+/// documents when `check_api`.
 fn audit_expert(
     source: &Source,
     name: &str,
     pointer: &crate::format::reader::Pointer,
-) -> Result<(AuditReport, Option<(String, IndexDoc)>), FetchError> {
+    check_api: bool,
+) -> Result<ExpertAudit, FetchError> {
     let mut report = AuditReport::default();
     let index_path = index::index_path(&pointer.blake3);
     if pointer.path != index_path {
@@ -201,11 +263,19 @@ fn audit_expert(
         &mut report,
     )?
     else {
-        return Ok((report, None));
+        return Ok(ExpertAudit {
+            report,
+            index: None,
+            api: ApiPaths::Unchecked,
+        });
     };
     let Some((_, doc)) = parse_checked::<IndexDoc>(&bytes, &index_path, Schema::Index, &mut report)
     else {
-        return Ok((report, None));
+        return Ok(ExpertAudit {
+            report,
+            index: None,
+            api: ApiPaths::Unchecked,
+        });
     };
     let here = PathBuf::from(&index_path);
     if doc.name != name {
@@ -218,10 +288,11 @@ fn audit_expert(
             ),
         ));
     }
-    match ExpertName::parse(name) {
+    let expert = ExpertName::parse(name);
+    match &expert {
         Err(err) => report
             .problems
-            .push(Diagnostic::error("invalid-name", &here, err)),
+            .push(Diagnostic::error("invalid-name", &here, err.clone())),
         Ok(expert) => {
             let readable = expert.readable_index_path();
             match source.get_at_most(&readable, reader::MAX_INDEX_BYTES)? {
@@ -256,6 +327,8 @@ fn audit_expert(
             Some(_) => {}
         }
     }
+    // Every version's verified bytes, for the API documents; `None` once one is missing.
+    let mut blobs = Some(Vec::new());
     for (version, entry) in &doc.versions {
         report.versions += 1;
         let blob_path = index::blob_path(&entry.blake3);
@@ -279,11 +352,13 @@ fn audit_expert(
                     reader::MAX_BLOB_BYTES
                 ),
             ));
+            blobs = None;
             continue;
         }
         // One byte more than the index says, so a longer file is reported as the wrong size.
         let limit = entry.size.min(reader::MAX_BLOB_BYTES) + 1;
-        if let Some(blob) = fetch(source, &blob_path, &entry.blake3, limit, &mut report)?
+        let blob = fetch(source, &blob_path, &entry.blake3, limit, &mut report)?;
+        if let Some(blob) = &blob
             && blob.len() as u64 != entry.size
         {
             report.problems.push(Diagnostic::error(
@@ -296,8 +371,157 @@ fn audit_expert(
                 ),
             ));
         }
+        match (&mut blobs, blob) {
+            (Some(blobs), Some(blob)) => blobs.push((version.as_str(), entry, blob)),
+            _ => blobs = None,
+        }
     }
-    Ok((report, Some((name.to_owned(), doc))))
+    // Documents are rendered only from a whole, verified expert: a problem above already
+    // explains why one that is not cannot be checked.
+    let api_paths = match (check_api, &expert, &blobs) {
+        (true, Ok(expert), Some(blobs)) => {
+            check_api_documents(source, expert, &index_path, &doc, blobs, &mut report)?
+        }
+        (false, ..) => ApiPaths::Checked(BTreeSet::new()),
+        _ => ApiPaths::Unchecked,
+    };
+    Ok(ExpertAudit {
+        report,
+        index: Some((name.to_owned(), doc)),
+        api: api_paths,
+    })
+}
+
+/// Whether the registry serves Perstack API documents at all, and so has them checked: `None`
+/// when it serves none (a client cache), else the files under `api/` where they can be
+/// listed (an empty list over HTTP, where they cannot).
+fn api_listing(source: &Source) -> Result<Option<Vec<String>>, FetchError> {
+    let listing = source.list("api")?;
+    let serves_api = match &listing {
+        Some(files) => !files.is_empty(),
+        None => {
+            source
+                .get_at_most(api::FORMAT_PATH, reader::MAX_ROOT_BYTES)?
+                .is_some()
+                || source
+                    .get_at_most(api::NOT_FOUND_PATH, reader::MAX_ROOT_BYTES)?
+                    .is_some()
+        }
+    };
+    Ok(serves_api.then(|| listing.unwrap_or_default()))
+}
+
+/// Renders an expert's API documents from its index document and verified blobs, and checks
+/// that each is served byte for byte; over HTTP, also that no disabled version's document is.
+/// Returns the paths the expert's documents are served at.
+fn check_api_documents(
+    source: &Source,
+    expert: &ExpertName,
+    index_path: &str,
+    doc: &IndexDoc,
+    blobs: &[(&str, &crate::format::reader::IndexVersion, Vec<u8>)],
+    report: &mut AuditReport,
+) -> Result<ApiPaths, FetchError> {
+    let documents = match api_documents(expert, doc, blobs) {
+        Ok(documents) => documents,
+        Err(message) => {
+            report.problems.push(Diagnostic::error(
+                "api-render",
+                &PathBuf::from(index_path),
+                format!("cannot render the Perstack API documents: {message}"),
+            ));
+            return Ok(ApiPaths::Unchecked);
+        }
+    };
+    let mut expected: Vec<(&String, &[u8])> = documents
+        .versions
+        .iter()
+        .flat_map(|document| {
+            document
+                .paths()
+                .map(|path| (path, document.bytes.as_slice()))
+        })
+        .collect();
+    if let Some((path, bytes)) = &documents.listing {
+        expected.push((path, bytes));
+    }
+    for (path, bytes) in &expected {
+        check_api_document(source, path, bytes, index_path, report)?;
+    }
+    if matches!(source, Source::Http(_)) {
+        for (version, entry) in &doc.versions {
+            let path = api::path(&format!("{expert}@{version}"));
+            if entry.status == Status::Disabled
+                && source
+                    .get_at_most(&path, reader::MAX_INDEX_BYTES)?
+                    .is_some()
+            {
+                report.problems.push(Diagnostic::error(
+                    "stale-api",
+                    &PathBuf::from(&path),
+                    format!("served, but version {version} is disabled"),
+                ));
+            }
+        }
+    }
+    Ok(ApiPaths::Checked(
+        expected.into_iter().map(|(path, _)| path.clone()).collect(),
+    ))
+}
+
+/// Checks that the API document at `path` is served with exactly `bytes`, what `derived_from`
+/// renders.
+fn check_api_document(
+    source: &Source,
+    path: &str,
+    bytes: &[u8],
+    derived_from: &str,
+    report: &mut AuditReport,
+) -> Result<(), FetchError> {
+    // One byte more than expected, so a longer document is read far enough to differ.
+    let served = match source.get_at_most(path, bytes.len() as u64 + 1) {
+        Err(FetchError::TooLarge { .. }) => Some(Vec::new()),
+        other => other?,
+    };
+    report.api_documents += 1;
+    match served {
+        None => report.problems.push(Diagnostic::error(
+            "missing",
+            &PathBuf::from(path),
+            format!("missing: the Perstack API document rendered from {derived_from}"),
+        )),
+        Some(served) if served != bytes => report.problems.push(Diagnostic::error(
+            "stale-api",
+            &PathBuf::from(path),
+            format!("differs from the Perstack API document rendered from {derived_from}"),
+        )),
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Checks the documents every API has once (`format.json`, `not-found.json`), and that no file
+/// under `api/` is served beyond them and `expected`, where the files can be listed.
+fn check_api_files(
+    source: &Source,
+    listing: Vec<String>,
+    expected: &BTreeSet<String>,
+    report: &mut AuditReport,
+) -> Result<(), FetchError> {
+    let fixed = api::fixed_documents();
+    for (path, bytes) in &fixed {
+        check_api_document(source, path, bytes, "this program's API format", report)?;
+    }
+    for path in listing {
+        if !expected.contains(&path) && !fixed.iter().any(|(fixed, _)| *fixed == path) {
+            report.problems.push(Diagnostic::error(
+                "stale-api",
+                &PathBuf::from(&path),
+                "served, but the registry publishes no version or tag whose document belongs here (disabled, retired, or not in this registry)".to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Fetches a hash-named file, no more than `limit` bytes of it, and checks its hash; problems

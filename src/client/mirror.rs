@@ -33,7 +33,9 @@ use crate::common::signing::{PublicKey, SecretKey};
 use crate::common::transport::{self, Source};
 use crate::format::api::{self, ApiExpert, ApiVersion};
 use crate::format::index;
-use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, RootDoc};
+use crate::format::reader::{
+    self, IndexDoc, IndexVersion, PublishedError, PublishedRegistry, RootDoc,
+};
 
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
@@ -354,26 +356,12 @@ fn write_api(
     let mut blobs = Vec::new();
     for (version, entry) in &doc.versions {
         blobs.push((
-            version,
+            version.as_str(),
             entry,
             registry.read_blob(&entry.blake3, entry.size)?,
         ));
     }
-    let api_expert = ApiExpert {
-        name: expert,
-        dist_tags: doc.tags().collect(),
-        versions: blobs
-            .iter()
-            .map(|(version, entry, bytes)| ApiVersion {
-                version,
-                status: entry.status,
-                blake3: entry.blake3,
-                bytes,
-                published: entry.published.as_deref(),
-            })
-            .collect(),
-    };
-    let documents = api::documents(&api_expert).map_err(|message| {
+    let documents = api_documents(expert, doc, &blobs).map_err(|message| {
         ClientError::Published(PublishedError::Invalid {
             location: registry.reader.location(&index::index_path(index_hash)),
             message,
@@ -395,4 +383,28 @@ fn write_api(
     }
     let keep = documents.paths().cloned().collect();
     Ok(existing.stale(&replica.dir, expert, &keep))
+}
+
+/// The Perstack API documents of an expert, rendered from its index document and the bytes of
+/// every version it lists, as the build renders them: what a mirror writes and `verify`
+/// compares against.
+pub fn api_documents(
+    expert: &ExpertName,
+    doc: &IndexDoc,
+    blobs: &[(&str, &IndexVersion, Vec<u8>)],
+) -> Result<api::Documents, String> {
+    api::documents(&ApiExpert {
+        name: expert,
+        dist_tags: doc.tags().collect(),
+        versions: blobs
+            .iter()
+            .map(|(version, entry, bytes)| ApiVersion {
+                version,
+                status: entry.status,
+                blake3: entry.blake3,
+                bytes,
+                published: entry.published.as_deref(),
+            })
+            .collect(),
+    })
 }
