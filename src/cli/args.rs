@@ -187,6 +187,9 @@ pub enum Command {
         after_help = "Examples:\n  perstack-registry verify dist/\n  perstack-registry verify https://registry.example.com --trust ed25519:...\n  perstack-registry verify dist/ --lock perstack-registry.lock --format json"
     )]
     Verify(VerifyArgs),
+    /// Look after the client cache that resolve, fetch and lock fill.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Serve a built registry on this machine, to try it with the Perstack runtime.
     ///
     /// Answers as the static hosts a registry is deployed to do: the Perstack API documents
@@ -486,6 +489,39 @@ pub struct VerifyArgs {
     pub lock: Option<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
+    #[command(flatten)]
+    pub output: ClientOutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove from the cache every blob, index document and snapshot that no kept root
+    /// reaches.
+    ///
+    /// Kept, for each registry in the cache: everything the cache's own root reaches (the
+    /// experts fetch made complete, with every version, so whatever a lockfile pins of them)
+    /// and the snapshot of the registry's root last seen. Removed: documents the registry has
+    /// since replaced, index documents read only to resolve a key, and anything else
+    /// hash-named that nothing kept reaches. Safe beside other clients: it takes each
+    /// registry's lock, waiting for a running fetch, and follows no symbolic link. Exit
+    /// status: 0 done, 1 a registry in the cache was left alone (each says why), 2 I/O
+    /// failure.
+    #[command(after_help = "Examples:
+  perstack-registry cache gc
+  perstack-registry cache gc --cache ~/.cache/perstack-registry --dry-run
+  perstack-registry cache gc --format json")]
+    Gc(CacheGcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheGcArgs {
+    /// The cache directory [default: $XDG_CACHE_HOME/perstack-registry, else
+    /// ~/.cache/perstack-registry].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Report what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: ClientOutputArgs,
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::args::{LockArgs, RegistryArgs, ServeArgs, SigningArgs};
+use crate::cli::args::{CacheGcArgs, LockArgs, RegistryArgs, ServeArgs, SigningArgs};
 use crate::cli::error::CliError;
 use perstack_registry::build::Signing;
 use perstack_registry::client::cache;
@@ -16,15 +16,24 @@ use perstack_registry::serve;
 impl RegistryArgs {
     /// `--cache`, else the cache under `$XDG_CACHE_HOME` or `$HOME`.
     pub fn cache_dir(&self) -> Result<PathBuf, CliError> {
-        self.cache
-            .clone()
-            .or_else(cache::default_cache_dir)
-            .ok_or_else(|| {
-                CliError::environment(
-                    "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache",
-                )
-            })
+        cache_dir(self.cache.as_ref())
     }
+}
+
+impl CacheGcArgs {
+    /// `--cache`, else the same default as the commands that fill the cache.
+    pub fn cache_dir(&self) -> Result<PathBuf, CliError> {
+        cache_dir(self.cache.as_ref())
+    }
+}
+
+fn cache_dir(given: Option<&PathBuf>) -> Result<PathBuf, CliError> {
+    given
+        .cloned()
+        .or_else(cache::default_cache_dir)
+        .ok_or_else(|| {
+            CliError::environment("no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache")
+        })
 }
 
 impl ServeArgs {

@@ -1,12 +1,14 @@
 //! Reading a built registry, as clients and mirrors do: [`trust`] decides whether to accept a
 //! root; [`replica`] keeps verified local copies, of which the client [`cache`] (with
-//! [`resolve`] and [`lockfile`]) and [`mirror`] are made; [`audit`] checks a whole registry.
+//! [`resolve`] and [`lockfile`], and [`gc`] to empty it of what nothing reaches) and [`mirror`]
+//! are made; [`audit`] checks a whole registry.
 //! Files arrive through `common::transport` and are followed from the root by `format::reader`.
 //!
 //! Imports from `common`, `data` and `format`; never from `build`, `site` or `authoring`.
 
 pub mod audit;
 pub mod cache;
+pub mod gc;
 pub mod lockfile;
 pub mod mirror;
 pub mod replica;

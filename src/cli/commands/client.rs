@@ -1,12 +1,15 @@
 //! The client commands, which read a built registry: `resolve`, `fetch`, `lock`, `mirror` and
-//! `verify`.
+//! `verify`, and `cache gc`, which empties the client cache of what nothing reaches.
 
-use crate::cli::args::{FetchArgs, LockArgs, MirrorArgs, RegistryArgs, ResolveArgs, VerifyArgs};
+use crate::cli::args::{
+    CacheGcArgs, FetchArgs, LockArgs, MirrorArgs, RegistryArgs, ResolveArgs, VerifyArgs,
+};
 use crate::cli::commands::report_problems;
 use crate::cli::error::CliError;
 use crate::cli::printer::{self, ReportFormat, ResolveJson, TerminalProgress};
 use perstack_registry::client::audit;
 use perstack_registry::client::cache::{Client, ClientOptions};
+use perstack_registry::client::gc::{self, GcOptions};
 use perstack_registry::client::lockfile::{self, Lockfile};
 use perstack_registry::client::mirror::{self as library, MirrorOptions};
 use perstack_registry::client::resolve::{Request, Resolved};
@@ -148,6 +151,59 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
             report.files
         ),
     );
+    Ok(())
+}
+
+pub fn cache_gc(args: CacheGcArgs) -> Result<(), CliError> {
+    let cache = args.cache_dir()?;
+    let report = gc::gc(&GcOptions {
+        cache: cache.clone(),
+        dry_run: args.dry_run,
+    })?;
+    let verb = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    match args.output.format {
+        ReportFormat::Json => printer::print_json(&report)?,
+        ReportFormat::Human => {
+            let mut lines = Vec::new();
+            for registry in &report.registries {
+                if let Some(reason) = &registry.skipped {
+                    eprintln!(
+                        "{}",
+                        printer::terminal_safe(&format!("warning: {}: {reason}", registry.id))
+                    );
+                } else if args.dry_run || registry.removed > 0 {
+                    lines.push(format!(
+                        "{}: {verb} {} file(s), {} bytes; kept {}",
+                        registry.id, registry.removed, registry.bytes, registry.kept
+                    ));
+                }
+            }
+            lines.push(format!(
+                "{verb} {} file(s), {} bytes from {}",
+                report.removed,
+                report.bytes,
+                cache.display()
+            ));
+            for line in lines {
+                printer::status(args.output.quiet, &line);
+            }
+        }
+    }
+    let skipped = report
+        .registries
+        .iter()
+        .filter(|registry| registry.skipped.is_some())
+        .count();
+    if skipped > 0 {
+        return Err(CliError::data(format!(
+            "{skipped} registry directory(ies) in {} left alone",
+            cache.display()
+        )));
+    }
     Ok(())
 }
 

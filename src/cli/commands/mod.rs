@@ -9,7 +9,7 @@ mod client;
 mod keygen;
 mod serve;
 
-use crate::cli::args::{Cli, Command};
+use crate::cli::args::{CacheCommand, Cli, Command};
 use crate::cli::error::CliError;
 use crate::cli::printer::{self, Format};
 use perstack_registry::authoring::outcome::CommandError;
@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Lock(args) => client::lock(args),
         Command::Mirror(args) => client::mirror(args),
         Command::Verify(args) => client::verify(args),
+        Command::Cache(CacheCommand::Gc(args)) => client::cache_gc(args),
         Command::Serve(args) => serve::serve(args),
     }
 }
