@@ -751,7 +751,7 @@ fn settings_changes_are_listed_and_need_the_maintainers_approval() {
     let key = key["public"].as_str().unwrap().to_owned();
     registry.file(
         "registry.toml",
-        format!("name = \"Test Registry\"\n[trust]\nkeys = [\"{key}\"]\n[limits]\nmax-version-bytes = 2048\n"),
+        format!("name = \"Test Registry\"\n[trust]\nkeys = [\"{key}\"]\n[limits]\nmax-version-bytes = 2048\n[site]\nurl = \"https://registry.example.com/\"\n"),
     );
     let base = git(registry.root(), &["rev-parse", "HEAD"]);
     let run = registry.run(&["check", "--base", &base]);
@@ -760,6 +760,7 @@ fn settings_changes_are_listed_and_need_the_maintainers_approval() {
     for change in [
         format!("adds trust key {key}"),
         "changes max-version-bytes from 262144 to 2048".to_owned(),
+        "changes [site] url from (unset) to https://registry.example.com/".to_owned(),
     ] {
         assert!(
             stderr.contains(&format!(

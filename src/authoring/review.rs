@@ -228,6 +228,18 @@ fn settings_changes(path: &Path, base: &Settings, current: &Settings) -> Vec<Dia
             base.max_version_bytes, current.max_version_bytes
         ));
     }
+    if base.site_url != current.site_url {
+        // The address every page tells the runtime to use: a change redirects users.
+        let shown = |url: &Option<url::Url>| {
+            url.as_ref()
+                .map_or_else(|| "(unset)".to_owned(), |url| url.to_string())
+        };
+        changes.push(format!(
+            "changes [site] url from {} to {}",
+            shown(&base.site_url),
+            shown(&current.site_url)
+        ));
+    }
     if base.name != current.name {
         changes.push(format!(
             "renames the registry from \"{}\" to \"{}\"",
