@@ -609,3 +609,79 @@ fn verify_reports_tampered_missing_and_stale_api_documents_by_name() {
         run.stderr()
     );
 }
+
+/// The whole tree but the build's and the clients' own state.
+fn served_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir)
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(".perstack-client/"))
+        .collect()
+}
+
+/// `--with-site` copies every file of the website, from a directory and through an archive, so
+/// the mirror serves what the source serves; without it only the registry is copied. Over
+/// HTTP, where a website's files cannot be listed, it is refused before anything is written,
+/// and a link in the source's website is never followed.
+#[test]
+fn with_site_a_mirror_serves_the_whole_website_too() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    assert!(out.join("index.html").is_file());
+
+    let plain = root.join("plain");
+    mirror(root, out.to_str().unwrap(), &plain, &[]).expect_code(0);
+    assert_eq!(served_files(&plain), registry_files(&out));
+
+    let dest = root.join("complete");
+    let run = mirror(root, out.to_str().unwrap(), &dest, &["--with-site"]);
+    run.expect_code(0);
+    let site_files = served_files(&out).len() - registry_files(&out).len();
+    assert!(
+        run.stderr()
+            .ends_with(&format!("already present; {site_files} website file(s)\n")),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(served_files(&dest), served_files(&out));
+
+    let archive = root.join("complete.tar");
+    mirror(root, out.to_str().unwrap(), &archive, &["--with-site"]).expect_code(0);
+    let unpacked = root.join("unpacked");
+    mirror(root, archive.to_str().unwrap(), &unpacked, &["--with-site"]).expect_code(0);
+    assert_eq!(served_files(&unpacked), served_files(&out));
+    run_in(root, &["verify", archive.to_str().unwrap()]).expect_code(0);
+
+    let server = TestServer::serve(&out);
+    let over_http = root.join("over-http");
+    let run = mirror(root, &server.url, &over_http, &["--with-site"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains(
+            "--with-site needs a source whose files can be listed (a directory or an archive)"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(!over_http.exists());
+    assert!(server.requests().is_empty());
+
+    let outside = root.join("outside-secret");
+    fs::write(&outside, "secret").unwrap();
+    let linked = root.join("linked");
+    copy_tree(&out, &linked);
+    std::os::unix::fs::symlink(&outside, linked.join("assets/secret.txt")).unwrap();
+    let dest = root.join("from-linked");
+    let run = mirror(root, linked.to_str().unwrap(), &dest, &["--with-site"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: {}: a symbolic link; refusing to copy it (the website holds only files)\n",
+            linked.join("assets/secret.txt").display()
+        )
+    );
+    assert!(!dest.join("assets/secret.txt").exists());
+    assert!(!dest.join("v1/root.json").exists());
+}

@@ -174,15 +174,20 @@ pub enum Command {
     /// Every file is verified against its hash; only what DEST lacks is downloaded; DEST's
     /// root is written last, so an interrupted mirror leaves DEST valid and the next run
     /// resumes. A partial mirror (--scope) writes a root of its own, unsigned unless
-    /// --sign-key-env is given, and keeps the source's root in v1/upstream-root.json.
+    /// --sign-key-env is given, and keeps the source's root in v1/upstream-root.json. The
+    /// website is copied only with --with-site. A DEST ending in .tar is a single reproducible
+    /// archive (the same registry gives the same bytes), and a SRC ending in .tar is read with
+    /// the same checks as any other source, for carrying a registry where no network reaches.
     #[command(
-        after_help = "Examples:\n  perstack-registry mirror https://registry.example.com mirror/\n  perstack-registry mirror dist/ acme-only/ --scope @acme\n  perstack-registry mirror https://registry.example.com mirror/ --trust ed25519:..."
+        after_help = "Examples:\n  perstack-registry mirror https://registry.example.com mirror/\n  perstack-registry mirror dist/ acme-only/ --scope @acme\n  perstack-registry mirror https://registry.example.com mirror/ --trust ed25519:...\n  perstack-registry mirror dist/ registry.tar --with-site     # carry it across\n  perstack-registry mirror registry.tar mirror/ --with-site --trust ed25519:..."
     )]
     Mirror(MirrorArgs),
     /// Audit a whole registry: hashes, schemas, and that nothing the root reaches is missing.
     ///
-    /// Every problem is listed; exit status 1 if there is any, 2 if the registry cannot be
-    /// reached at all.
+    /// The Perstack API documents are rendered again from the index documents and blobs and
+    /// must be served byte for byte; from a directory or an archive, any other file under api/
+    /// is reported as stale. SRC may be a registry archive (.tar). Every problem is listed;
+    /// exit status 1 if there is any, 2 if the registry cannot be reached at all.
     #[command(
         after_help = "Examples:\n  perstack-registry verify dist/\n  perstack-registry verify https://registry.example.com --trust ed25519:...\n  perstack-registry verify dist/ --lock perstack-registry.lock --format json"
     )]
@@ -470,6 +475,10 @@ pub struct MirrorArgs {
     /// Copy only the experts of this scope (@org); repeatable.
     #[arg(long, value_name = "@ORG")]
     pub scope: Vec<String>,
+    /// Copy the website too (every file outside v1/, api/ and _headers), from a directory or
+    /// an archive; a full mirror only.
+    #[arg(long, conflicts_with = "scope")]
+    pub with_site: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]

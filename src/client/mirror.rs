@@ -15,6 +15,12 @@
 //! in a working directory beside it (`<archive>.mirroring/`, where an interrupted run resumes),
 //! packed into one reproducible archive written by rename, and the working directory removed.
 //! The client's state (`.perstack-client/`) stays out of the archive: it is this host's.
+//!
+//! The website is not copied unless asked (`--with-site`): it is derived from the registry, no
+//! root pins its files, and it is most of a registry's files (a page per expert and version,
+//! the search index), while clients and the Perstack runtime need none of it. A static host
+//! cannot list its files, so the website is copied only from a source that can (a directory or
+//! an archive), and only by a full mirror, since its pages link to every expert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -46,6 +52,8 @@ pub struct MirrorOptions {
     pub trust: Vec<PublicKey>,
     /// Keys to sign a partial mirror's root with, and its validity in days.
     pub sign: Option<(Vec<SecretKey>, u32)>,
+    /// Copy the website too (`--with-site`).
+    pub site: bool,
 }
 
 /// What a mirror run did; also the document `mirror --format json` prints.
@@ -57,6 +65,9 @@ pub struct MirrorReport {
     pub downloaded: usize,
     pub present: usize,
     pub partial: bool,
+    /// Website files copied, with `--with-site`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_files: Option<usize>,
     /// The archive written, for a destination ending in `.tar`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive: Option<ArchiveReport>,
@@ -79,7 +90,26 @@ pub enum MirrorError {
         "--sign-key-env signs a partial mirror's own root; a full mirror keeps the source's root and signatures"
     )]
     SignFull,
+    #[error(
+        "--with-site copies the whole registry's website, whose pages link to every expert; a partial mirror (--scope) does not hold them all"
+    )]
+    SitePartial,
+    #[error(
+        "--with-site needs a source whose files can be listed (a directory or an archive): {0} is served over HTTP, and a static host cannot list its website's files. Mirror from the built directory, or build the website from registry-data"
+    )]
+    SiteOverHttp(String),
+    #[error(
+        "{0}: larger than the {MAX_SITE_FILE_BYTES} bytes any website file may be; refusing to copy it"
+    )]
+    SiteFileTooLarge(String),
+    #[error("{0}: a symbolic link; refusing to copy it (the website holds only files)")]
+    SiteLink(String),
 }
+
+/// The largest website file copied: far above any page, asset or search file a build writes
+/// (a search shard is split past 64 KiB), so that only a source that is not a built registry
+/// can hit it.
+pub const MAX_SITE_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl From<ReplicaError> for MirrorError {
     fn from(err: ReplicaError) -> MirrorError {
@@ -109,8 +139,12 @@ impl MirrorError {
     pub fn class(&self) -> crate::common::diagnostic::ErrorClass {
         match self {
             MirrorError::Client(err) => err.class(),
-            MirrorError::BadScope(_) | MirrorError::SignFull => {
-                crate::common::diagnostic::ErrorClass::Environment
+            MirrorError::BadScope(_)
+            | MirrorError::SignFull
+            | MirrorError::SitePartial
+            | MirrorError::SiteOverHttp(_) => crate::common::diagnostic::ErrorClass::Environment,
+            MirrorError::SiteFileTooLarge(_) | MirrorError::SiteLink(_) => {
+                crate::common::diagnostic::ErrorClass::Data
             }
         }
     }
@@ -174,6 +208,11 @@ fn mirror_to_dir(
     let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
     let (versions, stale) = write_documents(&replica, &registry, &indexes, progress)?;
     write_fixed_documents(&replica)?;
+    let site_files = if options.site {
+        Some(copy_site(&options.source, &replica, progress)?)
+    } else {
+        None
+    };
     write_root(options, &replica, &root_bytes, &root, &selected, versions)?;
     state
         .save(&replica.state_path())
@@ -189,6 +228,7 @@ fn mirror_to_dir(
         downloaded,
         present,
         partial,
+        site_files,
         archive: None,
     })
 }
@@ -206,6 +246,12 @@ fn check_request(options: &MirrorOptions) -> Result<(), MirrorError> {
     }
     if options.scopes.is_empty() && options.sign.is_some() {
         return Err(MirrorError::SignFull);
+    }
+    if options.site && !options.scopes.is_empty() {
+        return Err(MirrorError::SitePartial);
+    }
+    if options.site && matches!(options.source, Source::Http(_)) {
+        return Err(MirrorError::SiteOverHttp(options.source.describe()));
     }
     Ok(())
 }
@@ -319,6 +365,52 @@ fn write_fixed_documents(replica: &Replica) -> Result<(), MirrorError> {
         false,
     )?;
     Ok(())
+}
+
+/// Whether `relative` is a file of the website: anything outside the registry layout (`v1/`,
+/// `api/`, `_headers`) that is not hidden (a build's or a client's own state, a temporary file).
+fn is_site_file(relative: &str) -> bool {
+    !(relative.starts_with("v1/")
+        || relative.starts_with("api/")
+        || relative == crate::format::headers::HEADERS_PATH
+        || relative.split('/').any(|segment| segment.starts_with('.')))
+}
+
+/// Copies every website file of the source that differs from the destination's, before the root
+/// is written. The website is derived from the registry and no root pins its files, so they are
+/// copied as the source holds them, bounded in size, and never through a link; files the
+/// destination has and the source no longer does are left, as a build leaves them (a cached
+/// page may still link to them). Returns how many files the website has.
+fn copy_site(
+    source: &Source,
+    replica: &Replica,
+    progress: &dyn Progress,
+) -> Result<usize, MirrorError> {
+    let listed = source
+        .list("")?
+        .ok_or_else(|| MirrorError::SiteOverHttp(source.describe()))?;
+    let files: Vec<String> = listed.into_iter().filter(|f| is_site_file(f)).collect();
+    progress.stage("website", 0, files.len());
+    files.par_iter().try_for_each(|relative| {
+        if let Source::Dir(dir) = source
+            && std::fs::symlink_metadata(dir.join(relative))
+                .is_ok_and(|meta| meta.file_type().is_symlink())
+        {
+            return Err(MirrorError::SiteLink(source.location(relative)));
+        }
+        let bytes = match source.get_at_most(relative, MAX_SITE_FILE_BYTES) {
+            Err(crate::common::transport::FetchError::TooLarge { location, .. }) => {
+                return Err(MirrorError::SiteFileTooLarge(location));
+            }
+            other => other?,
+        };
+        // Listed a moment ago; gone since, it is simply not copied.
+        if let Some(bytes) = bytes {
+            replica.write(relative, &bytes, false)?;
+        }
+        Ok(())
+    })?;
+    Ok(files.len())
 }
 
 /// Writes the root, last: the source's byte for byte for a full mirror, or for a partial one

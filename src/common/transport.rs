@@ -193,14 +193,21 @@ impl Source {
     }
 
     /// The relative paths of the files below `prefix` (a directory path relative to the root,
-    /// without a trailing `/`), in byte order, or `None` where they cannot be listed (over
-    /// HTTP). Symbolic links are listed as files and never followed.
+    /// without a trailing `/`; empty for the whole registry), in byte order, or `None` where
+    /// they cannot be listed (over HTTP). Symbolic links are listed as files and never
+    /// followed.
     pub fn list(&self, prefix: &str) -> Result<Option<Vec<String>>, FetchError> {
-        check_relative(prefix)?;
+        if !prefix.is_empty() {
+            check_relative(prefix)?;
+        }
         match self {
             Source::Http(_) => Ok(None),
             Source::Archive(archive) => {
-                let below = format!("{prefix}/");
+                let below = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                };
                 Ok(Some(
                     archive
                         .open()?

@@ -87,6 +87,7 @@ pub fn mirror(args: MirrorArgs) -> Result<(), CliError> {
         scopes: args.scope.clone(),
         trust: args.trust.trust.clone(),
         sign,
+        site: args.with_site,
     };
     let progress = TerminalProgress::new(args.output.quiet);
     let outcome = library::mirror(&options, &progress);
@@ -95,6 +96,9 @@ pub fn mirror(args: MirrorArgs) -> Result<(), CliError> {
     match args.output.format {
         ReportFormat::Json => printer::print_json(&report)?,
         ReportFormat::Human => {
+            let site = report
+                .site_files
+                .map_or_else(String::new, |files| format!("; {files} website file(s)"));
             let archive = report.archive.as_ref().map_or_else(String::new, |archive| {
                 format!(
                     "; archive of {} files, {} bytes",
@@ -104,7 +108,7 @@ pub fn mirror(args: MirrorArgs) -> Result<(), CliError> {
             printer::status(
                 args.output.quiet,
                 &format!(
-                    "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present{archive}",
+                    "mirrored {} into {}{}: {} experts, {} versions, serial {}; {} file(s) downloaded, {} already present{site}{archive}",
                     args.source.describe(),
                     args.dest.display(),
                     if report.partial { " (partial)" } else { "" },
