@@ -319,12 +319,25 @@
         ids.push(id);
       }
     }
-    // Experts are numbered in name order, so ids are already sorted by name.
-    if (state.sort !== "name") {
-      ids.sort((a, b) => score[b] - score[a] || a - b);
-    }
     const partial = query.words.filter((_, i) => scored[i].partial);
-    return { ids: ids, partial: partial };
+    // Experts are numbered in name order, so ids are already sorted by name.
+    return { ids: state.sort === "name" ? ids : byScore(ids, score), partial: partial };
+  }
+
+  // Best score first, then name: the ids grouped by score in one pass (scores take few
+  // values), which keeps a word found in 100,000 experts fast where a sort would not be.
+  function byScore(ids, score) {
+    const groups = new Map();
+    for (const id of ids) {
+      const group = groups.get(score[id]);
+      if (group) {
+        group.push(id);
+      } else {
+        groups.set(score[id], [id]);
+      }
+    }
+    const scores = Array.from(groups.keys()).sort((a, b) => b - a);
+    return [].concat(...scores.map((value) => groups.get(value)));
   }
 
   async function records(ix, ids) {
@@ -380,7 +393,7 @@
     return link;
   }
 
-  async function show(found, state) {
+  async function show(found, state, mine) {
     if (found === null) {
       list.replaceChildren();
       pager.replaceChildren();
@@ -395,6 +408,9 @@
     const shown = found.ids.slice(first, first + PAGE_SIZE);
     const ix = await manifest();
     const rows = await records(ix, shown);
+    if (mine !== generation) {
+      return;
+    }
     let message;
     if (total === 0) {
       message = state.q.trim()
@@ -469,7 +485,7 @@
     delete box.dataset.shownAt;
     box.dataset.startedAt = String(Math.round(performance.now()));
     search(state)
-      .then((found) => (mine === generation ? show(found, state) : null))
+      .then((found) => (mine === generation ? show(found, state, mine) : null))
       .catch(() => {
         if (mine === generation) {
           list.replaceChildren();

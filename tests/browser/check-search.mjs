@@ -3,6 +3,7 @@
 // uses its measuring mode.
 //
 // Usage: node check-search.mjs <base URL ending in /> <queries JSON file> [--measure]
+//        node check-search.mjs --serve <dir> <path ending in /> <queries JSON file> [--measure]
 //
 // The JSON file is {"queries": ["q=email", "q=%40acme&status=active", ...]}: each is the query
 // string of a visit to search.html. For each, the report has the status line, the names, badges
@@ -13,21 +14,63 @@
 // With --measure every query runs in a fresh browser context (nothing cached), and the report
 // gives, per query, the milliseconds from navigation to the results on screen, the requests
 // made, and their bytes as fetched and as gzip (level 6, what a host compressing on the fly
-// sends) would carry them.
+// sends) would carry them, and when each search file was requested and arrived.
+//
+// With --serve it serves <dir> itself, from this process (asynchronous file reads, keep-alive,
+// like a static host), instead of reading from a server at a URL: python's http.server, which
+// the tests use, starts a thread per request and on a loaded machine adds its own latency to
+// every request.
 //
 // Every console error or warning, uncaught exception, failed request, HTTP error and request
 // to another origin is recorded in `problems`.
 
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { extname, join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
-const [base, queriesFile, mode] = process.argv.slice(2);
-if (!base || !queriesFile) {
-  console.error("usage: node check-search.mjs <base URL> <queries JSON file> [--measure]");
+const args = process.argv.slice(2);
+const measure = args.includes("--measure");
+const serveAt = args.indexOf("--serve");
+const served = serveAt >= 0 ? args.splice(serveAt, 2)[1] : null;
+const [where, queriesFile] = args.filter((arg) => arg !== "--measure");
+if (!where || !queriesFile) {
+  console.error(
+    "usage: node check-search.mjs [--serve <dir>] <base URL or path> <queries JSON file> [--measure]"
+  );
   process.exit(2);
 }
-const measure = mode === "--measure";
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+};
+
+// A static file server for `dir` on 127.0.0.1; resolves to its port.
+function serve(dir) {
+  const server = createServer(async (request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname));
+    try {
+      const body = await readFile(join(dir, path));
+      response.writeHead(200, { "content-type": TYPES[extname(path)] || "application/octet-stream" });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
+}
+
+const server = served ? await serve(served) : null;
+const base = server ? `http://127.0.0.1:${server.address().port}${where}` : where;
 const { queries } = JSON.parse(readFileSync(queriesFile, "utf8"));
 const origin = new URL(base).origin;
 const STEP_TIMEOUT_MS = 20000;
@@ -134,6 +177,28 @@ async function measured(query) {
   const shownAt = Number(await page.locator("#search").getAttribute("data-shown-at"));
   const startedAt = Number(await page.locator("#search").getAttribute("data-started-at"));
   const result = await seen(page);
+  // The same search again, its files now in the script's cache: the time the script itself
+  // takes to search and show.
+  const warmMs = await page.evaluate(async () => {
+    const box = document.getElementById("search");
+    const input = document.getElementById("q");
+    delete box.dataset.shownAt;
+    input.form.requestSubmit();
+    while (!box.dataset.shownAt) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return Number(box.dataset.shownAt) - Number(box.dataset.startedAt);
+  });
+  const timeline = await page.evaluate(() =>
+    performance
+      .getEntriesByType("resource")
+      .filter((entry) => entry.name.includes("/search/"))
+      .map((entry) => [
+        new URL(entry.name).pathname.split("/search/")[1],
+        Math.round(entry.startTime),
+        Math.round(entry.responseEnd),
+      ])
+  );
   // Let response bodies finish being read before the context goes.
   await page.waitForTimeout(50);
   await context.close();
@@ -148,12 +213,14 @@ async function measured(query) {
     // From navigation to results on screen, and from the search starting to results on screen.
     ms: shownAt,
     searchMs: shownAt - startedAt,
+    warmMs: warmMs,
     requests: requests.length,
     searchBytes: sum(isSearchData, "bytes"),
     searchGzip: sum(isSearchData, "gzip"),
     totalBytes: sum(() => true, "bytes"),
     totalGzip: sum(() => true, "gzip"),
     files: requests,
+    timeline: timeline,
   };
 }
 
@@ -235,6 +302,7 @@ try {
   problems.push(`step failed: ${error.message.split("\n")[0]}`);
 } finally {
   await browser.close();
+  server?.close();
 }
 
 process.stdout.write(JSON.stringify(report, null, 2) + "\n");

@@ -11,7 +11,7 @@
 //!   (name, scope, tag, environment variable, description) and delta-encoded. Nothing is ever
 //!   cut: a word found in 90,000 experts lists 90,000 (a run of small gaps, which gzip shrinks
 //!   to little), so counts are true and several words intersect exactly. Shards are keyed by
-//!   the first two characters; a shard past [`MAX_SHARD_BYTES`] is split by one more character,
+//!   the first two characters; a shard past `MAX_SHARD_BYTES` is split by one more character,
 //!   recursively, keeping the term exactly as long as its key. The shard that holds a word
 //!   also holds every longer term it starts, for prefix matches, and every term one typo away
 //!   after its key, for typo matches. Filters are terms too: `@scope` (the experts of a
