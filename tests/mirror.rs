@@ -685,3 +685,50 @@ fn with_site_a_mirror_serves_the_whole_website_too() {
     assert!(!dest.join("assets/secret.txt").exists());
     assert!(!dest.join("v1/root.json").exists());
 }
+
+/// A mirror renders the `/versions` list newest first in SemVer order, as the build does, not
+/// in the order of the version strings (1.10.0 is newer than 1.9.0, 2.0.0 than 2.0.0-rc.1), so
+/// `verify` finds the build's documents and a mirror's identical.
+#[test]
+fn a_mirror_orders_versions_by_semver_as_the_build_does() {
+    let registry = TestRegistry::empty();
+    for version in [
+        "1.9.0",
+        "1.10.0",
+        "2.0.0-rc.1",
+        "2.0.0",
+        "2.0.0-rc.1.10",
+        "2.0.0-rc.1.9",
+    ] {
+        registry.version("@acme/ordered", version, "");
+    }
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let out = registry.out();
+    let listing: serde_json::Value = serde_json::from_slice(
+        &fs::read(out.join("api/registry/v1/experts/@acme/ordered/versions")).unwrap(),
+    )
+    .unwrap();
+    let order: Vec<&str> = listing["data"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "2.0.0",
+            "2.0.0-rc.1.10",
+            "2.0.0-rc.1.9",
+            "2.0.0-rc.1",
+            "1.10.0",
+            "1.9.0"
+        ]
+    );
+    run_in(registry.root(), &["verify", out.to_str().unwrap()]).expect_code(0);
+    let dest = registry.root().join("mirror");
+    mirror(registry.root(), out.to_str().unwrap(), &dest, &[]).expect_code(0);
+    assert_eq!(registry_files(&dest), registry_files(&out));
+}

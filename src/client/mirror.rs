@@ -485,18 +485,22 @@ pub fn api_documents(
     doc: &IndexDoc,
     blobs: &[(&str, &IndexVersion, Vec<u8>)],
 ) -> Result<api::Documents, String> {
+    let mut versions: Vec<ApiVersion> = blobs
+        .iter()
+        .map(|(version, entry, bytes)| ApiVersion {
+            version,
+            status: entry.status,
+            blake3: entry.blake3,
+            bytes,
+            published: entry.published.as_deref(),
+        })
+        .collect();
+    // In SemVer order, as the build has them (the `/versions` list is that order reversed),
+    // not the order of the version strings: 1.10.0 after 1.9.0, 1.1.0 after 1.1.0-beta.1.
+    versions.sort_by_cached_key(|version| semver::Version::parse(version.version).ok());
     api::documents(&ApiExpert {
         name: expert,
         dist_tags: doc.tags().collect(),
-        versions: blobs
-            .iter()
-            .map(|(version, entry, bytes)| ApiVersion {
-                version,
-                status: entry.status,
-                blake3: entry.blake3,
-                bytes,
-                published: entry.published.as_deref(),
-            })
-            .collect(),
+        versions,
     })
 }
