@@ -2,7 +2,7 @@
 //! network reaches (`mirror SRC registry.tar`, then `mirror registry.tar DEST` or
 //! `verify registry.tar` on the other side).
 //!
-//! **Writing** ([`write`]) is reproducible: the same tree gives the same bytes. Entries are the
+//! **Writing** ([`write()`]) is reproducible: the same tree gives the same bytes. Entries are the
 //! regular files of the tree, sorted by path bytes, each with mode 0644, uid and gid 0, no user
 //! or group name and mtime 0, so nothing of the host or the moment leaks in; a path longer than
 //! the 100 bytes a tar header holds goes in a GNU long-name entry, which GNU tar, bsdtar and
@@ -302,7 +302,7 @@ fn describe(kind: tar::EntryType) -> &'static str {
     }
 }
 
-/// What [`write`] put in the archive.
+/// What [`write()`] put in the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub files: usize,
