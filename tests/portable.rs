@@ -478,3 +478,39 @@ fn an_archive_carries_the_signed_root_and_trust_is_checked_on_it() {
         fs::read(registry.out().join("v1/root.json")).unwrap()
     );
 }
+
+/// An archive is replaced only by a complete one: a mirror killed while it gathers the new
+/// registry leaves the previous archive as it was, and the next run resumes from the working
+/// directory and writes the same bytes as a clean run.
+#[test]
+fn a_killed_archive_mirror_leaves_the_previous_archive_and_resumes() {
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let archive = root.join("registry.tar");
+    run_in(root, &["mirror", path(&out), path(&archive), "--quiet"]).expect_code(0);
+    let previous = fs::read(&archive).unwrap();
+
+    registry.version("@acme/researcher", "1.2.0", "");
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let status = common::run_until_crash(root, &["mirror", path(&out), path(&archive)], 3);
+    assert!(
+        !status.success(),
+        "the mirror finished before its crash point"
+    );
+    assert_eq!(fs::read(&archive).unwrap(), previous);
+    let work = root.join("registry.tar.mirroring");
+    assert!(work.join(".perstack-client").is_dir());
+
+    run_in(root, &["mirror", path(&out), path(&archive), "--quiet"]).expect_code(0);
+    assert!(!work.exists());
+    let clean = root.join("clean.tar");
+    run_in(root, &["mirror", path(&out), path(&clean), "--quiet"]).expect_code(0);
+    assert_eq!(fs::read(&archive).unwrap(), fs::read(&clean).unwrap());
+    assert_ne!(fs::read(&archive).unwrap(), previous);
+}
