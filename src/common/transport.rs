@@ -606,6 +606,17 @@ mod tests {
         );
         assert!("file://relative".parse::<Source>().is_err());
         assert!("https://".parse::<Source>().is_err());
+        // A path ending in .tar that is not a directory is an archive, read only when used.
+        for archive in ["registry.tar", "file:///srv/no%20such/registry.tar"] {
+            assert!(
+                matches!(archive.parse::<Source>(), Ok(Source::Archive(_))),
+                "{archive}"
+            );
+        }
+        assert!(matches!(
+            "registry.tar.gz".parse::<Source>(),
+            Ok(Source::Dir(_))
+        ));
     }
 
     #[test]
