@@ -352,6 +352,12 @@ fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
     assert!(search.contains("<a href=\"browse/experts-e.html\">E</a>"));
     assert!(search.contains("<a href=\"browse/index.html#scopes\">scopes by name</a>"));
     assert!(search.contains("action=\"search.html\" method=\"get\""));
+    let manifest = fs::read_to_string(out.join("search/index.json")).unwrap();
+    let in_page = manifest.trim_end().replace('"', "&quot;");
+    assert!(
+        search.contains(&format!("data-manifest=\"{in_page}\"")),
+        "the page carries the manifest"
+    );
     for field in ["q", "scope", "status", "env", "sort"] {
         assert!(search.contains(&format!("name=\"{field}\"")), "{field}");
     }

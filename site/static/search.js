@@ -56,7 +56,10 @@
 
   async function manifest() {
     if (!index) {
-      const data = await load(root + "search/index.json");
+      // The page carries the manifest (search/index.json) so the search starts at once.
+      const data = box.dataset.manifest
+        ? JSON.parse(box.dataset.manifest)
+        : await load(root + "search/index.json");
       if (data.format !== FORMAT) {
         throw new Error("search index format " + data.format);
       }

@@ -384,6 +384,13 @@ impl<'a> Site<'a> {
                 context! {
                     expert_groups => Serde(self.browse.expert_groups()),
                     scope_count => self.scopes.keys().filter(|s| **s != UNSCOPED).count(),
+                    // In the page, the manifest saves the search a round trip.
+                    search_manifest => self
+                        .prepared
+                        .iter()
+                        .find(|(_, path, _)| path == search::MANIFEST_PATH)
+                        .and_then(|(_, _, bytes)| std::str::from_utf8(bytes).ok())
+                        .map(str::trim_end),
                 },
             ),
             Page::Browse(i) => self.browse.render(self, i),
