@@ -514,3 +514,58 @@ fn a_killed_archive_mirror_leaves_the_previous_archive_and_resumes() {
     assert_eq!(fs::read(&archive).unwrap(), fs::read(&clean).unwrap());
     assert_ne!(fs::read(&archive).unwrap(), previous);
 }
+
+/// Writing an archive over the previous one downloads only what changed since: the files the
+/// previous archive holds are taken from it, each checked against its hash.
+#[test]
+fn a_new_archive_downloads_only_what_changed_since_the_one_it_replaces() {
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let archive = root.join("registry.tar");
+    run_in(root, &["mirror", &server.url, path(&archive), "--quiet"]).expect_code(0);
+
+    let added = common::version_file("@acme/researcher", "1.2.0", "");
+    registry.version("@acme/researcher", "1.2.0", "");
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    server.reset_requests();
+    let run = run_in(root, &["mirror", &server.url, path(&archive)]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("3 experts, 5 versions, serial 2; 3 file(s) downloaded, 6 already present"),
+        "{}",
+        run.stderr()
+    );
+    let hash = blake3::hash(added.as_bytes()).to_hex().to_string();
+    let snapshot = {
+        let root_json: serde_json::Value =
+            serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
+        root_json["snapshot"]["path"].as_str().unwrap().to_owned()
+    };
+    let index = format!(
+        "v1/index/{}.json",
+        blake3::hash(&fs::read(out.join("v1/experts/@acme/researcher.json")).unwrap()).to_hex()
+    );
+    let mut requested = server.requests();
+    requested.sort();
+    let mut expected = vec![
+        "v1/root.json".to_owned(),
+        snapshot,
+        index,
+        format!("v1/blobs/{}/{hash}.toml", &hash[..2]),
+    ];
+    expected.sort();
+    assert_eq!(requested, expected);
+
+    // The same bytes as an archive made from nothing.
+    let clean = root.join("clean.tar");
+    run_in(root, &["mirror", path(&out), path(&clean), "--quiet"]).expect_code(0);
+    assert_eq!(fs::read(&archive).unwrap(), fs::read(&clean).unwrap());
+}

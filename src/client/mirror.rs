@@ -14,7 +14,9 @@
 //! A destination ending in `.tar` is a registry archive (`common::archive`): the mirror is made
 //! in a working directory beside it (`<archive>.mirroring/`, where an interrupted run resumes),
 //! packed into one reproducible archive written by rename, and the working directory removed.
-//! The client's state (`.perstack-client/`) stays out of the archive: it is this host's.
+//! The archive it replaces supplies every hash-named file it still holds (checked against its
+//! hash), so a new archive downloads only what changed. The client's state
+//! (`.perstack-client/`) stays out of the archive: it is this host's.
 //!
 //! The website is not copied unless asked (`--with-site`): it is derived from the registry, no
 //! root pins its files, and it is most of a registry's files (a page per expert and version,
@@ -164,7 +166,7 @@ pub fn mirror(
 
 /// Mirrors into the working directory beside the archive, then packs it. The working directory
 /// is removed only once the archive is in place, so a run killed at any point either leaves the
-/// previous archive or resumes from the working directory.
+/// previous archive or resumes from the working directory; its lock is held until it is gone.
 fn mirror_to_archive(
     options: &MirrorOptions,
     progress: &dyn Progress,
@@ -172,19 +174,21 @@ fn mirror_to_archive(
     let mut work_name = options.dest.file_name().unwrap_or_default().to_owned();
     work_name.push(".mirroring");
     let work = options.dest.with_file_name(work_name);
-    let mut report = mirror_to_dir(
-        &MirrorOptions {
-            dest: work.clone(),
-            ..options.clone()
-        },
-        progress,
-    )?;
+    let mut replica = Replica::open(&work, Some(options.source.clone()), false)?;
+    // The archive this run replaces, if it is a sound one, supplies every hash-named file it
+    // still holds, so only what changed since is downloaded.
+    if let Ok(previous) = archive::Archive::open(&options.dest) {
+        replica = replica.seeded_from(previous);
+    }
+    let replica = Arc::new(replica);
+    let mut report = mirror_into(options, &replica, progress)?;
     progress.stage("writing the archive", 0, 1);
     let state_dir = format!("{}/", crate::client::replica::STATE_DIR);
     let written = archive::write(&work, &options.dest, |relative| {
         !relative.starts_with(&state_dir)
     })?;
     std::fs::remove_dir_all(&work).with_path("cannot remove", &work)?;
+    drop(replica);
     report.archive = Some(ArchiveReport {
         files: written.files,
         bytes: written.bytes,
@@ -196,24 +200,33 @@ fn mirror_to_dir(
     options: &MirrorOptions,
     progress: &dyn Progress,
 ) -> Result<MirrorReport, MirrorError> {
-    let partial = !options.scopes.is_empty();
     let replica = Arc::new(Replica::open(
         &options.dest,
         Some(options.source.clone()),
         false,
     )?);
-    let (root_bytes, root, state) = fetch_trusted_root(options, &replica, partial, progress)?;
+    mirror_into(options, &replica, progress)
+}
+
+/// Mirrors the source into `replica`, whose lock the caller holds.
+fn mirror_into(
+    options: &MirrorOptions,
+    replica: &Arc<Replica>,
+    progress: &dyn Progress,
+) -> Result<MirrorReport, MirrorError> {
+    let partial = !options.scopes.is_empty();
+    let (root_bytes, root, state) = fetch_trusted_root(options, replica, partial, progress)?;
     let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
     let selected = select_experts(&registry, &options.scopes);
     let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
-    let (versions, stale) = write_documents(&replica, &registry, &indexes, progress)?;
-    write_fixed_documents(&replica)?;
+    let (versions, stale) = write_documents(replica, &registry, &indexes, progress)?;
+    write_fixed_documents(replica)?;
     let site_files = if options.site {
-        Some(copy_site(&options.source, &replica, progress)?)
+        Some(copy_site(&options.source, replica, progress)?)
     } else {
         None
     };
-    write_root(options, &replica, &root_bytes, &root, &selected, versions)?;
+    write_root(options, replica, &root_bytes, &root, &selected, versions)?;
     state
         .save(&replica.state_path())
         .map_err(ClientError::from)?;

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
+use crate::common::archive::Archive;
 use crate::common::fsutil::{self, IoContext, IoError, Staging};
 use crate::common::json::Document;
 use crate::common::model::Hash;
@@ -41,6 +42,9 @@ pub struct Replica {
     pub dir: PathBuf,
     upstream: Option<Source>,
     staging: Staging,
+    /// A registry archive to take hash-named files from before asking upstream: the archive a
+    /// mirror into an archive replaces.
+    seed: Option<Archive>,
     _lock: File,
     /// Paths downloaded, and paths found intact, by this process.
     downloaded: Mutex<BTreeSet<String>>,
@@ -72,10 +76,18 @@ impl Replica {
             dir: dir.to_path_buf(),
             upstream,
             staging: Staging::new(dir, state.join("writing"))?,
+            seed: None,
             _lock: lock,
             downloaded: Mutex::default(),
             present: Mutex::default(),
         })
+    }
+
+    /// Takes hash-named files the replica lacks from `archive` when they are there and intact,
+    /// before asking upstream. They count as present, not downloaded.
+    pub fn seeded_from(mut self, archive: Archive) -> Replica {
+        self.seed = Some(archive);
+        self
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -105,6 +117,16 @@ impl Replica {
         if let Some(bytes) = self.read_local(relative)?
             && Hash::of(&bytes) == *hash
         {
+            lock(&self.present).insert(relative.to_owned());
+            return Ok(Some(bytes));
+        }
+        if let Some(seed) = &self.seed
+            && seed.size(relative).is_some_and(|size| size <= limit)
+            && let Some(bytes) = seed.read(relative)?
+            && Hash::of(&bytes) == *hash
+        {
+            self.staging
+                .write(&self.dir.join(relative), &bytes, false)?;
             lock(&self.present).insert(relative.to_owned());
             return Ok(Some(bytes));
         }
