@@ -481,7 +481,8 @@ fn an_archive_carries_the_signed_root_and_trust_is_checked_on_it() {
 
 /// An archive is replaced only by a complete one: a mirror killed while it gathers the new
 /// registry leaves the previous archive as it was, and the next run resumes from the working
-/// directory and writes the same bytes as a clean run.
+/// directory and writes the same bytes as a clean run, even when the registry changed in
+/// between.
 #[test]
 fn a_killed_archive_mirror_leaves_the_previous_archive_and_resumes() {
     let registry = TestRegistry::valid();
@@ -507,6 +508,12 @@ fn a_killed_archive_mirror_leaves_the_previous_archive_and_resumes() {
     let work = root.join("registry.tar.mirroring");
     assert!(work.join(".perstack-client").is_dir());
 
+    // The registry changes again before the next run: what the killed run downloaded of the
+    // registry in between (its snapshot) is not carried into the archive.
+    registry.version("@acme/researcher", "1.3.0", "");
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
     run_in(root, &["mirror", path(&out), path(&archive), "--quiet"]).expect_code(0);
     assert!(!work.exists());
     let clean = root.join("clean.tar");

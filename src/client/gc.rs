@@ -119,6 +119,20 @@ fn collect(dir: &Path, dry_run: bool) -> Result<RegistryGc, IoError> {
             return Ok(outcome);
         }
     };
+    sweep(&replica, dry_run, outcome)
+}
+
+/// Removes (unless `dry_run`) the hash-named files no kept root of `replica`'s directory
+/// reaches, adding what it did to `outcome`. The caller holds the directory's lock: `gc` for
+/// a cache, and a mirror into an archive for its working directory, which must hold nothing
+/// but what the new root reaches (a run killed before the source changed may have left the
+/// old snapshot and index documents there).
+pub fn sweep(
+    replica: &Replica,
+    dry_run: bool,
+    mut outcome: RegistryGc,
+) -> Result<RegistryGc, IoError> {
+    let dir = replica.dir.as_path();
     if let Some(link) = linked_dir(dir) {
         outcome.skipped = Some(format!(
             "{} is a symbolic link; refusing to collect through it (remove it; fetch fills the cache again)",
@@ -126,7 +140,7 @@ fn collect(dir: &Path, dry_run: bool) -> Result<RegistryGc, IoError> {
         ));
         return Ok(outcome);
     }
-    let kept = match reachable(&replica) {
+    let kept = match reachable(replica) {
         Ok(kept) => kept,
         Err(reason) => {
             outcome.skipped = Some(format!(
@@ -191,7 +205,6 @@ fn collect(dir: &Path, dry_run: bool) -> Result<RegistryGc, IoError> {
             let _ = fs::remove_dir(dir);
         }
     }
-    drop(replica);
     Ok(outcome)
 }
 

@@ -106,6 +106,8 @@ pub enum MirrorError {
     SiteFileTooLarge(String),
     #[error("{0}: a symbolic link; refusing to copy it (the website holds only files)")]
     SiteLink(String),
+    #[error("{work}: cannot be packed into an archive: {reason}")]
+    Unpackable { work: String, reason: String },
 }
 
 /// The largest website file copied: far above any page, asset or search file a build writes
@@ -144,7 +146,8 @@ impl MirrorError {
             MirrorError::BadScope(_)
             | MirrorError::SignFull
             | MirrorError::SitePartial
-            | MirrorError::SiteOverHttp(_) => crate::common::diagnostic::ErrorClass::Environment,
+            | MirrorError::SiteOverHttp(_)
+            | MirrorError::Unpackable { .. } => crate::common::diagnostic::ErrorClass::Environment,
             MirrorError::SiteFileTooLarge(_) | MirrorError::SiteLink(_) => {
                 crate::common::diagnostic::ErrorClass::Data
             }
@@ -182,6 +185,15 @@ fn mirror_to_archive(
     }
     let replica = Arc::new(replica);
     let mut report = mirror_into(options, &replica, progress)?;
+    // What an earlier, killed run downloaded from a registry that has changed since is not
+    // part of this one: the same registry gives the same archive, however it was reached.
+    let swept = crate::client::gc::sweep(&replica, false, Default::default())?;
+    if let Some(reason) = swept.skipped {
+        return Err(MirrorError::Unpackable {
+            work: work.display().to_string(),
+            reason,
+        });
+    }
     progress.stage("writing the archive", 0, 1);
     let state_dir = format!("{}/", crate::client::replica::STATE_DIR);
     let written = archive::write(&work, &options.dest, |relative| {
