@@ -58,6 +58,8 @@ pub fn headers_file() -> String {
   Cache-Control: public, max-age=60, must-revalidate
 /scopes/*
   Cache-Control: public, max-age=60, must-revalidate
+/browse/*
+  Cache-Control: public, max-age=60, must-revalidate
 /
   Cache-Control: public, max-age=60, must-revalidate
 /index.html
