@@ -355,7 +355,7 @@ fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
     let manifest = fs::read_to_string(out.join("search/index.json")).unwrap();
     let in_page = manifest.trim_end().replace('"', "&quot;");
     assert!(
-        search.contains(&format!("data-manifest=\"{in_page}\"")),
+        search.contains(&format!("data-index=\"{in_page}\"")),
         "the page carries the manifest"
     );
     for field in ["q", "scope", "status", "env", "sort"] {

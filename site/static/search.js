@@ -57,8 +57,8 @@
   async function manifest() {
     if (!index) {
       // The page carries the manifest (search/index.json) so the search starts at once.
-      const data = box.dataset.manifest
-        ? JSON.parse(box.dataset.manifest)
+      const data = box.dataset.index
+        ? JSON.parse(box.dataset.index)
         : await load(root + "search/index.json");
       if (data.format !== FORMAT) {
         throw new Error("search index format " + data.format);
