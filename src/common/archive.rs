@@ -126,6 +126,12 @@ impl Archive {
     }
 }
 
+/// The paths of the files of an archive held in memory, in byte order, or why [`Archive::open`]
+/// would refuse it: the same checks, for the fuzz target.
+pub fn list(bytes: &[u8]) -> Result<Vec<String>, String> {
+    index(bytes, bytes.len() as u64).map(|files| files.into_keys().collect())
+}
+
 /// Reads every header of the archive and returns its files' offsets and sizes, or what is
 /// wrong with it.
 fn index(reader: impl Read, length: u64) -> Result<BTreeMap<String, (u64, u64)>, String> {
