@@ -272,6 +272,11 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
 
     // Exact names rank first, scoped or not.
     assert_eq!(names("q=expert-9000")[0], "expert-9000");
+    assert_eq!(
+        query("q=expert-9000")["status"],
+        "1 expert matches.",
+        "numbers match exactly or by prefix, never with a typo"
+    );
     assert_eq!(names("q=%40org-12%2Fexpert-982")[0], "@org-12/expert-982");
 
     // `@scope` lists exactly that scope, with a true count, in name order when asked.

@@ -3,8 +3,8 @@
 // the term shards of its words, the exact-name file of the whole query and the records of the
 // page of results shown, and nothing else.
 //
-// A query word matches a term equal to it, a term it starts, or (from four characters) a term
-// one typo away (from five, one typo away from the start of a term). Every word must match;
+// A query word matches a term equal to it, a term it starts, or (from four characters, and
+// without digits) a term one typo away (from five, one typo away from the start of a term). Every word must match;
 // stop words are dropped unless the query has nothing else. `@scope` keeps that scope's
 // experts. An exact name (`@acme/researcher`, `researcher`, `tictactoe`) ranks first. The
 // query and the filters live in the URL, so Back and reload keep them.
@@ -157,7 +157,9 @@
     if (term.startsWith(word)) {
       return QUALITY.prefix;
     }
-    if (word.length >= 4 && oneEdit(word, term, word.length >= 5)) {
+    // A word with a digit is a number or an identifier, where one character more or less
+    // names something else (`expert-9000`, `expert-9001`): it matches exactly or by prefix.
+    if (word.length >= 4 && !/\d/.test(word) && oneEdit(word, term, word.length >= 5)) {
       return QUALITY.typo;
     }
     return 0;
