@@ -12,36 +12,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use common::browser::{chromium, missing_tool};
 use serde_json::{Value, json};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-/// What is missing to run the browser test, if anything.
-fn missing_tool() -> Option<String> {
-    let browser_dir = Path::new(MANIFEST_DIR).join("tests/browser");
-    for tool in ["node", "python3"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    if !chromium().exists() {
-        return Some(format!(
-            "{} does not exist (apt-get install chromium)",
-            chromium().display()
-        ));
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        return Some("playwright-core is not installed (npm ci --prefix tests/browser)".to_owned());
-    }
-    None
-}
 
 /// A static file server on 127.0.0.1, stopped when dropped.
 struct Server {

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+pub mod browser;
 pub mod server;
 
 /// A registry-data tree in a temporary directory.
