@@ -10,62 +10,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::TestRegistry;
 use common::browser::{chromium, missing_tool};
+use common::server::PythonServer;
 use serde_json::{Value, json};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// Generated experts: past the 1000 postings the old index kept per word.
 const GENERATED: usize = 10_000;
-
-/// A static file server on 127.0.0.1, stopped when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    /// Serves `dir` on a port the system picks; python reports the port it was given.
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 -m http.server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .split_whitespace()
-            .skip_while(|word| *word != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected server banner: {line:?}"));
-        Server { child, port }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Generated expert `i`: what it is called and what it has.
 struct Generated {
@@ -226,10 +181,10 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
     ];
     let queries_file = registry.root().join("queries.json");
     std::fs::write(&queries_file, json!({ "queries": queries }).to_string()).unwrap();
-    let server = Server::start(&registry.root().join("site"));
+    let server = PythonServer::serve(&registry.root().join("site"));
     let run = Command::new("node")
         .arg(Path::new(MANIFEST_DIR).join("tests/browser/check-search.mjs"))
-        .arg(format!("http://127.0.0.1:{}/registry/", server.port))
+        .arg(format!("{}registry/", server.url))
         .arg(&queries_file)
         .env("CHROMIUM", chromium())
         .output()
