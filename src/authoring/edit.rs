@@ -214,26 +214,12 @@ fn edit_document(document: &mut DocumentMut, change: &MetaChange) {
         } => {
             let inline = document.get("versions").is_some_and(Item::is_inline_table);
             let versions = table(document, "versions", true);
-            let key = version.to_string();
-            if let Some(entry) = versions
-                .get_mut(&key)
-                .and_then(|item| item.as_table_like_mut())
-            {
-                set_string(entry, "status", status.as_str());
-                set_string(entry, "reason", reason);
-                return;
-            }
-            if inline {
-                let mut entry = InlineTable::new();
-                entry.insert("status", status.as_str().into());
-                entry.insert("reason", reason.as_str().into());
-                versions.insert(&key, Item::Value(entry.into()));
-            } else {
-                let mut entry = Table::new();
-                entry.insert("status", toml_edit::value(status.as_str()));
-                entry.insert("reason", toml_edit::value(reason));
-                versions.insert(&key, Item::Table(entry));
-            }
+            set_version_fields(
+                versions,
+                inline,
+                &version.to_string(),
+                &[("status", status.as_str()), ("reason", reason)],
+            );
         }
     }
 }
@@ -276,25 +262,46 @@ pub fn record_published(
                 meta_path.display()
             ))
         })?;
-    let key = version.to_string();
-    match versions
-        .get_mut(&key)
-        .and_then(|item| item.as_table_like_mut())
-    {
-        Some(entry) => set_string(entry, "published", when),
-        None if inline => {
-            let mut entry = InlineTable::new();
-            entry.insert("published", when.into());
-            versions.insert(&key, Item::Value(entry.into()));
-        }
-        None => {
-            let mut entry = Table::new();
-            entry.insert("published", toml_edit::value(when));
-            versions.insert(&key, Item::Table(entry));
-        }
-    }
+    set_version_fields(
+        versions,
+        inline,
+        &version.to_string(),
+        &[("published", when)],
+    );
     fsutil::write_atomic(meta_path, document.to_string().as_bytes(), false)?;
     Ok(())
+}
+
+/// Sets string fields of `[versions."<key>"]`: in the existing entry, keeping its layout, or in
+/// a new one written the way the file writes `versions` (inline tables, or one header each).
+fn set_version_fields(
+    versions: &mut dyn TableLike,
+    inline: bool,
+    key: &str,
+    fields: &[(&str, &str)],
+) {
+    if let Some(entry) = versions
+        .get_mut(key)
+        .and_then(|item| item.as_table_like_mut())
+    {
+        for (field, text) in fields {
+            set_string(entry, field, text);
+        }
+        return;
+    }
+    if inline {
+        let mut entry = InlineTable::new();
+        for (field, text) in fields {
+            entry.insert(*field, (*text).into());
+        }
+        versions.insert(key, Item::Value(entry.into()));
+    } else {
+        let mut entry = Table::new();
+        for (field, text) in fields {
+            entry.insert(field, toml_edit::value(*text));
+        }
+        versions.insert(key, Item::Table(entry));
+    }
 }
 
 /// Sets `key` to a string, keeping the comments and spacing around an existing value.
