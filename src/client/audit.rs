@@ -137,16 +137,11 @@ pub fn audit(
             ),
         ));
     }
-    let snapshot_limit = root
-        .snapshot
-        .size
-        .unwrap_or(reader::MAX_SNAPSHOT_BYTES)
-        .min(reader::MAX_SNAPSHOT_BYTES);
     let Some(snapshot_bytes) = fetch(
         source,
         &snapshot_path,
         &root.snapshot.blake3,
-        snapshot_limit,
+        root.snapshot_limit(),
         &mut report,
     )?
     else {
@@ -342,21 +337,17 @@ fn audit_expert(
                 ),
             ));
         }
-        if entry.size > reader::MAX_BLOB_BYTES {
+        if let Err(why) = reader::check_blob_size(entry.size) {
             report.problems.push(Diagnostic::error(
                 "too-large",
                 &here,
-                format!(
-                    "version {version} is said to be {} bytes, more than any version file may be ({} bytes)",
-                    entry.size,
-                    reader::MAX_BLOB_BYTES
-                ),
+                format!("version {version} {why}"),
             ));
             blobs = None;
             continue;
         }
         // One byte more than the index says, so a longer file is reported as the wrong size.
-        let limit = entry.size.min(reader::MAX_BLOB_BYTES) + 1;
+        let limit = entry.size + 1;
         let blob = fetch(source, &blob_path, &entry.blake3, limit, &mut report)?;
         if let Some(blob) = &blob
             && blob.len() as u64 != entry.size

@@ -86,6 +86,28 @@ pub struct RootDoc {
     pub signatures: Vec<SignatureDoc>,
 }
 
+impl RootDoc {
+    /// The most bytes of the snapshot to read: the size the root gives, or, for roots written
+    /// before they gave one, [`MAX_SNAPSHOT_BYTES`].
+    pub fn snapshot_limit(&self) -> u64 {
+        self.snapshot
+            .size
+            .unwrap_or(MAX_SNAPSHOT_BYTES)
+            .min(MAX_SNAPSHOT_BYTES)
+    }
+}
+
+/// Refuses a blob an index document says is larger than any version file may be, before it is
+/// requested.
+pub fn check_blob_size(size: u64) -> Result<(), String> {
+    if size > MAX_BLOB_BYTES {
+        return Err(format!(
+            "is said to be {size} bytes, more than any version file may be ({MAX_BLOB_BYTES} bytes)"
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SignatureDoc {
     pub keyid: String,
@@ -180,11 +202,7 @@ impl PublishedRegistry {
         let root = parse_root(&reader.location(index::ROOT_PATH), &root_bytes)?;
         // The root (signed, when the registry signs) says how big the snapshot is: no more is
         // read, so a man in the middle cannot feed an endless body.
-        let snapshot_size = root
-            .snapshot
-            .size
-            .unwrap_or(MAX_SNAPSHOT_BYTES)
-            .min(MAX_SNAPSHOT_BYTES);
+        let snapshot_size = root.snapshot_limit();
         let snapshot_relative = index::snapshot_path(&root.snapshot.blake3);
         let snapshot_bytes = read_hashed_at_most(
             reader.as_ref(),
@@ -236,14 +254,8 @@ impl PublishedRegistry {
     /// Reads a blob of `size` bytes (as its index document says), verified against its hash;
     /// no more than `size` bytes are ever read.
     pub fn read_blob(&self, hash: &Hash, size: u64) -> Result<Vec<u8>, PublishedError> {
-        if size > MAX_BLOB_BYTES {
-            return Err(invalid(
-                &self.reader.location(&index::blob_path(hash)),
-                format!(
-                    "is said to be {size} bytes, more than any version file may be ({MAX_BLOB_BYTES} bytes)"
-                ),
-            ));
-        }
+        check_blob_size(size)
+            .map_err(|why| invalid(&self.reader.location(&index::blob_path(hash)), why))?;
         read_hashed_at_most(self.reader.as_ref(), &index::blob_path(hash), hash, size)
     }
 }
