@@ -29,7 +29,7 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { gzipSync } from "node:zlib";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const args = process.argv.slice(2);
 const measure = args.includes("--measure");
@@ -75,20 +75,7 @@ const { queries } = JSON.parse(readFileSync(queriesFile, "utf8"));
 const origin = new URL(base).origin;
 const STEP_TIMEOUT_MS = 20000;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 
 const problems = [];
 const report = { problems };
