@@ -12,9 +12,9 @@
 // filter, and reading the site with JavaScript off.
 //
 // With --measure every query runs in a fresh browser context (nothing cached), and the report
-// gives, per query, the milliseconds from navigation to the results on screen, the requests
-// made, and their bytes as fetched and as gzip (level 6, what a host compressing on the fly
-// sends) would carry them, and when each search file was requested and arrived.
+// gives, per query, the milliseconds from navigation to the results on screen and from the
+// search starting to results on screen, and every file loaded with when it was requested and
+// when it arrived (bench/search.sh sizes them from disk).
 //
 // With --serve it serves <dir> itself, from this process (asynchronous file reads, keep-alive,
 // like a static host), instead of reading from a server at a URL: python's http.server, which
@@ -28,7 +28,6 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { gzipSync } from "node:zlib";
 import { launchChromium } from "./chromium.mjs";
 
 const args = process.argv.slice(2);
@@ -146,19 +145,6 @@ async function seen(page) {
 async function measured(query) {
   const context = await browser.newContext();
   const page = watch(await context.newPage());
-  const requests = [];
-  page.on("response", async (response) => {
-    try {
-      const body = await response.body();
-      requests.push({
-        path: new URL(response.url()).pathname,
-        bytes: body.length,
-        gzip: gzipSync(body, { level: 6 }).length,
-      });
-    } catch (error) {
-      problems.push(`no body for ${response.url()}: ${error.message}`);
-    }
-  });
   await page.goto(base + "search.html?" + query);
   await page.waitForFunction(() => document.getElementById("search").dataset.shownAt);
   const shownAt = Number(await page.locator("#search").getAttribute("data-shown-at"));
@@ -176,23 +162,20 @@ async function measured(query) {
     }
     return Number(box.dataset.shownAt) - Number(box.dataset.startedAt);
   });
-  const timeline = await page.evaluate(() =>
+  // What the page loaded, from the browser's own timing entries rather than by reading each
+  // response over the DevTools protocol, which would compete with the page for the same
+  // process and slow what is measured. The caller sizes the files from disk.
+  const loaded = await page.evaluate(() =>
     performance
-      .getEntriesByType("resource")
-      .filter((entry) => entry.name.includes("/search/"))
-      .map((entry) => [
-        new URL(entry.name).pathname.split("/search/")[1],
-        Math.round(entry.startTime),
-        Math.round(entry.responseEnd),
-      ])
+      .getEntriesByType("navigation")
+      .concat(performance.getEntriesByType("resource"))
+      .map((entry) => ({
+        path: new URL(entry.name).pathname,
+        start: Math.round(entry.startTime),
+        end: Math.round(entry.responseEnd),
+      }))
   );
-  // Let response bodies finish being read before the context goes.
-  await page.waitForTimeout(50);
   await context.close();
-  requests.sort((a, b) => (a.path < b.path ? -1 : 1));
-  const sum = (filter, key) =>
-    requests.filter(filter).reduce((total, request) => total + request[key], 0);
-  const isSearchData = (request) => request.path.includes("/search/");
   return {
     query: query,
     status: result.status,
@@ -201,13 +184,9 @@ async function measured(query) {
     ms: shownAt,
     searchMs: shownAt - startedAt,
     warmMs: warmMs,
-    requests: requests.length,
-    searchBytes: sum(isSearchData, "bytes"),
-    searchGzip: sum(isSearchData, "gzip"),
-    totalBytes: sum(() => true, "bytes"),
-    totalGzip: sum(() => true, "gzip"),
-    files: requests,
-    timeline: timeline,
+    // Every file loaded, with when its request started and its response ended (ms from
+    // navigation), in the order they were requested.
+    files: loaded,
   };
 }
 
