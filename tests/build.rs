@@ -22,14 +22,11 @@ fn blake3_hex(bytes: &[u8]) -> String {
 /// at it, and that the readable documents equal their hash-named twins.
 fn assert_consistent(out: &Path) {
     let root = read_json(&out.join("v1/root.json"));
-    let snapshot_path = root["snapshot"]["path"].as_str().unwrap();
-    let snapshot_bytes = fs::read(out.join(snapshot_path)).unwrap();
-    assert_eq!(blake3_hex(&snapshot_bytes), root["snapshot"]["blake3"]);
-    let snapshot: Value = serde_json::from_slice(&snapshot_bytes).unwrap();
     let mut versions = 0;
-    for (name, pointer) in snapshot["experts"].as_object().unwrap() {
-        let index_bytes = fs::read(out.join(pointer["path"].as_str().unwrap())).unwrap();
-        assert_eq!(blake3_hex(&index_bytes), pointer["blake3"]);
+    for (name, (path, size)) in common::listed_experts(out) {
+        let index_bytes = fs::read(out.join(&path)).unwrap();
+        assert_eq!(format!("v1/index/{}.json", blake3_hex(&index_bytes)), path);
+        assert_eq!(index_bytes.len() as u64, size, "{path}");
         let readable = fs::read(out.join(format!("v1/experts/{name}.json"))).unwrap();
         assert_eq!(readable, index_bytes, "readable document of {name}");
         let index: Value = serde_json::from_slice(&index_bytes).unwrap();
@@ -51,7 +48,7 @@ fn builds_a_registry_whose_files_are_named_by_their_hash() {
     assert_consistent(&out);
     for (relative, bytes) in tree(&out) {
         let stem = Path::new(&relative).file_stem().unwrap().to_str().unwrap();
-        let hash_named = ["v1/blobs/", "v1/index/", "v1/snapshots/"]
+        let hash_named = ["v1/blobs/", "v1/index/", "v1/bins/"]
             .iter()
             .any(|prefix| relative.starts_with(prefix));
         if hash_named {
@@ -203,7 +200,8 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
         .filter(|(k, v)| after.get(*k) != Some(*v))
         .map(|(k, _)| k)
         .collect();
-    // One blob, one index document, one snapshot and one Perstack API document are new; the
+    // One blob, one index document, one bin (the registry is small enough for a single level)
+    // and one Perstack API document are new; the
     // readable document of the expert, its API documents whose tags moved, its version list
     // and the root changed; nothing else moved.
     assert_eq!(added.len(), 4, "{added:?}");
@@ -217,10 +215,7 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
         1
     );
     assert_eq!(
-        added
-            .iter()
-            .filter(|p| p.starts_with("v1/snapshots/"))
-            .count(),
+        added.iter().filter(|p| p.starts_with("v1/bins/")).count(),
         1
     );
     assert_eq!(
@@ -418,9 +413,10 @@ fn a_damaged_previous_registry_is_reported_not_trusted() {
     let registry = TestRegistry::valid();
     registry.run(&["build"]).expect_code(0);
     let root = read_json(&registry.out().join("v1/root.json"));
-    let snapshot = registry
-        .out()
-        .join(root["snapshot"]["path"].as_str().unwrap());
+    let snapshot = registry.out().join(format!(
+        "v1/bins/{}.json",
+        root["bins"]["blake3"].as_str().unwrap()
+    ));
     let good = fs::read(&snapshot).unwrap();
     // The same length, other bytes: the hash check catches it.
     let mut bytes = good.clone();
@@ -537,7 +533,7 @@ fn a_crashed_build_leaves_the_previous_registry_valid_and_the_next_one_completes
     let resumed = tree(&registry.out());
     rebuilt(clean.path()).expect_code(0);
     let clean_tree = tree(clean.path());
-    // The clean build has serial 1 and no first-generation snapshot; all else is identical but
+    // The clean build has serial 1 and no first-generation bins; all else is identical but
     // the recent list, which like the serial counts publishes.
     for (path, bytes) in &clean_tree {
         if !["v1/root.json", "recent.json", "index.html"].contains(&path.as_str()) {
@@ -582,11 +578,12 @@ fn every_document_of_the_sample_registry_matches_its_schema() {
     assert_consistent(&dist);
     let root = read_json(&dist.join("v1/root.json"));
     assert_matches_schema("root.schema.json", &root, "root.json");
-    let snapshot = read_json(&dist.join(root["snapshot"]["path"].as_str().unwrap()));
-    assert_matches_schema("snapshot.schema.json", &snapshot, "snapshot");
-    for (name, pointer) in snapshot["experts"].as_object().unwrap() {
-        let index = read_json(&dist.join(pointer["path"].as_str().unwrap()));
-        assert_matches_schema("expert-index.schema.json", &index, name);
+    for (path, bin) in common::bins(&dist) {
+        assert_matches_schema("bin.schema.json", &bin, &path);
+    }
+    for (name, (path, _)) in common::listed_experts(&dist) {
+        let index = read_json(&dist.join(path));
+        assert_matches_schema("expert-index.schema.json", &index, &name);
     }
 }
 

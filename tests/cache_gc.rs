@@ -37,9 +37,10 @@ fn hashed(prefix: &str, bytes: &[u8]) -> String {
     format!("{prefix}/{}.json", blake3::hash(bytes).to_hex())
 }
 
-fn snapshot_of(root_json: &Path) -> String {
+/// The top bin a root pins (the registries here are small enough for one level of bins).
+fn top_bin_of(root_json: &Path) -> String {
     let root: serde_json::Value = serde_json::from_slice(&fs::read(root_json).unwrap()).unwrap();
-    root["snapshot"]["path"].as_str().unwrap().to_owned()
+    format!("v1/bins/{}.json", root["bins"]["blake3"].as_str().unwrap())
 }
 
 #[test]
@@ -62,11 +63,11 @@ fn gc_removes_exactly_what_no_kept_root_reaches() {
     client(root, &server, &cache, &["resolve", "tic-tac-toe"]).expect_code(0);
     let dir = registry_dir(&cache);
 
-    // What the next publish makes unreachable: the registry's old snapshot and the old index
-    // document of the expert it changes, the cache's own old snapshot, and an index document
+    // What the next publish makes unreachable: the registry's old top bin and the old index
+    // document of the expert it changes, the cache's own old top bin, and an index document
     // read only to resolve.
-    let old_upstream_snapshot = snapshot_of(&out.join("v1/root.json"));
-    let old_own_snapshot = snapshot_of(&dir.join("v1/root.json"));
+    let old_upstream_snapshot = top_bin_of(&out.join("v1/root.json"));
+    let old_own_snapshot = top_bin_of(&dir.join("v1/root.json"));
     let old_index = hashed(
         "v1/index",
         &fs::read(out.join("v1/experts/@acme/researcher.json")).unwrap(),

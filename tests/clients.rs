@@ -197,7 +197,7 @@ fn fetch_verifies_caches_and_never_downloads_a_cached_blob_again() {
         "only the root is revalidated"
     );
     assert_eq!(s.server.statuses("v1/root.json"), [304]);
-    // The snapshot, the index document and the expert's three blobs came from the cache.
+    // The top bin, the index document and the expert's three blobs came from the cache.
     assert_eq!(
         again.stderr(),
         format!(

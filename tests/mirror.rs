@@ -211,7 +211,7 @@ fn verify_lists_every_problem() {
         ),
         format!("{removed}: error: missing, but the registry points at it"),
         format!(
-            "v1/experts/@acme/researcher.json: error: differs from v1/index/{index_hash}.json, which the snapshot names"
+            "v1/experts/@acme/researcher.json: error: differs from v1/index/{index_hash}.json, which the registry names"
         ),
     ];
     expected.sort();
@@ -227,8 +227,8 @@ fn verify_lists_every_problem() {
 }
 
 /// Rewrites the built registry in `dir` so that `expert`'s index document is `edit`ed, with the
-/// hash-named index document, the snapshot and the root all consistent again: what a hostile
-/// registry serves, every hash verifying.
+/// hash-named index document, the bins and the root all consistent again: what a hostile
+/// registry serves, every hash verifying. The registries here have one level of bins.
 fn tamper_index(dir: &Path, expert: &str, edit: impl Fn(&mut serde_json::Value)) {
     let read = |relative: &str| -> serde_json::Value {
         serde_json::from_slice(&fs::read(dir.join(relative)).unwrap()).unwrap()
@@ -242,21 +242,28 @@ fn tamper_index(dir: &Path, expert: &str, edit: impl Fn(&mut serde_json::Value))
         hash
     };
     let mut root = read("v1/root.json");
-    let mut snapshot = read(root["snapshot"]["path"].as_str().unwrap());
-    let pointer = &mut snapshot["experts"][expert];
-    let mut index = read(pointer["path"].as_str().unwrap());
+    assert_eq!(root["bins"]["depth"], 1, "one level of bins");
+    let mut top = read(&format!(
+        "v1/bins/{}.json",
+        root["bins"]["blake3"].as_str().unwrap()
+    ));
+    let pointer = &mut top["experts"][expert];
+    let mut index = read(&format!(
+        "v1/index/{}.json",
+        pointer["blake3"].as_str().unwrap()
+    ));
     edit(&mut index);
     let index_hash = write_hashed("v1/index", &index);
-    *pointer =
-        serde_json::json!({"path": format!("v1/index/{index_hash}.json"), "blake3": index_hash});
-    let snapshot_hash = write_hashed("v1/snapshots", &snapshot);
-    let snapshot_path = format!("v1/snapshots/{snapshot_hash}.json");
-    let snapshot_size = fs::metadata(dir.join(&snapshot_path)).unwrap().len();
-    root["snapshot"] = serde_json::json!({
-        "path": snapshot_path,
-        "blake3": snapshot_hash,
-        "size": snapshot_size
-    });
+    let index_size = fs::metadata(dir.join(format!("v1/index/{index_hash}.json")))
+        .unwrap()
+        .len();
+    *pointer = serde_json::json!({"blake3": index_hash, "size": index_size});
+    let top_hash = write_hashed("v1/bins", &top);
+    let top_size = fs::metadata(dir.join(format!("v1/bins/{top_hash}.json")))
+        .unwrap()
+        .len();
+    root["bins"]["blake3"] = serde_json::json!(top_hash);
+    root["bins"]["size"] = serde_json::json!(top_size);
     let mut bytes = serde_json::to_vec_pretty(&root).unwrap();
     bytes.push(b'\n');
     fs::write(dir.join("v1/root.json"), bytes).unwrap();
@@ -310,7 +317,7 @@ fn a_hostile_index_document_cannot_make_a_mirror_write_outside_its_destination()
 }
 
 /// A man in the middle (or a hostile host) serving endless or compressed data cannot make a
-/// mirror hold more than the registry's metadata promises: the snapshot stops at the size the
+/// mirror hold more than the registry's metadata promises: the top bin stops at the size the
 /// root gives, a blob at the size its index document gives (counted after decompression, so a
 /// gzip bomb stops there too), a blob said to be larger than any version file is never
 /// requested, and a root stops at 1 MiB.
@@ -325,8 +332,8 @@ fn endless_and_compressed_bodies_stop_at_the_size_the_metadata_gives() {
     let out = registry.out();
     let root: serde_json::Value =
         serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
-    let snapshot_path = root["snapshot"]["path"].as_str().unwrap().to_owned();
-    let snapshot_size = root["snapshot"]["size"].as_u64().unwrap();
+    let snapshot_path = format!("v1/bins/{}.json", root["bins"]["blake3"].as_str().unwrap());
+    let snapshot_size = root["bins"]["size"].as_u64().unwrap();
     assert_eq!(
         snapshot_size,
         fs::metadata(out.join(&snapshot_path)).unwrap().len()

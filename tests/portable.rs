@@ -509,7 +509,7 @@ fn a_killed_archive_mirror_leaves_the_previous_archive_and_resumes() {
     assert!(work.join(".perstack-client").is_dir());
 
     // The registry changes again before the next run: what the killed run downloaded of the
-    // registry in between (its snapshot) is not carried into the archive.
+    // registry in between (its top bin) is not carried into the archive.
     registry.version("@acme/researcher", "1.3.0", "");
     registry
         .run(&["build", "--quiet", "--no-site"])
@@ -554,7 +554,10 @@ fn a_new_archive_downloads_only_what_changed_since_the_one_it_replaces() {
     let snapshot = {
         let root_json: serde_json::Value =
             serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
-        root_json["snapshot"]["path"].as_str().unwrap().to_owned()
+        format!(
+            "v1/bins/{}.json",
+            root_json["bins"]["blake3"].as_str().unwrap()
+        )
     };
     let index = format!(
         "v1/index/{}.json",

@@ -533,9 +533,7 @@ fn the_plan_lists_exactly_the_new_files_in_safe_order() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        [
-            "blob", "index", "snapshot", "readable", "api", "site", "root"
-        ]
+        ["blob", "index", "bin", "readable", "api", "site", "root"]
     );
     let mut paths: Vec<&String> = files.iter().map(|(_, p)| p).collect();
     paths.sort();
@@ -574,7 +572,7 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
         .map(|p| match p.as_str() {
             "v1/blobs" => "blob",
             "v1/index" => "index",
-            "v1/snapshots" => "snapshot",
+            "v1/bins" => "bin",
             "v1/experts" => "readable",
             "api/registry" => "api",
             "v1/root.json" => "root",
@@ -585,9 +583,7 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        [
-            "blob", "index", "snapshot", "readable", "api", "site", "root"
-        ]
+        ["blob", "index", "bin", "readable", "api", "site", "root"]
     );
 }
 

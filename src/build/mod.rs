@@ -1,10 +1,12 @@
 //! `build`: registry-data in, the static API out, atomically and incrementally.
 //!
 //! The stages run in the order the data flows: load and validate, render every index document
-//! to learn its hash (and so the snapshot and root), compare with the registry published before (refusing, with nothing written, anything
-//! the write-once rules forbid), then write. Writes go in a safe order (blobs with the Perstack
-//! API documents, read from each version file once; index documents, snapshot, readable
-//! documents, the website, and the root last). No file is rewritten in place (see
+//! to learn its hash (and so the bins and root), compare with the registry published before
+//! (refusing, with nothing written, anything the write-once rules forbid), then write. The
+//! comparison follows only the bins whose hashes changed, so its work grows with the change,
+//! not with the registry. Writes go in a safe order (blobs with the Perstack API documents, read
+//! from each version file once; index documents, bins, readable documents, the website, and the
+//! root last). No file is rewritten in place (see
 //! [`Staging`]), so a build killed at any moment leaves the previous registry valid and the
 //! next build completes the work. The deploy plan (`plan`) records the files new relative to
 //! the previous registry in the order a host should receive them.
@@ -33,8 +35,8 @@ use crate::data::build_cache::{self, BuildCache};
 use crate::data::load;
 use crate::data::validate::{self, Expert, Registry};
 use crate::format::api::{self, ApiExpert, ApiVersion};
-use crate::format::index::{self, RootCounts};
-use crate::format::reader::{PublishedError, PublishedRegistry};
+use crate::format::index::{self, BinTree, IndexRef, RootCounts};
+use crate::format::reader::{Diff, PublishedError, PublishedRegistry};
 use crate::site::page_cache::{self, PageCache};
 use crate::site::{Site, SiteError, SiteInput};
 use plan::Plan;
@@ -189,30 +191,90 @@ struct Decision<'r> {
     /// The experts whose index document `out` does not hold yet, with its hash.
     changed: Vec<(&'r Expert, Hash)>,
     index_hashes: BTreeMap<ExpertName, Hash>,
-    snapshot: Document,
+    bins: BinTree,
+    /// The bins `out` does not hold yet.
+    new_bins: BTreeSet<Hash>,
+    /// What differs from the registry published before (everything, when there is none).
+    from_previous: Changes,
+
     serial: u64,
     root: Document,
     warnings: Vec<Diagnostic>,
 }
 
-/// Renders every index document for its hash, and from the hashes the snapshot; refuses what
-/// the write-once rules forbid; then settles the serial and the root.
+/// What differs between the registry being built and a published one, owned so the decision
+/// can keep it beside the bins it was computed from.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Experts whose index document differs: the published one and the new one (`None` where
+    /// the expert is absent).
+    pub experts: BTreeMap<String, (Option<IndexRef>, Option<IndexRef>)>,
+    /// The bins the published registry lacks.
+    pub bins: BTreeSet<Hash>,
+}
+
+impl Changes {
+    fn of(diff: Diff<'_>) -> Changes {
+        Changes {
+            experts: diff.experts,
+            bins: diff.bins.iter().map(|bin| bin.document.hash).collect(),
+        }
+    }
+
+    /// Everything in `bins`: what differs from no registry at all.
+    fn everything(bins: &BinTree, indexes: &[(&Expert, IndexRef)]) -> Changes {
+        Changes {
+            experts: indexes
+                .iter()
+                .map(|(expert, index)| (expert.name.to_string(), (None, Some(*index))))
+                .collect(),
+            bins: bins.bins().iter().map(|bin| bin.document.hash).collect(),
+        }
+    }
+
+    /// Compares `published` (if any) with the registry about to be built.
+    fn between(
+        published: Option<&PublishedRegistry>,
+        bins: &BinTree,
+        indexes: &[(&Expert, IndexRef)],
+    ) -> Result<Changes, PublishedError> {
+        Ok(match published {
+            Some(published) => Changes::of(published.diff(bins)?),
+            None => Changes::everything(bins, indexes),
+        })
+    }
+}
+
+/// Renders every index document for its hash, and from the hashes the bins; refuses what the
+/// write-once rules forbid; then settles the serial and the root.
 fn decide<'r>(
     options: &BuildOptions,
     registry: &'r Registry,
     problems: Vec<Diagnostic>,
 ) -> Result<Decided<'r>, BuildError> {
     let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
-    let indexes = hash_indexes(registry, existing.as_ref());
+    let indexes = hash_indexes(registry);
     let index_hashes: BTreeMap<ExpertName, Hash> = indexes
         .iter()
-        .map(|(expert, hash, _)| (expert.name.clone(), *hash))
+        .map(|(expert, index)| (expert.name.clone(), index.hash))
         .collect();
-    let snapshot = index::snapshot(&index_hashes);
+    let bins = BinTree::build(
+        indexes
+            .iter()
+            .map(|(expert, index)| (expert.name.to_string(), *index)),
+    );
+    let from_existing = Changes::between(existing.as_ref(), &bins, &indexes)?;
 
     let previous = open_previous(options, &existing)?;
+    let from_previous = match &options.previous {
+        Some(_) => Changes::between(previous.as_ref(), &bins, &indexes)?,
+        None => Changes {
+            experts: from_existing.experts.clone(),
+            bins: from_existing.bins.clone(),
+        },
+    };
     if let Some(previous) = &previous {
-        let violations = writeonce::check(registry, &index_hashes, previous, &options.data_dir)?;
+        let violations = writeonce::check(registry, &from_previous, previous, &options.data_dir)?;
         if !violations.is_empty() {
             return Ok(Decided::Refused(violations));
         }
@@ -220,7 +282,7 @@ fn decide<'r>(
 
     let serial = match &previous {
         None => 1,
-        Some(p) if p.root.snapshot.blake3 == snapshot.hash => p.root.serial,
+        Some(p) if p.root.published() == bins.top.document.hash => p.root.serial,
         // A registry cannot have published u64::MAX roots; a previous root claiming it is
         // refused rather than wrapped to 0, which every client would take for a rollback.
         Some(p) => p.root.serial.checked_add(1).ok_or_else(|| {
@@ -243,44 +305,38 @@ fn decide<'r>(
         options,
         registry,
         existing.as_ref(),
-        &snapshot,
+        &bins,
         counts,
         &mut warnings,
     )?;
+    // An expert `out` lacks is one whose index document differs from the one `out` lists.
     let changed = indexes
         .into_iter()
-        .filter(|(_, _, write)| *write)
-        .map(|(expert, hash, _)| (expert, hash))
+        .filter(|(expert, _)| from_existing.experts.contains_key(expert.name.as_str()))
+        .map(|(expert, index)| (expert, index.hash))
         .collect();
     Ok(Decided::Publish(Box::new(Decision {
         existing,
         previous,
         changed,
         index_hashes,
-        snapshot,
+        bins,
+        new_bins: from_existing.bins,
+        from_previous,
         serial,
         root,
         warnings,
     })))
 }
 
-/// Each expert's index document hash, with whether `existing` lacks that document. Only the
-/// hashes are kept: documents to write are rendered again when written, rather than held
-/// through the writing of the blobs, which would raise the build's peak memory.
-fn hash_indexes<'r>(
-    registry: &'r Registry,
-    existing: Option<&PublishedRegistry>,
-) -> Vec<(&'r Expert, Hash, bool)> {
-    let already_written = |name: &ExpertName, hash: &Hash| {
-        existing.and_then(|e| e.experts.get(name.as_str())) == Some(hash)
-    };
+/// Each expert's index document hash and size. Only those are kept: documents to write are
+/// rendered again when written, rather than held through the writing of the blobs, which would
+/// raise the build's peak memory.
+fn hash_indexes(registry: &Registry) -> Vec<(&Expert, IndexRef)> {
     registry
         .experts
         .par_iter()
-        .map(|(name, expert)| {
-            let hash = index::expert_index(expert).hash;
-            (expert, hash, !already_written(name, &hash))
-        })
+        .map(|(_, expert)| (expert, IndexRef::of(&index::expert_index(expert))))
         .collect()
 }
 
@@ -309,7 +365,7 @@ fn root(
     options: &BuildOptions,
     registry: &Registry,
     existing: Option<&PublishedRegistry>,
-    snapshot: &Document,
+    bins: &BinTree,
     counts: RootCounts,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Document, BuildError> {
@@ -322,10 +378,10 @@ fn root(
                     "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
                 ));
             }
-            Ok(index::root(snapshot, counts))
+            Ok(index::root(bins, counts))
         }
         Some(signing) => signed_root(
-            index::root_value(snapshot, counts),
+            index::root_value(bins, counts),
             &registry.settings.trust_keys,
             signing,
             existing.map(|e| e.root_bytes.as_slice()),
@@ -343,7 +399,7 @@ struct Written {
 }
 
 /// Writes everything the root points at, each stage after what it points at: blobs and API
-/// documents, index documents, the snapshot, the website, then the documents every registry
+/// documents, index documents, the bins, the website, then the documents every registry
 /// has once. The deploy plan is computed beside the first stage.
 fn write_before_root(
     options: &BuildOptions,
@@ -356,11 +412,13 @@ fn write_before_root(
     files += writer.indexes(&decision.changed)?;
     files += writer
         .hashed(
-            "snapshot",
-            [(
-                index::snapshot_path(&decision.snapshot.hash),
-                &decision.snapshot,
-            )],
+            "bins",
+            decision
+                .bins
+                .bins()
+                .into_iter()
+                .filter(|bin| decision.new_bins.contains(&bin.document.hash))
+                .map(|bin| (index::bin_path(&bin.document.hash), &bin.document)),
         )?
         .len();
     if options.site {
@@ -398,8 +456,8 @@ fn write_versions_beside_plan(
         plan::compute(
             &plan::Built {
                 registry,
-                index_hashes: &decision.index_hashes,
-                snapshot: &decision.snapshot,
+                bins: &decision.bins,
+                changes: &decision.from_previous,
                 root: &decision.root,
                 serial: decision.serial,
             },
@@ -429,9 +487,10 @@ fn write_site(
 ) -> Result<usize, BuildError> {
     let site = Site::prepare(SiteInput {
         registry,
-        snapshot: decision.snapshot.hash,
+        published: decision.bins.top.document.hash,
         serial: decision.serial,
         index_hashes: &decision.index_hashes,
+        changed: &decision.from_previous.experts,
         previous: decision.previous.as_ref(),
     })?;
     let pages_path = state_dir.join(page_cache::FILE_NAME);
@@ -464,7 +523,8 @@ fn remove_stale_api_documents(paths: &[PathBuf]) -> Result<(), IoError> {
 
 /// The signed root: the existing one when it says the same thing, is signed by the same keys
 /// and is not yet in the second half of its validity; otherwise a fresh one. Keeping it means a
-/// build with no change writes nothing; re-signing keeps the serial, which counts snapshots.
+/// build with no change writes nothing; re-signing keeps the serial, which counts changes of
+/// the top bin.
 fn signed_root(
     mut unsigned: Value,
     trust_keys: &[String],

@@ -3,8 +3,9 @@
 //!
 //! A static host updated file by file must never serve a root that points at files not yet
 //! uploaded. Every file belongs to a [`Kind`], and kinds are uploaded in the order they are
-//! declared: content-addressed blobs, index documents and the snapshot first (nothing points at
-//! them yet), then readable documents (which only name blobs), then anything else that shows or
+//! declared: content-addressed blobs, index documents and bins first (nothing points at
+//! them until the root does, so among them the order does not matter, and a bin need not follow
+//! its children), then readable documents (which only name blobs), then anything else that shows or
 //! configures the registry, and the root last. A new kind of output (pages of a site, say) gets
 //! its place in this order and nothing else changes. The build writes the plan to
 //! `<out>/.perstack-build/plan.json`, outside the served tree; `perstack-registry plan` prints
@@ -17,10 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::fsutil::{self, IoError};
 use crate::common::json::Document;
-use crate::common::model::{ExpertName, Hash};
 use crate::data::validate::Registry;
 use crate::format::STATE_DIR;
-use crate::format::index;
+use crate::format::index::{self, BinTree};
 use crate::format::reader::{PublishedError, PublishedRegistry};
 
 pub const FILE_NAME: &str = "plan.json";
@@ -35,8 +35,8 @@ pub enum Kind {
     Blob,
     /// `v1/index/`: expert index documents, by hash.
     Index,
-    /// `v1/snapshots/`: the snapshot, by hash.
-    Snapshot,
+    /// `v1/bins/`: the bins, by hash.
+    Bin,
     /// `v1/experts/`: index documents at readable paths.
     Readable,
     /// `api/registry/v1/`: the Perstack API documents.
@@ -153,15 +153,17 @@ impl Plan {
 /// The registry a build is about to publish, as the plan needs it.
 pub struct Built<'a> {
     pub registry: &'a Registry,
-    pub index_hashes: &'a std::collections::BTreeMap<ExpertName, Hash>,
-    pub snapshot: &'a Document,
+    pub bins: &'a BinTree,
+    /// What differs from `previous` (everything, when there is none).
+    pub changes: &'a super::Changes,
     pub root: &'a Document,
     pub serial: u64,
 }
 
 /// The files of `built` that `previous` does not already serve, in safe order. Blobs are known
 /// from the previous index documents rather than looked up on disk, so `previous` may be a
-/// copy of the deployed registry without its blobs.
+/// copy of the deployed registry without its blobs. Only the changed experts' previous index
+/// documents are read.
 pub fn compute(
     built: &Built<'_>,
     previous: Option<&PublishedRegistry>,
@@ -172,17 +174,22 @@ pub fn compute(
         None => false,
     };
     for (name, expert) in &built.registry.experts {
-        let hash = built.index_hashes[name];
-        let old_index = match previous {
-            Some(p) if p.experts.get(name.as_str()) == Some(&hash) => {
+        let change = built.changes.experts.get(name.as_str());
+        let (old_index, hash) = match (previous, change) {
+            (_, Some((old, Some(new)))) => {
+                let old = match (previous, old) {
+                    (Some(p), Some(old)) => Some(p.read_index_sized(old)?),
+                    _ => None,
+                };
+                (old, new.hash)
+            }
+            _ => {
                 // Documents in the format of an older build are all replaced.
                 if !api_current {
                     plan.add_all(Kind::Api, crate::format::api::document_paths(expert));
                 }
                 continue;
             }
-            Some(p) => p.read_index(name.as_str())?,
-            None => None,
         };
         for published in expert.versions.values() {
             let blake3 = published.record.blake3;
@@ -201,8 +208,8 @@ pub fn compute(
             plan.add(Kind::Api, path);
         }
     }
-    if previous.is_none_or(|p| p.root.snapshot.blake3 != built.snapshot.hash) {
-        plan.add(Kind::Snapshot, index::snapshot_path(&built.snapshot.hash));
+    for hash in &built.changes.bins {
+        plan.add(Kind::Bin, index::bin_path(hash));
     }
     let unchanged = |relative: &str, bytes: &[u8]| -> Result<bool, PublishedError> {
         Ok(match previous {

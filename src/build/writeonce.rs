@@ -16,6 +16,8 @@ use crate::data::meta;
 use crate::data::validate::{Expert, Registry};
 use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
 
+use super::Changes;
+
 /// What the write-once rules need to know about one expert.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpertState {
@@ -86,28 +88,25 @@ impl ExpertState {
     }
 }
 
-/// Compares a registry about to be built with the one published before. Returns one
-/// diagnostic per violation; empty means the new registry may be published. Experts whose index
-/// document is byte-identical to the published one cannot break a rule and are not even read.
+/// Compares a registry about to be built with the one published before, given what differs
+/// between them (`changes`, from comparing their bins). Returns one diagnostic per violation;
+/// empty means the new registry may be published. Experts whose index document is
+/// byte-identical to the published one cannot break a rule and are not even read.
 pub fn check(
     registry: &Registry,
-    new_indexes: &BTreeMap<ExpertName, Hash>,
+    changes: &Changes,
     previous: &PublishedRegistry,
     data_dir: &Path,
 ) -> Result<Vec<Diagnostic>, PublishedError> {
     let mut problems = Vec::new();
-    for (name_text, old_hash) in &previous.experts {
+    for (name_text, (old_index, _)) in &changes.experts {
+        let Some(old_index) = old_index else {
+            continue;
+        };
         let current = ExpertName::parse(name_text)
             .ok()
             .and_then(|name| registry.experts.get(&name));
-        if let Some(expert) = current
-            && new_indexes.get(&expert.name) == Some(old_hash)
-        {
-            continue;
-        }
-        let Some(old) = previous.read_index(name_text)? else {
-            continue;
-        };
+        let old = previous.read_index_sized(old_index)?;
         let now = current.map(ExpertState::of);
         problems.extend(compare(
             name_text,

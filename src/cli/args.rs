@@ -60,7 +60,7 @@ pub enum Command {
     )]
     Publish(PublishArgs),
     /// Print the deploy plan of the last build: the files new relative to the previous
-    /// registry, in an order safe to upload one by one (blobs, index documents, snapshot,
+    /// registry, in an order safe to upload one by one (blobs, index documents, bins,
     /// readable documents, API documents and then their format, website, _headers, and
     /// v1/root.json last).
     ///
@@ -504,12 +504,12 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Remove from the cache every blob, index document and snapshot that no kept root
+    /// Remove from the cache every blob, index document, bin and snapshot that no kept root
     /// reaches.
     ///
     /// Kept, for each registry in the cache: everything the cache's own root reaches (the
     /// experts fetch made complete, with every version, so whatever a lockfile pins of them)
-    /// and the snapshot of the registry's root last seen. Removed: documents the registry has
+    /// and the bins of the registry's root last seen that the cache holds. Removed: documents the registry has
     /// since replaced, index documents read only to resolve a key, and anything else
     /// hash-named that nothing kept reaches. Safe beside other clients: it takes each
     /// registry's lock, waiting for a running fetch, and follows no symbolic link. Exit

@@ -35,7 +35,8 @@ use crate::common::model::{ExpertName, Hash, Status};
 use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
-use crate::format::reader::{self, IndexDoc, RootDoc, SnapshotDoc};
+use crate::format::index::IndexRef;
+use crate::format::reader::{self, BinDoc, CheckedBin, IndexDoc, Pointer, RootDoc, SnapshotDoc};
 use crate::format::{api, index};
 
 #[derive(Debug, Default)]
@@ -54,6 +55,7 @@ pub struct AuditReport {
 enum Schema {
     Root,
     Snapshot,
+    Bin,
     Index,
 }
 
@@ -63,6 +65,7 @@ fn schema_violations(schema: Schema, value: &Value) -> Vec<String> {
     struct Validators {
         root: jsonschema::Validator,
         snapshot: jsonschema::Validator,
+        bin: jsonschema::Validator,
         index: jsonschema::Validator,
     }
     static VALIDATORS: std::sync::OnceLock<Validators> = std::sync::OnceLock::new();
@@ -74,12 +77,14 @@ fn schema_violations(schema: Schema, value: &Value) -> Vec<String> {
         Validators {
             root: compile(include_str!("../../schemas/root.schema.json")),
             snapshot: compile(include_str!("../../schemas/snapshot.schema.json")),
+            bin: compile(include_str!("../../schemas/bin.schema.json")),
             index: compile(include_str!("../../schemas/expert-index.schema.json")),
         }
     });
     let validator = match schema {
         Schema::Root => &validators.root,
         Schema::Snapshot => &validators.snapshot,
+        Schema::Bin => &validators.bin,
         Schema::Index => &validators.index,
     };
     validator
@@ -126,39 +131,32 @@ pub fn audit(
     };
     check_signatures(&root_value, &root, trust, &mut report.problems);
 
-    let snapshot_path = index::snapshot_path(&root.snapshot.blake3);
-    if root.snapshot.path != snapshot_path {
-        report.problems.push(problem(
-            "wrong-path",
-            index::ROOT_PATH,
-            format!(
-                "the snapshot's path is \"{}\"; its hash puts it at \"{snapshot_path}\"",
-                root.snapshot.path
-            ),
-        ));
-    }
-    let Some(snapshot_bytes) = fetch(
-        source,
-        &snapshot_path,
-        &root.snapshot.blake3,
-        root.snapshot_limit(),
-        &mut report,
-    )?
-    else {
-        return Ok(report);
-    };
-    let Some((_, snapshot)) = parse_checked::<SnapshotDoc>(
-        &snapshot_bytes,
-        &snapshot_path,
-        Schema::Snapshot,
-        &mut report,
-    ) else {
-        return Ok(report);
+    let experts = match (&root.bins, &root.snapshot) {
+        (Some(bins), _) => {
+            let mut experts = Vec::new();
+            let top = IndexRef {
+                hash: bins.blake3,
+                size: bins.size,
+            };
+            audit_bin(
+                source,
+                &top,
+                bins.depth,
+                &mut Vec::new(),
+                &mut experts,
+                &mut report,
+            )?;
+            experts
+        }
+        (None, Some(snapshot)) => match audit_snapshot(source, &root, snapshot, &mut report)? {
+            Some(experts) => experts,
+            None => return Ok(report),
+        },
+        // The schema requires one of them; a root without either was reported.
+        (None, None) => return Ok(report),
     };
 
     let api_listing = api_listing(source)?;
-    let experts: Vec<(String, crate::format::reader::Pointer)> =
-        snapshot.experts.into_iter().collect();
     let audited: Vec<ExpertAudit> = experts
         .par_iter()
         .map(|(name, pointer)| audit_expert(source, name, pointer, api_listing.is_some()))
@@ -203,7 +201,7 @@ pub fn audit(
             "wrong-count",
             index::ROOT_PATH,
             format!(
-                "the root counts {} experts and {} versions; the snapshot reaches {} and {}",
+                "the root counts {} experts and {} versions; its bins reach {} and {}",
                 root.experts, root.versions, report.experts, report.versions
             ),
         ));
@@ -212,6 +210,92 @@ pub fn audit(
         check_lock(lock, &indexes, &mut report.problems);
     }
     Ok(report)
+}
+
+/// Audits a format-1 root's snapshot: its path, hash and schema. Returns the experts it lists,
+/// or `None` when it cannot be read (the problem is in the report).
+fn audit_snapshot(
+    source: &Source,
+    root: &RootDoc,
+    snapshot: &Pointer,
+    report: &mut AuditReport,
+) -> Result<Option<Vec<(String, Pointer)>>, FetchError> {
+    let snapshot_path = index::snapshot_path(&snapshot.blake3);
+    if snapshot.path != snapshot_path {
+        report.problems.push(Diagnostic::error(
+            "wrong-path",
+            &PathBuf::from(index::ROOT_PATH),
+            format!(
+                "the snapshot's path is \"{}\"; its hash puts it at \"{snapshot_path}\"",
+                snapshot.path
+            ),
+        ));
+    }
+    let Some(snapshot_bytes) = fetch(
+        source,
+        &snapshot_path,
+        &snapshot.blake3,
+        root.snapshot_limit(),
+        report,
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some((_, snapshot)) =
+        parse_checked::<SnapshotDoc>(&snapshot_bytes, &snapshot_path, Schema::Snapshot, report)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(snapshot.experts.into_iter().collect()))
+}
+
+/// Audits a bin and, depth first, the bins under it: hash, size, schema, and that it is the
+/// bin its parent says (level, slots, and experts whose names' hashes lead to it). Adds the
+/// experts the leaves list to `experts`; a bin that cannot be read is reported and skipped.
+fn audit_bin(
+    source: &Source,
+    pointer: &IndexRef,
+    depth: u32,
+    path: &mut Vec<usize>,
+    experts: &mut Vec<(String, Pointer)>,
+    report: &mut AuditReport,
+) -> Result<(), FetchError> {
+    let relative = index::bin_path(&pointer.hash);
+    let limit = pointer.size.min(reader::MAX_BIN_BYTES);
+    let Some(bytes) = fetch(source, &relative, &pointer.hash, limit, report)? else {
+        return Ok(());
+    };
+    if parse_checked::<BinDoc>(&bytes, &relative, Schema::Bin, report).is_none() {
+        return Ok(());
+    }
+    match reader::check_bin(&relative, &bytes, depth, path) {
+        Err(err) => report.problems.push(Diagnostic::error(
+            "misplaced",
+            &PathBuf::from(&relative),
+            match err {
+                reader::PublishedError::Invalid { message, .. } => message,
+                other => other.to_string(),
+            },
+        )),
+        Ok(CheckedBin::Leaf(listed)) => {
+            experts.extend(listed.into_iter().map(|(name, index)| {
+                let pointer = Pointer {
+                    path: index::index_path(&index.hash),
+                    blake3: index.hash,
+                    size: Some(index.size),
+                };
+                (name, pointer)
+            }));
+        }
+        Ok(CheckedBin::Inner(children)) => {
+            for (slot, child) in children {
+                path.push(slot);
+                audit_bin(source, &child, depth, path, experts, report)?;
+                path.pop();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The API documents an expert's audit found it should have.
@@ -235,7 +319,7 @@ struct ExpertAudit {
 fn audit_expert(
     source: &Source,
     name: &str,
-    pointer: &crate::format::reader::Pointer,
+    pointer: &Pointer,
     check_api: bool,
 ) -> Result<ExpertAudit, FetchError> {
     let mut report = AuditReport::default();
@@ -245,7 +329,7 @@ fn audit_expert(
             "wrong-path",
             &PathBuf::from(&index_path),
             format!(
-                "the snapshot puts \"{name}\" at \"{}\"; its hash puts it at \"{index_path}\"",
+                "the registry puts \"{name}\" at \"{}\"; its hash puts it at \"{index_path}\"",
                 pointer.path
             ),
         ));
@@ -254,7 +338,10 @@ fn audit_expert(
         source,
         &index_path,
         &pointer.blake3,
-        reader::MAX_INDEX_BYTES,
+        pointer
+            .size
+            .unwrap_or(reader::MAX_INDEX_BYTES)
+            .min(reader::MAX_INDEX_BYTES),
         &mut report,
     )?
     else {
@@ -278,7 +365,7 @@ fn audit_expert(
             "wrong-name",
             &here,
             format!(
-                "the document is for \"{}\", but the snapshot lists it as \"{name}\"",
+                "the document is for \"{}\", but the registry lists it as \"{name}\"",
                 doc.name
             ),
         ));
@@ -299,7 +386,7 @@ fn audit_expert(
                 Some(copy) if copy != bytes => report.problems.push(Diagnostic::error(
                     "stale-copy",
                     &PathBuf::from(&readable),
-                    format!("differs from {index_path}, which the snapshot names"),
+                    format!("differs from {index_path}, which the registry names"),
                 )),
                 Some(_) => report.files += 1,
             }
@@ -696,7 +783,7 @@ mod tests {
     fn documents_are_checked_against_their_schema() {
         let hash = Hash::of(b"snapshot");
         let root = format!(
-            r#"{{"format": 2, "serial": 1, "snapshot": {{"path": "v1/snapshots/{hash}.json", "blake3": "{hash}"}}, "experts": 0, "versions": 0, "generator": "g", "extra": true}}"#
+            r#"{{"format": 3, "serial": 1, "snapshot": {{"path": "v1/snapshots/{hash}.json", "blake3": "{hash}"}}, "experts": 0, "versions": 0, "generator": "g", "extra": true}}"#
         );
         let mut report = AuditReport::default();
         let parsed =

@@ -1,7 +1,7 @@
 //! The client side: open a registry through a persistent cache, resolve keys, fetch versions.
 //!
 //! The cache holds one replica (`replica`) per source, at `<cache>/<source id>/`, so a cache is
-//! itself a valid registry: it has a root of its own whose snapshot lists the experts it holds
+//! itself a valid registry: it has a root of its own whose bins list the experts it holds
 //! completely (their index document and every version's blob), and keeps the upstream root it
 //! was made from in `v1/upstream-root.json`. Online, the upstream root is revalidated with its
 //! ETag and checked by `trust` before anything it points at is used; offline, the cache's own
@@ -191,15 +191,16 @@ impl Client {
     /// Downloads every blob of `name` the cache lacks, then rewrites the cache's own root to
     /// list the experts it holds completely.
     fn complete(&self, name: &str, root_bytes: &[u8], root: &RootDoc) -> Result<(), ClientError> {
-        let Some(index_hash) = self.registry.experts.get(name).copied() else {
+        let Some(index_ref) = self.registry.index_ref(name)? else {
             return Ok(());
         };
+        let index_hash = index_ref.hash;
         let index_path = index::index_path(&index_hash);
         let index_bytes = reader::read_hashed_at_most(
             self.replica.as_ref(),
             &index_path,
             &index_hash,
-            reader::MAX_INDEX_BYTES,
+            index_ref.size.min(reader::MAX_INDEX_BYTES),
         )?;
         let index: IndexDoc =
             reader::parse_json(&self.replica.location(&index_path), &index_bytes)?;
@@ -235,8 +236,12 @@ impl Client {
             return Ok(BTreeMap::new());
         };
         let local = Arc::new(LocalOnly(self.replica.dir.clone()));
-        match PublishedRegistry::from_root(local, bytes) {
-            Ok(own) => Ok(own.experts),
+        let experts = PublishedRegistry::from_root(local, bytes).and_then(|own| own.experts());
+        match experts {
+            Ok(experts) => Ok(experts
+                .into_iter()
+                .map(|(name, index)| (name, index.hash))
+                .collect()),
             // A damaged cache root is replaced, not trusted.
             Err(_) => Ok(BTreeMap::new()),
         }

@@ -1,15 +1,16 @@
-//! `cache gc`: remove from a client cache every hash-named file (blob, index document,
+//! `cache gc`: remove from a client cache every hash-named file (blob, index document, bin,
 //! snapshot) that no kept root reaches.
 //!
 //! **What is kept**, in each registry directory of the cache (`<cache>/<id>/`):
-//! - everything the cache's own root (`v1/root.json`) reaches: its snapshot, the index document
+//! - everything the cache's own root (`v1/root.json`) reaches: its bins, the index document
 //!   of every expert it holds completely, and every blob those documents list. This is what
 //!   `--offline` reads, and what a lockfile pins: versions are never removed from an index
 //!   document, so a pinned version of a cached expert stays reachable.
-//! - the snapshot of the source's root the cache last saw (`v1/upstream-root.json`), which the
-//!   next online run reads first when the root has not changed.
+//! - the bins of the source's root the cache last saw (`v1/upstream-root.json`) that the cache
+//!   holds, which the next online run reads first when they have not changed (the snapshot,
+//!   for a format-1 source).
 //!
-//! Everything else hash-named goes: snapshots and index documents the registry has replaced,
+//! Everything else hash-named goes: bins, snapshots and index documents the registry has replaced,
 //! index documents read only to resolve a key, blobs of no cached expert. Stable paths (the
 //! roots, readable copies, `_headers`) and the client's state are never touched, nor is
 //! anything that is not a registry directory (`serve --tls` keeps its certificates beside them).
@@ -31,10 +32,10 @@ use crate::client::replica::{Replica, STATE_DIR, UPSTREAM_ROOT_PATH};
 use crate::common::fsutil::{self, IoContext, IoError};
 use crate::common::transport::Source;
 use crate::format::index;
-use crate::format::reader::{self, PublishedRegistry};
+use crate::format::reader::PublishedRegistry;
 
 /// The directories below a registry directory that hold hash-named files.
-const HASHED_DIRS: [&str; 3] = ["v1/blobs", "v1/index", "v1/snapshots"];
+const HASHED_DIRS: [&str; 4] = ["v1/blobs", "v1/index", "v1/bins", "v1/snapshots"];
 
 #[derive(Debug, Clone)]
 pub struct GcOptions {
@@ -126,7 +127,7 @@ fn collect(dir: &Path, dry_run: bool) -> Result<RegistryGc, IoError> {
 /// reaches, adding what it did to `outcome`. The caller holds the directory's lock: `gc` for
 /// a cache, and a mirror into an archive for its working directory, which must hold nothing
 /// but what the new root reaches (a run killed before the source changed may have left the
-/// old snapshot and index documents there).
+/// old bins and index documents there).
 pub fn sweep(
     replica: &Replica,
     dry_run: bool,
@@ -225,11 +226,13 @@ fn reachable(replica: &Replica) -> Result<BTreeSet<String>, String> {
         .read_local(index::ROOT_PATH)
         .map_err(|err| err.to_string())?
     {
-        let own = PublishedRegistry::from_root(local, root).map_err(|err| err.to_string())?;
-        kept.insert(index::snapshot_path(&own.root.snapshot.blake3));
-        for hash in own.experts.values() {
-            kept.insert(index::index_path(hash));
-            let doc = own.read_index_at(hash).map_err(|err| err.to_string())?;
+        let own =
+            PublishedRegistry::from_root(local.clone(), root).map_err(|err| err.to_string())?;
+        let walk = own.walk().map_err(|err| err.to_string())?;
+        kept.extend(walk.metadata);
+        for index in walk.experts.values() {
+            kept.insert(index::index_path(&index.hash));
+            let doc = own.read_index_sized(index).map_err(|err| err.to_string())?;
             kept.extend(
                 doc.versions
                     .values()
@@ -241,9 +244,9 @@ fn reachable(replica: &Replica) -> Result<BTreeSet<String>, String> {
     if let Some(upstream) = replica
         .read_local(UPSTREAM_ROOT_PATH)
         .map_err(|err| err.to_string())?
-        && let Ok(root) = reader::parse_root(UPSTREAM_ROOT_PATH, &upstream)
+        && let Ok(upstream) = PublishedRegistry::from_root(local, upstream)
     {
-        kept.insert(index::snapshot_path(&root.snapshot.blake3));
+        kept.extend(upstream.present_metadata());
     }
     Ok(kept)
 }

@@ -1,13 +1,16 @@
 //! `mirror`: copy a registry, or some scopes of it, into a directory that is a registry too.
 //!
 //! Every file is verified against its hash before it is written, and only what the destination
-//! lacks is downloaded. Writes go in the build's safe order (blobs, index documents, snapshot,
+//! lacks is downloaded. Writes go in the build's safe order (blobs, index documents, bins,
 //! readable and Perstack API documents, and the root last), so a mirror killed at any moment
 //! leaves the destination's previous state valid and the next run resumes where it stopped.
 //!
-//! A full mirror copies the source's root and snapshot byte for byte, signatures included. A
-//! partial mirror (`--scope`) cannot carry the source's signature, since its snapshot lists
-//! fewer experts: it writes a snapshot and root of its own (keeping the source's serial), keeps
+//! A full mirror copies the source's root and bins (or, from a format-1 source, its snapshot)
+//! byte for byte, signatures included; a bin whose hash the mirror already holds is not
+//! downloaded again, so mirroring after one publish transfers the root, the bins on the
+//! changed paths, and the changed experts' documents. A partial mirror (`--scope`) cannot
+//! carry the source's signature, since its bins list fewer experts: it writes bins and a root
+//! of its own (keeping the source's serial), keeps
 //! the source's root in `v1/upstream-root.json` for auditing, and is unsigned unless given keys
 //! to sign with.
 //!
@@ -229,7 +232,7 @@ fn mirror_into(
     let partial = !options.scopes.is_empty();
     let (root_bytes, root, state) = fetch_trusted_root(options, replica, partial, progress)?;
     let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
-    let selected = select_experts(&registry, &options.scopes);
+    let selected = select_experts(&registry, &options.scopes)?;
     let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
     let (versions, stale) = write_documents(replica, &registry, &indexes, progress)?;
     write_fixed_documents(replica)?;
@@ -304,19 +307,23 @@ fn fetch_trusted_root(
 }
 
 /// The experts to copy, by name with their index document hash: all of them, or those in
-/// `scopes`.
-fn select_experts(registry: &PublishedRegistry, scopes: &[String]) -> BTreeMap<String, Hash> {
-    registry
-        .experts
-        .iter()
+/// `scopes`. Every bin is read (through the replica, which downloads only the bins it lacks),
+/// so a full mirror holds every file its copy of the root reaches.
+fn select_experts(
+    registry: &PublishedRegistry,
+    scopes: &[String],
+) -> Result<BTreeMap<String, Hash>, PublishedError> {
+    Ok(registry
+        .experts()?
+        .into_iter()
         .filter(|(name, _)| {
             scopes.is_empty()
                 || scopes
                     .iter()
                     .any(|scope| name.starts_with(&format!("{scope}/")))
         })
-        .map(|(name, hash)| (name.clone(), *hash))
-        .collect()
+        .map(|(name, index)| (name, index.hash))
+        .collect())
 }
 
 /// Reads the index documents of `selected`, then every blob they name, through the replica,
@@ -439,7 +446,7 @@ fn copy_site(
 }
 
 /// Writes the root, last: the source's byte for byte for a full mirror, or for a partial one
-/// a snapshot and root of its own over `selected`.
+/// bins and a root of their own over `selected`.
 fn write_root(
     options: &MirrorOptions,
     replica: &Replica,

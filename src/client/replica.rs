@@ -1,7 +1,7 @@
 //! A local copy of a registry, filled from a source: the client cache and mirror destinations.
 //!
 //! A replica directory has the serving layout, so it is itself a registry. Hash-named files
-//! (blobs, index documents, snapshots) are downloaded only when the replica lacks them, and are
+//! (blobs, index documents, bins, snapshots) are downloaded only when the replica lacks them, and are
 //! written only after their bytes hash to their name: a tampered download is never stored. A
 //! replica's own state (a lock, a marker while it is being written, what it trusts) lives in
 //! `.perstack-client/`, which is not part of the registry.
@@ -20,7 +20,7 @@ use crate::common::model::Hash;
 use crate::common::signing::{self, SecretKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
-use crate::format::index::{self, RootCounts};
+use crate::format::index::{self, BinTree, IndexRef, RootCounts};
 use crate::format::reader::{Reader, RootDoc};
 
 /// The replica's own state directory, relative to its root.
@@ -155,7 +155,7 @@ impl Replica {
     }
 
     /// Writes a root of the replica's own for `experts` (name -> index document hash, every
-    /// one already present with all its blobs): its snapshot, then the root, keeping the
+    /// one already present with all its blobs): its bins, then the root, keeping the
     /// upstream's serial. The upstream root is kept beside it for auditing. Signed when `sign`
     /// holds keys.
     pub fn write_own_root(
@@ -166,21 +166,30 @@ impl Replica {
         versions: usize,
         sign: Option<(&[SecretKey], u32)>,
     ) -> Result<(), FetchError> {
-        let names: Vec<(crate::common::model::ExpertName, Hash)> = experts
-            .iter()
-            .filter_map(|(name, hash)| {
-                Some((crate::common::model::ExpertName::parse(name).ok()?, *hash))
-            })
-            .collect();
-        let snapshot = index::snapshot(names.iter().map(|(n, h)| (n, h)));
-        let snapshot_path = index::snapshot_path(&snapshot.hash);
-        if self.read_local(&snapshot_path)?.is_none() {
-            self.staging
-                .write(&self.dir.join(&snapshot_path), &snapshot.bytes, false)?;
+        // Each index document is here already (the caller made sure); its size is what the
+        // replica's bins record for it.
+        let mut listed = Vec::with_capacity(experts.len());
+        for (name, hash) in experts {
+            if crate::common::model::ExpertName::parse(name).is_err() {
+                continue;
+            }
+            let path = self.dir.join(index::index_path(hash));
+            let size = std::fs::metadata(&path)
+                .with_path("cannot read", &path)?
+                .len();
+            listed.push((name.clone(), IndexRef { hash: *hash, size }));
+        }
+        let bins = BinTree::build(listed);
+        for bin in bins.bins() {
+            let path = index::bin_path(&bin.document.hash);
+            if self.read_local(&path)?.is_none() {
+                self.staging
+                    .write(&self.dir.join(&path), &bin.document.bytes, false)?;
+            }
         }
         self.write(UPSTREAM_ROOT_PATH, upstream_root, false)?;
         let mut root = index::root_value(
-            &snapshot,
+            &bins,
             RootCounts {
                 serial: upstream.serial,
                 experts: experts.len(),

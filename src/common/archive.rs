@@ -33,8 +33,8 @@ use crate::common::fsutil::{self, IoContext, IoError};
 /// The longest entry name accepted: far above any path a registry has (an expert name is at
 /// most 255 bytes), far below what would make the index costly.
 pub const MAX_PATH_BYTES: usize = 4096;
-/// The largest entry accepted: the largest file a registry source serves (a snapshot of a very
-/// large registry). Each read is bounded further by what the registry's metadata allows.
+/// The largest entry accepted: the largest file a registry source serves (a format-1 snapshot
+/// of a very large registry). Each read is bounded further by what the registry's metadata allows.
 pub const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 /// The largest pax extended header accepted: its records only rename the next entry.
 const MAX_PAX_BYTES: u64 = 64 * 1024;

@@ -26,7 +26,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_REDIRECTS: u32 = 5;
-/// The largest document or blob accepted; a snapshot of a very large registry is the biggest.
+/// The largest document or blob accepted; a format-1 snapshot of a very large registry is the
+/// biggest.
 const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A registry to read from.

@@ -33,6 +33,8 @@ pub fn headers_file() -> String {
   X-Content-Type-Options: nosniff
 /v1/index/*
   Cache-Control: public, max-age=31536000, immutable
+/v1/bins/*
+  Cache-Control: public, max-age=31536000, immutable
 /v1/snapshots/*
   Cache-Control: public, max-age=31536000, immutable
 /v1/root.json

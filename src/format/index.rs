@@ -1,17 +1,37 @@
-//! The JSON documents of the static API, format 1: expert index, snapshot and root.
+//! The JSON documents of the static API, format 2: expert index, hashed bins and root.
+//!
+//! The root pins one top bin; bins split the experts by the BLAKE3 of their names, 64 ways per
+//! level, so a client resolving one name reads the bins on that name's path and a publish
+//! rewrites only the bins on the changed names' paths (see [`BinTree`]). Format 1 (one snapshot
+//! listing every expert) is still read (`reader`) but no longer written.
 //!
 //! Documents are rendered to bytes here and nowhere else. Object keys are inserted in a fixed,
 //! documented order (serde_json's `preserve_order` keeps it), maps are walked in sorted order,
 //! and nothing depends on the clock, so the same registry always renders the same bytes.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::common::generator;
 use crate::common::json::Document;
-use crate::common::model::{ExpertName, Hash, Status};
+use crate::common::model::{Hash, Status};
 use crate::data::validate::Expert;
 
-pub const FORMAT: u64 = 1;
+/// The format this program writes: hashed bins.
+pub const FORMAT: u64 = 2;
+/// The format of registries built before bins: one snapshot lists every expert. Read only.
+pub const FORMAT_SNAPSHOT: u64 = 1;
+/// How many children an inner bin may have: each level of bins takes 6 bits of the BLAKE3 of
+/// an expert's name.
+pub const BIN_FANOUT: usize = 64;
+const BIN_BITS: u32 = 6;
+/// The most experts a leaf bin holds on average: the depth is the smallest for which the
+/// experts spread over the leaves average no more.
+pub const BIN_LEAF_TARGET: usize = 64;
+/// The deepest tree a root may describe: the slot of a level is read from the first 64 bits of
+/// the name's hash, and 10 levels of 6 bits fit; 64^9 leaves is far beyond any registry.
+pub const MAX_BIN_DEPTH: u32 = 10;
 pub const ROOT_PATH: &str = "v1/root.json";
 
 /// Where a published version file is served, relative to the registry root. Blobs are sharded
@@ -25,12 +45,18 @@ pub fn index_path(hash: &Hash) -> String {
     format!("v1/index/{}.json", hash.to_hex())
 }
 
+/// Where a format-1 snapshot is served (registries built before bins).
 pub fn snapshot_path(hash: &Hash) -> String {
     format!("v1/snapshots/{}.json", hash.to_hex())
 }
 
+pub fn bin_path(hash: &Hash) -> String {
+    format!("v1/bins/{}.json", hash.to_hex())
+}
+
 /// The hash a hash-named file's path carries (`v1/blobs/<h2>/<hash>.toml`,
-/// `v1/index/<hash>.json`, `v1/snapshots/<hash>.json`), if `relative` is one.
+/// `v1/index/<hash>.json`, `v1/bins/<hash>.json`, `v1/snapshots/<hash>.json`), if `relative`
+/// is one.
 pub fn hash_in_path(relative: &str) -> Option<Hash> {
     let hash = |hex: &str| Hash::parse(hex);
     if let Some(rest) = relative.strip_prefix("v1/blobs/") {
@@ -40,10 +66,14 @@ pub fn hash_in_path(relative: &str) -> Option<Hash> {
     }
     let found = relative
         .strip_prefix("v1/index/")
+        .or_else(|| relative.strip_prefix("v1/bins/"))
         .or_else(|| relative.strip_prefix("v1/snapshots/"))
         .and_then(|file| file.strip_suffix(".json"))
         .and_then(hash)?;
-    (index_path(&found) == relative || snapshot_path(&found) == relative).then_some(found)
+    (index_path(&found) == relative
+        || bin_path(&found) == relative
+        || snapshot_path(&found) == relative)
+        .then_some(found)
 }
 
 /// One expert's index document.
@@ -118,19 +148,159 @@ struct VersionView<'a> {
     published: Option<&'a str>,
 }
 
-/// The snapshot: every expert's index document by name, in byte order of the names.
-pub fn snapshot<'a>(indexes: impl IntoIterator<Item = (&'a ExpertName, &'a Hash)>) -> Document {
-    let mut experts = Map::new();
-    for (name, hash) in indexes {
-        experts.insert(
-            name.to_string(),
-            json!({ "path": index_path(hash), "blake3": hash.to_hex() }),
-        );
-    }
-    Document::render(&json!({ "format": FORMAT, "experts": experts }))
+/// Where a document is and how big it is: what a bin says of each child and each expert's
+/// index document, so every read is bounded by the size its parent gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexRef {
+    pub hash: Hash,
+    pub size: u64,
 }
 
-/// What the root says besides the snapshot.
+impl IndexRef {
+    pub fn of(document: &Document) -> IndexRef {
+        IndexRef {
+            hash: document.hash,
+            size: document.bytes.len() as u64,
+        }
+    }
+}
+
+/// How many levels of bins a registry of `experts` experts has: the smallest depth whose
+/// leaves (64^(depth - 1) of them) average at most [`BIN_LEAF_TARGET`] experts. One level up to
+/// 64 experts, two up to 4,096, three up to 262,144.
+pub fn bin_depth(experts: usize) -> u32 {
+    let mut depth = 1;
+    let mut capacity = BIN_LEAF_TARGET;
+    while experts > capacity && depth < MAX_BIN_DEPTH {
+        depth += 1;
+        capacity = capacity.saturating_mul(BIN_FANOUT);
+    }
+    depth
+}
+
+/// Which child of a bin at `level` holds `name`: bits `6 * level` to `6 * level + 5` of the
+/// BLAKE3 of the name's UTF-8 bytes, most significant bit first.
+pub fn bin_slot(name: &str, level: u32) -> usize {
+    let hash = Hash::of(name.as_bytes());
+    bin_slot_of(&hash, level)
+}
+
+fn bin_slot_of(name_hash: &Hash, level: u32) -> usize {
+    let hex = name_hash.to_hex();
+    // 16 hex digits always parse; the level is below MAX_BIN_DEPTH, so the shift is in range.
+    let high = u64::from_str_radix(&hex[..16], 16).unwrap_or_default();
+    let shift = 64 - BIN_BITS * (level.min(MAX_BIN_DEPTH - 1) + 1);
+    ((high >> shift) & (BIN_FANOUT as u64 - 1)) as usize
+}
+
+/// The key of child `slot` in an inner bin: two lowercase hex digits, `00` to `3f`.
+pub fn slot_key(slot: usize) -> String {
+    format!("{slot:02x}")
+}
+
+/// One bin, rendered, with what it holds.
+#[derive(Debug, Clone)]
+pub struct Bin {
+    pub document: Document,
+    pub content: BinContent,
+}
+
+#[derive(Debug, Clone)]
+pub enum BinContent {
+    /// Children by slot; only non-empty children exist.
+    Inner(BTreeMap<usize, Bin>),
+    /// Experts by name, in byte order.
+    Leaf(BTreeMap<String, IndexRef>),
+}
+
+/// Every bin of a registry, rendered: a tree of [`bin_depth`] levels whose top bin the root
+/// pins. The same experts always render the same bytes.
+#[derive(Debug, Clone)]
+pub struct BinTree {
+    pub depth: u32,
+    pub top: Bin,
+}
+
+impl BinTree {
+    pub fn build(experts: impl IntoIterator<Item = (String, IndexRef)>) -> BinTree {
+        let experts: Vec<(Hash, String, IndexRef)> = experts
+            .into_iter()
+            .map(|(name, index)| (Hash::of(name.as_bytes()), name, index))
+            .collect();
+        let depth = bin_depth(experts.len());
+        BinTree {
+            depth,
+            top: build_bin(experts, 0, depth),
+        }
+    }
+
+    pub fn pointer(&self) -> IndexRef {
+        IndexRef::of(&self.top.document)
+    }
+
+    /// Every bin, children before their parent.
+    pub fn bins(&self) -> Vec<&Bin> {
+        fn walk<'a>(bin: &'a Bin, out: &mut Vec<&'a Bin>) {
+            if let BinContent::Inner(children) = &bin.content {
+                for child in children.values() {
+                    walk(child, out);
+                }
+            }
+            out.push(bin);
+        }
+        let mut out = Vec::new();
+        walk(&self.top, &mut out);
+        out
+    }
+}
+
+fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> Bin {
+    if level + 1 >= depth {
+        let experts: BTreeMap<String, IndexRef> = experts
+            .into_iter()
+            .map(|(_, name, index)| (name, index))
+            .collect();
+        let mut listed = Map::new();
+        for (name, index) in &experts {
+            listed.insert(name.clone(), pointer_value(index));
+        }
+        let document =
+            Document::render(&json!({ "format": FORMAT, "level": level, "experts": listed }));
+        return Bin {
+            document,
+            content: BinContent::Leaf(experts),
+        };
+    }
+    let mut groups: BTreeMap<usize, Vec<(Hash, String, IndexRef)>> = BTreeMap::new();
+    for entry in experts {
+        groups
+            .entry(bin_slot_of(&entry.0, level))
+            .or_default()
+            .push(entry);
+    }
+    let children: BTreeMap<usize, Bin> = groups
+        .into_iter()
+        .map(|(slot, group)| (slot, build_bin(group, level + 1, depth)))
+        .collect();
+    let mut listed = Map::new();
+    for (slot, child) in &children {
+        listed.insert(
+            slot_key(*slot),
+            pointer_value(&IndexRef::of(&child.document)),
+        );
+    }
+    let document = Document::render(&json!({ "format": FORMAT, "level": level, "bins": listed }));
+    Bin {
+        document,
+        content: BinContent::Inner(children),
+    }
+}
+
+fn pointer_value(index: &IndexRef) -> Value {
+    json!({ "blake3": index.hash.to_hex(), "size": index.size })
+}
+
+/// What the root says besides the bins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RootCounts {
     pub serial: u64,
@@ -138,23 +308,88 @@ pub struct RootCounts {
     pub versions: usize,
 }
 
-pub fn root(snapshot: &Document, counts: RootCounts) -> Document {
-    Document::render(&root_value(snapshot, counts))
+pub fn root(bins: &BinTree, counts: RootCounts) -> Document {
+    Document::render(&root_value(bins, counts))
 }
 
 /// The fields of an unsigned root; signing (`signing`) appends `expires`, `keys` and
 /// `signatures`.
-pub fn root_value(snapshot: &Document, counts: RootCounts) -> Value {
+pub fn root_value(bins: &BinTree, counts: RootCounts) -> Value {
+    let top = bins.pointer();
     json!({
         "format": FORMAT,
         "serial": counts.serial,
-        "snapshot": {
-            "path": snapshot_path(&snapshot.hash),
-            "blake3": snapshot.hash.to_hex(),
-            "size": snapshot.bytes.len(),
+        "bins": {
+            "fanout": BIN_FANOUT,
+            "depth": bins.depth,
+            "blake3": top.hash.to_hex(),
+            "size": top.size,
         },
         "experts": counts.experts,
         "versions": counts.versions,
         "generator": generator(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(count: usize) -> Vec<(String, IndexRef)> {
+        (0..count)
+            .map(|i| {
+                let name = format!("@s/e{i}");
+                let hash = Hash::of(name.as_bytes());
+                (name, IndexRef { hash, size: 100 })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_depth_keeps_leaves_at_64_experts_on_average() {
+        assert_eq!(bin_depth(0), 1);
+        assert_eq!(bin_depth(64), 1);
+        assert_eq!(bin_depth(65), 2);
+        assert_eq!(bin_depth(4096), 2);
+        assert_eq!(bin_depth(4097), 3);
+        assert_eq!(bin_depth(200_000), 3);
+        assert_eq!(bin_depth(usize::MAX), MAX_BIN_DEPTH);
+    }
+
+    #[test]
+    fn slots_take_six_bits_per_level_from_the_top() {
+        let hash = Hash::parse(&format!("fc{}", "0".repeat(62))).expect("hex");
+        assert_eq!(bin_slot_of(&hash, 0), 63);
+        assert_eq!(bin_slot_of(&hash, 1), 0);
+        let hash = Hash::parse(&format!("03f{}", "0".repeat(61))).expect("hex");
+        assert_eq!(bin_slot_of(&hash, 0), 0);
+        assert_eq!(bin_slot_of(&hash, 1), 63);
+    }
+
+    #[test]
+    fn the_same_experts_render_the_same_bins_in_any_order() {
+        let mut experts = refs(300);
+        let one = BinTree::build(experts.clone());
+        experts.reverse();
+        let two = BinTree::build(experts);
+        assert_eq!(one.depth, 2);
+        assert_eq!(one.top.document, two.top.document);
+        assert_eq!(one.bins().len(), two.bins().len());
+    }
+
+    #[test]
+    fn one_change_renders_new_bins_only_on_its_path() {
+        let mut experts = refs(300);
+        let before = BinTree::build(experts.clone());
+        experts[7].1.size = 101;
+        let after = BinTree::build(experts);
+        let old: std::collections::BTreeSet<Hash> =
+            before.bins().iter().map(|b| b.document.hash).collect();
+        let new = after
+            .bins()
+            .iter()
+            .filter(|b| !old.contains(&b.document.hash))
+            .count();
+        assert_eq!(new, 2, "the top bin and one leaf");
+    }
 }

@@ -1,7 +1,7 @@
-//! The static registry format, format 1 of `docs/format.md`, shared by the writer and the
-//! readers: every path and document a built registry holds.
+//! The static registry format, format 2 of `docs/format.md` (format 1 is still read), shared by
+//! the writer and the readers: every path and document a built registry holds.
 //!
-//! [`index`] renders the hash-named documents (expert index documents, the snapshot, the root)
+//! [`index`] renders the hash-named documents (expert index documents, the bins, the root)
 //! and owns their paths; [`api`] renders the Perstack API documents the runtime requests;
 //! [`headers`] writes `_headers` and the pages' security policy; [`reader`] opens a published
 //! registry from its root and follows hashes, for the build (the registry published before)

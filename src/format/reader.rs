@@ -1,19 +1,26 @@
 //! Reading a registry that was already built: open its root, then follow hashes.
 //!
+//! Format 2 roots pin a tree of hashed bins (`index::BinTree`): looking up one name reads only
+//! the bins on its path, a full walk reads them all, and comparing a registry with a new tree
+//! ([`PublishedRegistry::diff`]) skips every bin whose hash is unchanged, so a publish costs
+//! work in proportion to what it changes. Format 1 roots (one snapshot of every expert, written
+//! by older versions) are still read, so a first format-2 build can apply the write-once rules
+//! to a format-1 registry and clients can read old registries and mirrors.
+//!
 //! Each document read is checked against the hash that points at it, so a damaged or tampered
 //! registry is reported rather than trusted. Paths are computed from hashes, never taken from
 //! the documents, so a malicious registry cannot point a reader anywhere else. The write-once
 //! rules (`writeonce`), the incremental build, and every client (`resolve`, `fetch`, `mirror`,
 //! `verify`) read registries through this module; the documents' types live here.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
 use crate::common::model::{ExpertName, Hash, Status, check_tag, parse_canonical_version};
 use crate::common::transport::{FetchError, Source};
-use crate::format::index;
+use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef};
 
 /// Why a published registry could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,8 @@ pub const MAX_ROOT_BYTES: u64 = 1024 * 1024;
 /// The most bytes a snapshot may have when the root does not give its size (roots written
 /// before the size was recorded): enough for millions of experts.
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
+/// The most bytes a bin may have, whatever its parent says: a leaf averages 64 experts.
+pub const MAX_BIN_BYTES: u64 = 16 * 1024 * 1024;
 /// The most bytes one expert's index document may have: about 100,000 versions.
 pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 /// The most bytes a blob may have, whatever its index document says: clients fetch blobs in
@@ -71,7 +80,12 @@ impl Reader for Source {
 pub struct RootDoc {
     pub format: u64,
     pub serial: u64,
-    pub snapshot: Pointer,
+    /// Format 1: the snapshot of every expert.
+    #[serde(default)]
+    pub snapshot: Option<Pointer>,
+    /// Format 2: the top bin.
+    #[serde(default)]
+    pub bins: Option<BinsPointer>,
     #[serde(default)]
     pub experts: u64,
     #[serde(default)]
@@ -87,14 +101,43 @@ pub struct RootDoc {
 }
 
 impl RootDoc {
-    /// The most bytes of the snapshot to read: the size the root gives, or, for roots written
-    /// before they gave one, [`MAX_SNAPSHOT_BYTES`].
+    /// The most bytes of a format-1 snapshot to read: the size the root gives, or, for roots
+    /// written before they gave one, [`MAX_SNAPSHOT_BYTES`].
     pub fn snapshot_limit(&self) -> u64 {
         self.snapshot
-            .size
+            .as_ref()
+            .and_then(|s| s.size)
             .unwrap_or(MAX_SNAPSHOT_BYTES)
             .min(MAX_SNAPSHOT_BYTES)
     }
+
+    /// The hash of what the root publishes: the top bin (format 2) or the snapshot (format 1).
+    /// It changes exactly when the published experts do, so it identifies a published state.
+    pub fn published(&self) -> Hash {
+        match (&self.bins, &self.snapshot) {
+            (Some(bins), _) => bins.blake3,
+            (None, Some(snapshot)) => snapshot.blake3,
+            // parse_root refuses a root with neither.
+            (None, None) => Hash::of(b""),
+        }
+    }
+
+    /// The file holding what the root publishes: the top bin or the snapshot.
+    pub fn published_path(&self) -> String {
+        match (&self.bins, &self.snapshot) {
+            (None, Some(snapshot)) => index::snapshot_path(&snapshot.blake3),
+            _ => index::bin_path(&self.published()),
+        }
+    }
+}
+
+/// What a format-2 root says of its bins.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BinsPointer {
+    pub fanout: u64,
+    pub depth: u32,
+    pub blake3: Hash,
+    pub size: u64,
 }
 
 /// Refuses a blob an index document says is larger than any version file may be, before it is
@@ -127,6 +170,142 @@ pub struct Pointer {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SnapshotDoc {
     pub experts: BTreeMap<String, Pointer>,
+}
+
+/// A bin as published: an inner bin lists `bins`, a leaf lists `experts`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BinDoc {
+    pub format: u64,
+    pub level: u32,
+    #[serde(default)]
+    pub bins: Option<BTreeMap<String, SizedPointer>>,
+    #[serde(default)]
+    pub experts: Option<BTreeMap<String, SizedPointer>>,
+}
+
+/// A pointer in a bin: the hash and size of a child bin or of an index document.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct SizedPointer {
+    pub blake3: Hash,
+    pub size: u64,
+}
+
+impl From<SizedPointer> for IndexRef {
+    fn from(pointer: SizedPointer) -> IndexRef {
+        IndexRef {
+            hash: pointer.blake3,
+            size: pointer.size,
+        }
+    }
+}
+
+/// A bin read and checked against its place in the tree.
+#[derive(Debug)]
+pub enum CheckedBin {
+    Inner(BTreeMap<usize, IndexRef>),
+    Leaf(BTreeMap<String, IndexRef>),
+}
+
+/// Parses a bin and checks it is the bin its parent says: its format and level, child keys
+/// that are slots, expert names that are valid and whose hashes lead to this bin (`path`, the
+/// slot taken at each level above it). A bin is the last level (`depth - 1`) exactly when it
+/// lists experts.
+pub fn check_bin(
+    location: &str,
+    bytes: &[u8],
+    depth: u32,
+    path: &[usize],
+) -> Result<CheckedBin, PublishedError> {
+    let doc: BinDoc = parse_json(location, bytes)?;
+    let level = path.len() as u32;
+    let fail = |message: String| invalid(location, message);
+    if doc.format != index::FORMAT {
+        return Err(fail(format!(
+            "bin format {} is not supported (this program reads format {})",
+            doc.format,
+            index::FORMAT
+        )));
+    }
+    if doc.level != level {
+        return Err(fail(format!(
+            "is a bin of level {}, but its parent puts it at level {level}",
+            doc.level
+        )));
+    }
+    let leaf = level + 1 >= depth;
+    match (doc.bins, doc.experts) {
+        (Some(children), None) if !leaf => {
+            let mut checked = BTreeMap::new();
+            for (key, pointer) in children {
+                let slot = (0..index::BIN_FANOUT)
+                    .find(|slot| index::slot_key(*slot) == key)
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "lists a child \"{}\", which is not a slot (00 to 3f)",
+                            key.escape_debug()
+                        ))
+                    })?;
+                checked.insert(slot, pointer.into());
+            }
+            Ok(CheckedBin::Inner(checked))
+        }
+        (None, Some(experts)) if leaf => {
+            let mut checked = BTreeMap::new();
+            for (name, pointer) in experts {
+                // Names become paths in every reader of the registry, so a registry that
+                // names an expert with anything but a valid name is refused whole.
+                ExpertName::parse(&name)
+                    .map_err(|err| fail(format!("lists an invalid expert name: {err}")))?;
+                let misplaced = path
+                    .iter()
+                    .enumerate()
+                    .any(|(level, slot)| index::bin_slot(&name, level as u32) != *slot);
+                if misplaced {
+                    return Err(fail(format!(
+                        "lists \"{name}\", whose name's hash puts it in another bin"
+                    )));
+                }
+                checked.insert(name, pointer.into());
+            }
+            Ok(CheckedBin::Leaf(checked))
+        }
+        _ => Err(fail(format!(
+            "a bin at level {level} of {depth} must list {}",
+            if leaf { "experts" } else { "bins" }
+        ))),
+    }
+}
+
+/// What differs between a published registry and a new bin tree.
+#[derive(Debug, Default)]
+pub struct Diff<'t> {
+    /// Experts whose index document differs, by name: the old and the new, `None` where the
+    /// expert is absent.
+    pub experts: BTreeMap<String, (Option<IndexRef>, Option<IndexRef>)>,
+    /// The bins of the new tree the published registry does not have, children first.
+    pub bins: Vec<&'t Bin>,
+}
+
+/// Every expert and metadata file a registry's root reaches.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub experts: BTreeMap<String, IndexRef>,
+    /// The relative paths of the bins (or the format-1 snapshot).
+    pub metadata: Vec<String>,
+}
+
+/// What a root publishes, as read so far.
+#[derive(Debug, Clone)]
+enum Catalog {
+    /// Format 1: the whole snapshot, read when the registry is opened. Sizes are not known, so
+    /// each is [`MAX_INDEX_BYTES`].
+    Snapshot(Arc<BTreeMap<String, IndexRef>>),
+    /// Format 2: bins read on demand, kept by hash.
+    Bins {
+        depth: u32,
+        top: IndexRef,
+        read: Arc<Mutex<HashMap<Hash, Arc<CheckedBin>>>>,
+    },
 }
 
 /// An expert index document as published.
@@ -181,8 +360,7 @@ pub struct PublishedRegistry {
     pub reader: Arc<dyn Reader>,
     pub root: RootDoc,
     pub root_bytes: Vec<u8>,
-    /// Expert name -> hash of its index document.
-    pub experts: BTreeMap<String, Hash>,
+    catalog: Catalog,
 }
 
 impl PublishedRegistry {
@@ -194,60 +372,282 @@ impl PublishedRegistry {
         PublishedRegistry::from_root(reader, root_bytes).map(Some)
     }
 
-    /// Opens the registry whose root the caller already read (and, for clients, checked).
+    /// Opens the registry whose root the caller already read (and, for clients, checked). A
+    /// format-2 root is opened without reading anything else; a format-1 root reads its
+    /// snapshot.
     pub fn from_root(
         reader: Arc<dyn Reader>,
         root_bytes: Vec<u8>,
     ) -> Result<PublishedRegistry, PublishedError> {
         let root = parse_root(&reader.location(index::ROOT_PATH), &root_bytes)?;
-        // The root (signed, when the registry signs) says how big the snapshot is: no more is
-        // read, so a man in the middle cannot feed an endless body.
-        let snapshot_size = root.snapshot_limit();
-        let snapshot_relative = index::snapshot_path(&root.snapshot.blake3);
-        let snapshot_bytes = read_hashed_at_most(
-            reader.as_ref(),
-            &snapshot_relative,
-            &root.snapshot.blake3,
-            snapshot_size,
-        )?;
-        let snapshot: SnapshotDoc =
-            parse_json(&reader.location(&snapshot_relative), &snapshot_bytes)?;
-        let snapshot_location = reader.location(&index::snapshot_path(&root.snapshot.blake3));
-        // Names become paths (of index, API and cache files) in every reader of the registry,
-        // so a registry that names an expert with anything but a valid name is refused whole.
-        let experts = snapshot
-            .experts
-            .into_iter()
-            .map(|(name, pointer)| match ExpertName::parse(&name) {
-                Ok(_) => Ok((name, pointer.blake3)),
-                Err(err) => Err(invalid(
-                    &snapshot_location,
-                    format!("lists an invalid expert name: {err}"),
-                )),
-            })
-            .collect::<Result<_, _>>()?;
+        let catalog = match (&root.bins, &root.snapshot) {
+            (Some(bins), _) => Catalog::Bins {
+                depth: bins.depth,
+                top: IndexRef {
+                    hash: bins.blake3,
+                    size: bins.size,
+                },
+                read: Arc::default(),
+            },
+            (None, Some(snapshot)) => {
+                Catalog::Snapshot(Arc::new(read_snapshot(reader.as_ref(), &root, snapshot)?))
+            }
+            (None, None) => unreachable_root(&reader)?,
+        };
         Ok(PublishedRegistry {
             reader,
             root,
             root_bytes,
-            experts,
+            catalog,
         })
     }
 
-    /// Reads one expert's index document, verified against the snapshot.
+    /// Where `name`'s index document is, reading only the bins on its path.
+    pub fn index_ref(&self, name: &str) -> Result<Option<IndexRef>, PublishedError> {
+        match &self.catalog {
+            Catalog::Snapshot(experts) => Ok(experts.get(name).copied()),
+            Catalog::Bins { depth, top, .. } => {
+                let mut pointer = *top;
+                let mut path = Vec::new();
+                loop {
+                    match self.bin(&pointer, *depth, &path)?.as_ref() {
+                        CheckedBin::Leaf(experts) => return Ok(experts.get(name).copied()),
+                        CheckedBin::Inner(children) => {
+                            let slot = index::bin_slot(name, path.len() as u32);
+                            let Some(child) = children.get(&slot) else {
+                                return Ok(None);
+                            };
+                            pointer = *child;
+                            path.push(slot);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every expert the root reaches, and the metadata files on the way: every bin is read.
+    pub fn walk(&self) -> Result<Walk, PublishedError> {
+        match &self.catalog {
+            Catalog::Snapshot(experts) => Ok(Walk {
+                experts: experts.as_ref().clone(),
+                metadata: vec![self.root.published_path()],
+            }),
+            Catalog::Bins { depth, top, .. } => {
+                let mut walk = Walk::default();
+                self.walk_bin(top, *depth, &mut Vec::new(), &mut walk)?;
+                Ok(walk)
+            }
+        }
+    }
+
+    /// The bins (or snapshot) a partial copy of this registry holds intact: a walk that
+    /// stops, without failing, wherever a bin is missing or damaged. For keeping what a client
+    /// cache has of a registry it read only part of.
+    pub fn present_metadata(&self) -> Vec<String> {
+        fn walk(
+            registry: &PublishedRegistry,
+            pointer: &IndexRef,
+            depth: u32,
+            path: &mut Vec<usize>,
+            out: &mut Vec<String>,
+        ) {
+            let Ok(bin) = registry.bin(pointer, depth, path) else {
+                return;
+            };
+            out.push(index::bin_path(&pointer.hash));
+            if let CheckedBin::Inner(children) = bin.as_ref() {
+                for (slot, child) in children {
+                    path.push(*slot);
+                    walk(registry, child, depth, path, out);
+                    path.pop();
+                }
+            }
+        }
+        let mut out = Vec::new();
+        match &self.catalog {
+            Catalog::Snapshot(_) => out.push(self.root.published_path()),
+            Catalog::Bins { depth, top, .. } => walk(self, top, *depth, &mut Vec::new(), &mut out),
+        }
+        out
+    }
+
+    /// Every expert the root reaches: name -> its index document.
+    pub fn experts(&self) -> Result<BTreeMap<String, IndexRef>, PublishedError> {
+        Ok(self.walk()?.experts)
+    }
+
+    fn walk_bin(
+        &self,
+        pointer: &IndexRef,
+        depth: u32,
+        path: &mut Vec<usize>,
+        walk: &mut Walk,
+    ) -> Result<(), PublishedError> {
+        walk.metadata.push(index::bin_path(&pointer.hash));
+        match self.bin(pointer, depth, path)?.as_ref() {
+            CheckedBin::Leaf(experts) => {
+                walk.experts
+                    .extend(experts.iter().map(|(name, index)| (name.clone(), *index)));
+            }
+            CheckedBin::Inner(children) => {
+                for (slot, child) in children {
+                    path.push(*slot);
+                    self.walk_bin(child, depth, path, walk)?;
+                    path.pop();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What differs between this registry and `new`: the experts whose index documents differ
+    /// and the bins this registry lacks. Where a bin's hash is the same in both, nothing under
+    /// it is read, so comparing a registry with one a publish changed reads the bins on the
+    /// changed paths only. A format-1 registry, or one of another depth, is compared whole.
+    pub fn diff<'t>(&self, new: &'t BinTree) -> Result<Diff<'t>, PublishedError> {
+        let mut diff = Diff::default();
+        match &self.catalog {
+            Catalog::Bins { depth, top, .. } if *depth == new.depth => {
+                self.diff_bin(Some(top), &new.top, *depth, &mut Vec::new(), &mut diff)?;
+            }
+            _ => {
+                let old = self.experts()?;
+                let mut new_experts = BTreeMap::new();
+                collect_experts(&new.top, &mut new_experts);
+                diff.bins = new.bins();
+                diff.experts = changed_experts(&old, &new_experts);
+            }
+        }
+        Ok(diff)
+    }
+
+    fn diff_bin<'t>(
+        &self,
+        old: Option<&IndexRef>,
+        new: &'t Bin,
+        depth: u32,
+        path: &mut Vec<usize>,
+        diff: &mut Diff<'t>,
+    ) -> Result<(), PublishedError> {
+        if old.is_some_and(|old| old.hash == new.document.hash) {
+            return Ok(());
+        }
+        let old_bin = old
+            .map(|pointer| self.bin(pointer, depth, path))
+            .transpose()?;
+        match (&new.content, old_bin.as_deref()) {
+            (BinContent::Leaf(new_experts), old) => {
+                let empty = BTreeMap::new();
+                let old_experts = match old {
+                    Some(CheckedBin::Leaf(experts)) => experts,
+                    _ => &empty,
+                };
+                diff.experts
+                    .extend(changed_experts(old_experts, new_experts));
+            }
+            (BinContent::Inner(children), old) => {
+                let empty = BTreeMap::new();
+                let old_children = match old {
+                    Some(CheckedBin::Inner(children)) => children,
+                    _ => &empty,
+                };
+                for (slot, child) in children {
+                    path.push(*slot);
+                    self.diff_bin(old_children.get(slot), child, depth, path, diff)?;
+                    path.pop();
+                }
+                for (slot, gone) in old_children {
+                    if !children.contains_key(slot) {
+                        path.push(*slot);
+                        let mut walk = Walk::default();
+                        self.walk_bin(gone, depth, path, &mut walk)?;
+                        path.pop();
+                        diff.experts.extend(
+                            walk.experts
+                                .into_iter()
+                                .map(|(name, old)| (name, (Some(old), None))),
+                        );
+                    }
+                }
+            }
+        }
+        diff.bins.push(new);
+        Ok(())
+    }
+
+    /// The bin `pointer` names at `path`, read once, checked against its hash, its size and
+    /// its place.
+    fn bin(
+        &self,
+        pointer: &IndexRef,
+        depth: u32,
+        path: &[usize],
+    ) -> Result<Arc<CheckedBin>, PublishedError> {
+        let Catalog::Bins { read, .. } = &self.catalog else {
+            return Err(invalid(
+                &self.reader.location(index::ROOT_PATH),
+                "has no bins".to_owned(),
+            ));
+        };
+        if let Some(bin) = lock(read).get(&pointer.hash) {
+            return Ok(bin.clone());
+        }
+        let relative = index::bin_path(&pointer.hash);
+        let location = self.reader.location(&relative);
+        if pointer.size > MAX_BIN_BYTES {
+            return Err(invalid(
+                &location,
+                format!(
+                    "is said to be {} bytes, more than a bin may be ({MAX_BIN_BYTES} bytes)",
+                    pointer.size
+                ),
+            ));
+        }
+        let bytes = self.reader.read_at_most(&relative, pointer.size)?;
+        let bytes = bytes
+            .ok_or_else(|| invalid(&location, "missing: the registry is incomplete".to_owned()))?;
+        let actual = Hash::of(&bytes);
+        if actual != pointer.hash {
+            // Bins are immutable, so a bin that hashes to something else is one a cache kept
+            // from another publish under this name, or damage: either way, not the bin the
+            // parent (and through it the root) vouches for.
+            return Err(invalid(
+                &location,
+                format!(
+                    "content hashes to {actual}, but its parent expects {}: the registry is damaged, or its host serves a stale copy of this bin",
+                    pointer.hash
+                ),
+            ));
+        }
+        let bin = Arc::new(check_bin(&location, &bytes, depth, path)?);
+        lock(read).insert(pointer.hash, bin.clone());
+        Ok(bin)
+    }
+
+    /// Reads one expert's index document, verified against the bins (or snapshot).
     pub fn read_index(&self, name: &str) -> Result<Option<IndexDoc>, PublishedError> {
-        let Some(hash) = self.experts.get(name) else {
+        let Some(index) = self.index_ref(name)? else {
             return Ok(None);
         };
-        self.read_index_at(hash).map(Some)
+        self.read_index_sized(&index).map(Some)
     }
 
     /// Reads the index document with this hash, refusing one whose versions or dist-tags are
     /// not valid: they become paths (API documents, stale files to remove) in the build and in
     /// mirrors, so a hostile registry must not be able to name `../../x`.
     pub fn read_index_at(&self, hash: &Hash) -> Result<IndexDoc, PublishedError> {
-        let relative = index::index_path(hash);
-        let bytes = read_hashed_at_most(self.reader.as_ref(), &relative, hash, MAX_INDEX_BYTES)?;
+        self.read_index_sized(&IndexRef {
+            hash: *hash,
+            size: MAX_INDEX_BYTES,
+        })
+    }
+
+    /// Reads an index document, no more than the size its bin gives.
+    pub fn read_index_sized(&self, index: &IndexRef) -> Result<IndexDoc, PublishedError> {
+        let relative = index::index_path(&index.hash);
+        let limit = index.size.min(MAX_INDEX_BYTES);
+        let bytes = read_hashed_at_most(self.reader.as_ref(), &relative, &index.hash, limit)?;
         parse_index(&self.reader.location(&relative), &bytes)
     }
 
@@ -258,6 +658,80 @@ impl PublishedRegistry {
             .map_err(|why| invalid(&self.reader.location(&index::blob_path(hash)), why))?;
         read_hashed_at_most(self.reader.as_ref(), &index::blob_path(hash), hash, size)
     }
+}
+
+fn unreachable_root(reader: &Arc<dyn Reader>) -> Result<Catalog, PublishedError> {
+    Err(invalid(
+        &reader.location(index::ROOT_PATH),
+        "names neither bins nor a snapshot".to_owned(),
+    ))
+}
+
+/// Reads a format-1 snapshot, checking its names.
+fn read_snapshot(
+    reader: &dyn Reader,
+    root: &RootDoc,
+    snapshot: &Pointer,
+) -> Result<BTreeMap<String, IndexRef>, PublishedError> {
+    // The root (signed, when the registry signs) says how big the snapshot is: no more is
+    // read, so a man in the middle cannot feed an endless body.
+    let relative = index::snapshot_path(&snapshot.blake3);
+    let bytes = read_hashed_at_most(reader, &relative, &snapshot.blake3, root.snapshot_limit())?;
+    let location = reader.location(&relative);
+    let doc: SnapshotDoc = parse_json(&location, &bytes)?;
+    doc.experts
+        .into_iter()
+        .map(|(name, pointer)| match ExpertName::parse(&name) {
+            Ok(_) => Ok((
+                name,
+                IndexRef {
+                    hash: pointer.blake3,
+                    size: MAX_INDEX_BYTES,
+                },
+            )),
+            Err(err) => Err(invalid(
+                &location,
+                format!("lists an invalid expert name: {err}"),
+            )),
+        })
+        .collect()
+}
+
+fn collect_experts(bin: &Bin, out: &mut BTreeMap<String, IndexRef>) {
+    match &bin.content {
+        BinContent::Leaf(experts) => out.extend(experts.iter().map(|(n, i)| (n.clone(), *i))),
+        BinContent::Inner(children) => {
+            for child in children.values() {
+                collect_experts(child, out);
+            }
+        }
+    }
+}
+
+/// The experts whose index documents differ by hash between `old` and `new`.
+fn changed_experts(
+    old: &BTreeMap<String, IndexRef>,
+    new: &BTreeMap<String, IndexRef>,
+) -> BTreeMap<String, (Option<IndexRef>, Option<IndexRef>)> {
+    let mut changed = BTreeMap::new();
+    for (name, index) in new {
+        let before = old.get(name);
+        if before.map(|b| b.hash) != Some(index.hash) {
+            changed.insert(name.clone(), (before.copied(), Some(*index)));
+        }
+    }
+    for (name, index) in old {
+        if !new.contains_key(name) {
+            changed.insert(name.clone(), (Some(*index), None));
+        }
+    }
+    changed
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Parses an expert index document and checks its versions and dist-tags.
@@ -296,20 +770,38 @@ fn check_index(doc: &IndexDoc) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a root document and checks its format.
+/// Parses a root document and checks its format: format 2 names its bins, format 1 (older
+/// registries) its snapshot.
 pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedError> {
     let root: RootDoc = parse_json(location, bytes)?;
-    if root.format != index::FORMAT {
-        return Err(invalid(
-            location,
-            format!(
-                "format {} is not supported (this program reads format {})",
-                root.format,
-                index::FORMAT
-            ),
-        ));
+    let fail = |message: String| Err(invalid(location, message));
+    match (root.format, &root.bins, &root.snapshot) {
+        (index::FORMAT, Some(bins), _) => {
+            if bins.fanout != index::BIN_FANOUT as u64 {
+                return fail(format!(
+                    "bins have a fan-out of {}; this program reads {}",
+                    bins.fanout,
+                    index::BIN_FANOUT
+                ));
+            }
+            if bins.depth == 0 || bins.depth > index::MAX_BIN_DEPTH {
+                return fail(format!(
+                    "bins have a depth of {}; it must be 1 to {}",
+                    bins.depth,
+                    index::MAX_BIN_DEPTH
+                ));
+            }
+            Ok(root)
+        }
+        (index::FORMAT, None, _) => fail("format 2 but names no bins".to_owned()),
+        (index::FORMAT_SNAPSHOT, _, Some(_)) => Ok(root),
+        (index::FORMAT_SNAPSHOT, _, None) => fail("format 1 but names no snapshot".to_owned()),
+        (format, _, _) => fail(format!(
+            "format {format} is not supported (this program reads formats {} and {})",
+            index::FORMAT_SNAPSHOT,
+            index::FORMAT
+        )),
     }
-    Ok(root)
 }
 
 /// Reads `relative`, no more than `size` bytes of it, and checks that it hashes to `hash`.

@@ -36,6 +36,7 @@ use serde::Serialize;
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::{ExpertName, Hash};
 use crate::data::validate::{Expert, Published, Registry};
+use crate::format::index::IndexRef;
 use crate::format::reader::PublishedRegistry;
 
 use recent::Recent;
@@ -124,10 +125,14 @@ pub enum SiteError {
 /// What the site is built from, besides the registry itself.
 pub struct SiteInput<'a> {
     pub registry: &'a Registry,
-    pub snapshot: Hash,
+    /// The hash of what the root publishes (its top bin): the identity of the published state.
+    pub published: Hash,
     pub serial: u64,
     /// Index document hashes of the registry being built.
     pub index_hashes: &'a BTreeMap<ExpertName, Hash>,
+    /// Experts whose index document differs from the registry published before (every expert
+    /// when there is none), by name.
+    pub changed: &'a BTreeMap<String, (Option<IndexRef>, Option<IndexRef>)>,
     /// The registry published before, which the recent list continues.
     pub previous: Option<&'a PublishedRegistry>,
 }
@@ -640,17 +645,15 @@ fn recent_list(input: &SiteInput<'_>) -> Result<Recent, SiteError> {
         None => None,
     };
     let changed = input
-        .index_hashes
+        .changed
         .iter()
-        .filter(|(name, hash)| {
-            input.previous.and_then(|p| p.experts.get(name.as_str())) != Some(*hash)
-        })
+        .filter(|(_, (_, new))| new.is_some())
         .map(|(name, _)| name.as_str())
         .collect();
     Ok(Recent::update(recent::Update {
         previous: previous_list,
-        previous_snapshot: input.previous.map(|p| p.root.snapshot.blake3),
-        snapshot: input.snapshot,
+        previous_snapshot: input.previous.map(|p| p.root.published()),
+        snapshot: input.published,
         serial: input.serial,
         changed,
     }))
@@ -696,11 +699,13 @@ mod tests {
         let (registry, _) = crate::data::check(&sample).unwrap();
         let registry = registry.expect("the sample registry is valid");
         let index_hashes = BTreeMap::new();
+        let changed = BTreeMap::new();
         let site = Site::prepare(SiteInput {
             registry: &registry,
-            snapshot: Hash::of(b"snapshot"),
+            published: Hash::of(b"top bin"),
             serial: 1,
             index_hashes: &index_hashes,
+            changed: &changed,
             previous: None,
         })
         .unwrap();

@@ -20,7 +20,8 @@ pub const LIMIT: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recent {
     pub format: u64,
-    /// The snapshot this list describes, so a list left behind by a killed build, or by a
+    /// What the root this list describes publishes (its top bin; the snapshot, for lists
+    /// written beside format-1 registries), so a list left behind by a killed build, or by a
     /// build that wrote no site, is recognised as not belonging to the registry it sits beside.
     pub snapshot: Hash,
     /// Most recent first; ties in name order.
@@ -37,8 +38,9 @@ pub struct RecentExpert {
 pub struct Update<'a> {
     /// The list found beside the registry published before, if any.
     pub previous: Option<Recent>,
-    /// That registry's snapshot, if there is one.
+    /// What that registry's root publishes (`RootDoc::published`), if there is one.
     pub previous_snapshot: Option<Hash>,
+    /// What the new root publishes: its top bin.
     pub snapshot: Hash,
     pub serial: u64,
     /// Experts whose index document differs from the registry published before, in name order.
@@ -54,7 +56,7 @@ impl Recent {
 
     pub fn update(update: Update<'_>) -> Recent {
         let carried = match update.previous {
-            // Built before for this very snapshot (a resumed build): already the answer.
+            // Built before for this very state (a resumed build): already the answer.
             Some(previous) if previous.snapshot == update.snapshot => return previous,
             Some(previous) if Some(previous.snapshot) == update.previous_snapshot => {
                 previous.experts

@@ -247,3 +247,39 @@ pub fn example_files() -> Vec<PathBuf> {
     assert!(!files.is_empty(), "no example in {}", dir.display());
     files
 }
+
+/// The bins a built registry's root reaches, read from `out` as a client would (by hash), top
+/// bin first then depth first: (relative path, document).
+pub fn bins(out: &Path) -> Vec<(String, serde_json::Value)> {
+    fn walk(out: &Path, hash: &str, found: &mut Vec<(String, serde_json::Value)>) {
+        let relative = format!("v1/bins/{hash}.json");
+        let bytes = fs::read(out.join(&relative))
+            .unwrap_or_else(|err| panic!("cannot read {relative}: {err}"));
+        assert_eq!(blake3::hash(&bytes).to_hex().as_str(), hash, "{relative}");
+        let bin: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        found.push((relative, bin.clone()));
+        if let Some(children) = bin["bins"].as_object() {
+            for child in children.values() {
+                walk(out, child["blake3"].as_str().unwrap(), found);
+            }
+        }
+    }
+    let root: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
+    let mut found = Vec::new();
+    walk(out, root["bins"]["blake3"].as_str().unwrap(), &mut found);
+    found
+}
+
+/// The experts a built registry's bins list: name -> (index document path, its size).
+pub fn listed_experts(out: &Path) -> std::collections::BTreeMap<String, (String, u64)> {
+    bins(out)
+        .iter()
+        .filter_map(|(_, bin)| bin["experts"].as_object())
+        .flatten()
+        .map(|(name, pointer)| {
+            let path = format!("v1/index/{}.json", pointer["blake3"].as_str().unwrap());
+            (name.clone(), (path, pointer["size"].as_u64().unwrap()))
+        })
+        .collect()
+}

@@ -27,6 +27,9 @@ pub enum Fault {
 struct State {
     /// (path, status answered)
     requests: Vec<(String, u16)>,
+    /// (path, bytes of the body) of every file served in full, for tests that measure what a
+    /// client transfers.
+    served: Vec<(String, usize)>,
     faults: BTreeMap<String, Fault>,
 }
 
@@ -99,8 +102,20 @@ impl TestServer {
             .collect()
     }
 
+    /// Every file served in full since the last reset, with its body's size, in order.
+    pub fn served(&self) -> Vec<(String, usize)> {
+        self.state.lock().unwrap().served.clone()
+    }
+
+    /// The bytes of every body served in full since the last reset.
+    pub fn bytes_served(&self) -> usize {
+        self.served().iter().map(|(_, bytes)| bytes).sum()
+    }
+
     pub fn reset_requests(&self) {
-        self.state.lock().unwrap().requests.clear();
+        let mut state = self.state.lock().unwrap();
+        state.requests.clear();
+        state.served.clear();
     }
 }
 
@@ -179,6 +194,11 @@ fn respond(request: tiny_http::Request, dir: &Path, state: &Mutex<State>) {
         return;
     }
     record(200);
+    state
+        .lock()
+        .unwrap()
+        .served
+        .push((path.clone(), bytes.len()));
     let _ =
         request.respond(tiny_http::Response::from_data(bytes).with_header(header("ETag", &etag)));
 }
