@@ -352,7 +352,7 @@ fn a_format_1_registry_is_read_and_migrated_by_the_next_build() {
     let snapshot = old_root["snapshot"]["path"].as_str().unwrap().to_owned();
     let root = registry.root();
 
-    // Clients read a format-1 registry.
+    // Clients read a format-1 registry, and a full mirror of one is a copy of it.
     run_in(root, &["verify", path(&out)]).expect_code(0);
     let resolved = run_in(
         root,
@@ -360,6 +360,30 @@ fn a_format_1_registry_is_read_and_migrated_by_the_next_build() {
     );
     resolved.expect_code(0);
     assert!(resolved.stdout().contains("1.1.0"), "{}", resolved.stdout());
+    let mirror = root.join("mirror");
+    run_in(root, &["mirror", path(&out), path(&mirror), "--quiet"]).expect_code(0);
+    assert_eq!(
+        fs::read(mirror.join("v1/root.json")).unwrap(),
+        fs::read(out.join("v1/root.json")).unwrap()
+    );
+    assert!(mirror.join(&snapshot).exists());
+    run_in(root, &["verify", path(&mirror)]).expect_code(0);
+    // A partial mirror of it writes bins and a format-2 root of its own.
+    let partial = root.join("partial");
+    run_in(
+        root,
+        &[
+            "mirror",
+            path(&out),
+            path(&partial),
+            "--scope",
+            "@acme",
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(read_json(&partial.join("v1/root.json"))["format"], 2);
+    run_in(root, &["verify", path(&partial)]).expect_code(0);
 
     // Write-once holds against the format-1 registry: a published version may not change.
     let original = fs::read(registry.data().join("tic-tac-toe/1.0.0.toml")).unwrap();
