@@ -289,6 +289,10 @@
     if (query.words.length === 0 && !filtered && query.nameKey.length < 2) {
       return null;
     }
+    // The first record file is fetched with the shards, not after them: results of equal
+    // score are in name order, so the first page of a query matching many experts is mostly
+    // in it, and those results then show after one round of requests instead of two.
+    load(recordUrl(0)).catch(() => {});
     const [scored, exact, scopes, required, excluded] = await Promise.all([
       Promise.all(query.words.map((word) => wordScores(ix, word))),
       exactNames(ix, query.nameKey),
@@ -345,9 +349,13 @@
     return [].concat(...scores.map((value) => groups.get(value)));
   }
 
+  function recordUrl(n) {
+    return root + "search/r/" + n + ".json";
+  }
+
   async function records(ix, ids) {
     const files = Array.from(new Set(ids.map((id) => Math.floor(id / ix.records))));
-    const loaded = await Promise.all(files.map((n) => load(root + "search/r/" + n + ".json")));
+    const loaded = await Promise.all(files.map((n) => load(recordUrl(n))));
     const byFile = new Map(files.map((n, i) => [n, loaded[i]]));
     return ids.map((id) => byFile.get(Math.floor(id / ix.records))[id % ix.records]);
   }

@@ -50,8 +50,12 @@ const FORMAT: u64 = 2;
 const MAX_SHARD_BYTES: usize = 64 * 1024;
 /// How long a shard key may grow before a crowded shard stays whole.
 const MAX_KEY_CHARS: usize = 24;
-/// Experts per record file: small, because a page of results may need one file per result.
-const RECORDS_PER_FILE: usize = 16;
+/// Experts per record file. Experts are numbered in name order and results of equal score
+/// are shown in name order, so the first page of a query that matches many experts usually
+/// lies in the first file or two: large enough for that (the script fetches file 0 together
+/// with the term shards, saving a round of requests), small enough (about 7 KB gzip at 128
+/// records) that a page whose results are scattered over several files stays in budget.
+const RECORDS_PER_FILE: usize = 128;
 /// About how many names one exact-name file holds.
 const NAMES_PER_BUCKET: usize = 32;
 /// Descriptions in results are cut to this many characters.
