@@ -459,3 +459,34 @@ fn a_root_of_an_unknown_format_is_refused() {
         run.stderr()
     );
 }
+
+/// Versions before format 2 parse the root into this shape (the fields `RootDoc` required at
+/// commit 6a814c0) before they look at `format`, so they refuse a format-2 root for its
+/// missing `snapshot`, not for its format: docs/format.md says so, and this checks it.
+#[test]
+fn format_1_readers_refuse_a_format_2_root_for_its_missing_snapshot() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Format1Pointer {
+        path: String,
+        blake3: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Format1Root {
+        format: u64,
+        serial: u64,
+        snapshot: Format1Pointer,
+    }
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let bytes = fs::read(registry.out().join("v1/root.json")).unwrap();
+    let err = serde_json::from_slice::<Format1Root>(&bytes)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("missing field `snapshot` at line "),
+        "{err}"
+    );
+}
