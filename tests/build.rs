@@ -200,11 +200,19 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
         .filter(|(k, v)| after.get(*k) != Some(*v))
         .map(|(k, _)| k)
         .collect();
-    // One blob, one index document, one bin (the registry is small enough for a single level)
-    // and one Perstack API document are new; the
+    // One blob, one index document, one bin (the registry is small enough for a single level),
+    // one Perstack API document and the publish log's new partial tile and entry bundle are
+    // new; the
     // readable document of the expert, its API documents whose tags moved, its version list
     // and the root changed; nothing else moved.
-    assert_eq!(added.len(), 4, "{added:?}");
+    assert_eq!(added.len(), 6, "{added:?}");
+    assert_eq!(
+        added
+            .iter()
+            .filter(|p| p.starts_with("v1/log/tile/"))
+            .count(),
+        2
+    );
     assert!(added.contains(&&"api/registry/v1/experts/tic-tac-toe@1.1.0".to_owned()));
     assert_eq!(
         added.iter().filter(|p| p.starts_with("v1/blobs/")).count(),
@@ -227,6 +235,7 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
             "api/registry/v1/experts/tic-tac-toe@latest",
             "api/registry/v1/experts/tic-tac-toe@stable",
             "v1/experts/tic-tac-toe.json",
+            "v1/log/checkpoint",
             "v1/root.json"
         ]
     );
@@ -534,9 +543,12 @@ fn a_crashed_build_leaves_the_previous_registry_valid_and_the_next_one_completes
     rebuilt(clean.path()).expect_code(0);
     let clean_tree = tree(clean.path());
     // The clean build has serial 1 and no first-generation bins; all else is identical but
-    // the recent list, which like the serial counts publishes.
+    // the recent list and the publish log, which like the serial count publishes (a clean
+    // build's log is one genesis batch).
     for (path, bytes) in &clean_tree {
-        if !["v1/root.json", "recent.json", "index.html"].contains(&path.as_str()) {
+        if !["v1/root.json", "recent.json", "index.html"].contains(&path.as_str())
+            && !path.starts_with("v1/log/")
+        {
             assert_eq!(resumed.get(path), Some(bytes), "{path}");
         }
     }

@@ -533,7 +533,17 @@ fn the_plan_lists_exactly_the_new_files_in_safe_order() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        ["blob", "index", "bin", "readable", "api", "site", "root"]
+        [
+            "blob",
+            "index",
+            "bin",
+            "tile",
+            "readable",
+            "api",
+            "site",
+            "checkpoint",
+            "root"
+        ]
     );
     let mut paths: Vec<&String> = files.iter().map(|(_, p)| p).collect();
     paths.sort();
@@ -568,8 +578,13 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
     let lines = registry.run(&["plan"]).stdout();
     let mut kinds: Vec<&str> = lines
         .lines()
-        .map(|l| l.split('/').take(2).collect::<Vec<_>>().join("/"))
+        .map(|l| match l {
+            "v1/log/checkpoint" => l.to_owned(),
+            _ => l.split('/').take(2).collect::<Vec<_>>().join("/"),
+        })
         .map(|p| match p.as_str() {
+            "v1/log" => "tile",
+            "v1/log/checkpoint" => "checkpoint",
             "v1/blobs" => "blob",
             "v1/index" => "index",
             "v1/bins" => "bin",
@@ -583,7 +598,17 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        ["blob", "index", "bin", "readable", "api", "site", "root"]
+        [
+            "blob",
+            "index",
+            "bin",
+            "tile",
+            "readable",
+            "api",
+            "site",
+            "checkpoint",
+            "root"
+        ]
     );
 }
 

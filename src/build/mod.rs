@@ -11,6 +11,7 @@
 //! next build completes the work. The deploy plan (`plan`) records the files new relative to
 //! the previous registry in the order a host should receive them.
 
+pub mod log;
 pub mod plan;
 pub mod writeonce;
 
@@ -133,6 +134,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         progress,
     };
     let mut written = write_before_root(options, &state_dir, &writer, &registry, &decision)?;
+    written.files += writer.checkpoint(&decision.log)?;
     written.files += writer.root(&decision.root)?;
     remove_stale_api_documents(&written.api_stale)?;
     written.plan.write(&options.out_dir)?;
@@ -196,6 +198,8 @@ struct Decision<'r> {
     new_bins: BTreeSet<Hash>,
     /// What differs from the registry published before (everything, when there is none).
     from_previous: Changes,
+    /// The publish log's new files and checkpoint, which the root pins.
+    log: log::LogUpdate,
 
     serial: u64,
     root: Document,
@@ -279,6 +283,22 @@ fn decide<'r>(
             return Ok(Decided::Refused(violations));
         }
     }
+    let no_keys = Vec::new();
+    let log = match log::update(
+        &log::Sources {
+            out_dir: &options.out_dir,
+            data_dir: &options.data_dir,
+            previous: previous.as_ref(),
+            existing: existing.as_ref(),
+            previous_elsewhere: options.previous.is_some(),
+        },
+        registry,
+        &from_previous,
+        options.signing.as_ref().map_or(&no_keys, |s| &s.keys),
+    )? {
+        log::Logged::Refused(violations) => return Ok(Decided::Refused(violations)),
+        log::Logged::Update(update) => update,
+    };
 
     let serial = match &previous {
         None => 1,
@@ -307,6 +327,7 @@ fn decide<'r>(
         existing.as_ref(),
         &bins,
         counts,
+        &log.pin,
         &mut warnings,
     )?;
     // An expert `out` lacks is one whose index document differs from the one `out` lists.
@@ -323,6 +344,7 @@ fn decide<'r>(
         bins,
         new_bins: from_existing.bins,
         from_previous,
+        log,
         serial,
         root,
         warnings,
@@ -367,6 +389,7 @@ fn root(
     existing: Option<&PublishedRegistry>,
     bins: &BinTree,
     counts: RootCounts,
+    log: &crate::format::log::LogPin,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Document, BuildError> {
     match &options.signing {
@@ -378,10 +401,10 @@ fn root(
                     "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
                 ));
             }
-            Ok(index::root(bins, counts))
+            Ok(index::root(bins, counts, Some(log)))
         }
         Some(signing) => signed_root(
-            index::root_value(bins, counts),
+            index::root_value(bins, counts, Some(log)),
             &registry.settings.trust_keys,
             signing,
             existing.map(|e| e.root_bytes.as_slice()),
@@ -421,6 +444,14 @@ fn write_before_root(
                 .map(|bin| (index::bin_path(&bin.document.hash), &bin.document)),
         )?
         .len();
+    files += writer.log_tiles(&decision.log)?;
+    plan.add_all(plan::Kind::Tile, decision.log.new_tiles.iter().cloned());
+    if decision.log.checkpoint_changed {
+        plan.add_all(
+            plan::Kind::Checkpoint,
+            [crate::format::log::CHECKPOINT_PATH.to_owned()],
+        );
+    }
     if options.site {
         files += write_site(options, state_dir, writer, registry, decision, &mut plan)?;
     }
@@ -842,6 +873,33 @@ impl Writer<'_> {
             written += 1;
         }
         Ok(written)
+    }
+
+    /// Writes the publish log's tiles and entry bundles. A file this build appended to may
+    /// exist with other bytes only where no root pinned it (a build killed before its root, the
+    /// data changed since); `log::update` refused the build otherwise. Returns how many files
+    /// were written.
+    fn log_tiles(&self, log: &log::LogUpdate) -> Result<usize, IoError> {
+        self.progress.stage("log", 0, log.tiles.len());
+        let written: Vec<bool> = log
+            .tiles
+            .par_iter()
+            .map(|(relative, bytes)| {
+                self.staging
+                    .write_if_changed(&self.out.join(relative), bytes, false)
+            })
+            .collect::<Result<_, IoError>>()?;
+        Ok(written.into_iter().filter(|wrote| *wrote).count())
+    }
+
+    /// Writes the log's checkpoint, after every tile and before the root that pins it.
+    fn checkpoint(&self, log: &log::LogUpdate) -> Result<usize, IoError> {
+        let wrote = self.staging.write_if_changed(
+            &self.out.join(crate::format::log::CHECKPOINT_PATH),
+            &log.checkpoint,
+            false,
+        )?;
+        Ok(usize::from(wrote))
     }
 
     /// Writes the root, durably: the one mutable entry point, written last. Returns how many

@@ -37,6 +37,8 @@ pub enum Kind {
     Index,
     /// `v1/bins/`: the bins, by hash.
     Bin,
+    /// `v1/log/tile/`: the publish log's tiles and entry bundles (immutable).
+    Tile,
     /// `v1/experts/`: index documents at readable paths.
     Readable,
     /// `api/registry/v1/`: the Perstack API documents.
@@ -49,6 +51,9 @@ pub enum Kind {
     Site,
     /// `_headers`: caching rules for the host.
     Headers,
+    /// `v1/log/checkpoint`: the publish log's checkpoint, after its tiles, before the root
+    /// that pins it.
+    Checkpoint,
     /// `v1/root.json`: the entry point, always last.
     Root,
 }

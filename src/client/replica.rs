@@ -195,6 +195,9 @@ impl Replica {
                 experts: experts.len(),
                 versions,
             },
+            // The source's log pin stays in `v1/upstream-root.json`: a replica that lists
+            // fewer experts does not serve that log.
+            None,
         );
         if let Some((keys, days)) = sign.filter(|(keys, _)| !keys.is_empty()) {
             let mut public: Vec<String> = keys.iter().map(|k| k.public().to_string()).collect();

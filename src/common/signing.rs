@@ -92,6 +92,11 @@ impl SecretKey {
         PublicKey(self.0.verifying_key().to_bytes())
     }
 
+    /// The key itself, for signing what is not a root (the publish log's checkpoints).
+    pub fn note_key(&self) -> ed25519_dalek::SigningKey {
+        self.0.clone()
+    }
+
     pub fn to_text(&self) -> String {
         format!("{SECRET_PREFIX}{}", HEXLOWER.encode(&self.0.to_bytes()))
     }

@@ -17,6 +17,7 @@ use crate::common::generator;
 use crate::common::json::Document;
 use crate::common::model::{Hash, Status};
 use crate::data::validate::Expert;
+use crate::format::log::LogPin;
 
 /// The format this program writes: hashed bins.
 pub const FORMAT: u64 = 2;
@@ -308,15 +309,15 @@ pub struct RootCounts {
     pub versions: usize,
 }
 
-pub fn root(bins: &BinTree, counts: RootCounts) -> Document {
-    Document::render(&root_value(bins, counts))
+pub fn root(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> Document {
+    Document::render(&root_value(bins, counts, log))
 }
 
-/// The fields of an unsigned root; signing (`signing`) appends `expires`, `keys` and
-/// `signatures`.
-pub fn root_value(bins: &BinTree, counts: RootCounts) -> Value {
+/// The fields of an unsigned root, with the publish log's pin after `versions` when there is
+/// a log; signing (`signing`) appends `expires`, `keys` and `signatures`.
+pub fn root_value(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> Value {
     let top = bins.pointer();
-    json!({
+    let mut root = json!({
         "format": FORMAT,
         "serial": counts.serial,
         "bins": {
@@ -327,8 +328,12 @@ pub fn root_value(bins: &BinTree, counts: RootCounts) -> Value {
         },
         "experts": counts.experts,
         "versions": counts.versions,
-        "generator": generator(),
-    })
+    });
+    if let (Some(log), Some(object)) = (log, root.as_object_mut()) {
+        object.insert("log".to_owned(), log.value());
+    }
+    root["generator"] = json!(generator());
+    root
 }
 
 #[cfg(test)]

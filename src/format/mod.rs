@@ -5,13 +5,14 @@
 //! and owns their paths; [`api`] renders the Perstack API documents the runtime requests;
 //! [`headers`] writes `_headers` and the pages' security policy; [`reader`] opens a published
 //! registry from its root and follows hashes, for the build (the registry published before)
-//! and for every client.
+//! and for every client; [`log`] places the publish log (built from [`tlog`]) in the registry.
 //!
 //! Imports from `common` and `data` (documents are rendered from checked experts).
 
 pub mod api;
 pub mod headers;
 pub mod index;
+pub mod log;
 pub mod reader;
 pub mod tlog;
 

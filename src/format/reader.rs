@@ -90,6 +90,10 @@ pub struct RootDoc {
     pub experts: u64,
     #[serde(default)]
     pub versions: u64,
+    /// The publish log's origin and tree head, and its checkpoint (roots written before the
+    /// log have none).
+    #[serde(default)]
+    pub log: Option<crate::format::log::LogPointer>,
     /// When the root stops being valid (signed roots only), RFC 3339 UTC.
     #[serde(default)]
     pub expires: Option<String>,
@@ -790,6 +794,9 @@ pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedErro
                     bins.depth,
                     index::MAX_BIN_DEPTH
                 ));
+            }
+            if let Some(Err(why)) = root.log.as_ref().map(|log| log.pin()) {
+                return fail(why);
             }
             Ok(root)
         }

@@ -4,7 +4,8 @@
 //! ([`note`]).
 //!
 //! Tested against the RFC's definitions and the reference note of golang.org/x/mod's
-//! `sumdb/note`. Not wired into `build` or the clients yet: the build does not write a log.
+//! `sumdb/note`. `format::log` places them in a registry (`v1/log/`); the build appends to the
+//! log and full mirrors copy it.
 
 pub mod merkle;
 pub mod note;

@@ -54,6 +54,37 @@ pub fn tile_path(level: &str, index: u64, width: u64) -> String {
     }
 }
 
+/// The tile a path names (relative to the log's directory): its level (`None` for an entry
+/// bundle), index and width; `None` when the path is not a tile's as [`tile_path`] writes it.
+pub fn parse_tile_path(path: &str) -> Option<(Option<u32>, u64, u64)> {
+    let rest = path.strip_prefix("tile/")?;
+    let (level, rest) = rest.split_once('/')?;
+    let level = match level {
+        "entries" => None,
+        digits => Some(
+            digits
+                .parse::<u32>()
+                .ok()
+                .filter(|l| l.to_string() == digits)?,
+        ),
+    };
+    let (index_part, width) = match rest.split_once(".p/") {
+        Some((index_part, width)) => {
+            let width = width.parse::<u64>().ok()?;
+            (index_part, width)
+        }
+        None => (rest, TILE_WIDTH),
+    };
+    let digits: String = index_part
+        .split('/')
+        .map(|g| g.trim_start_matches('x'))
+        .collect();
+    let index = digits.parse::<u64>().ok()?;
+    let level_name = level.map_or("entries".to_owned(), |l| l.to_string());
+    ((1..=TILE_WIDTH).contains(&width) && tile_path(&level_name, index, width) == path)
+        .then_some((level, index, width))
+}
+
 /// Reads the log's files by their path relative to the log's directory.
 pub trait TileStore {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String>;
@@ -336,6 +367,27 @@ mod tests {
         assert_eq!(tile_index_path(1234067), "x001/x234/067");
         assert_eq!(tile_path("0", 1234, 256), "tile/0/x001/234");
         assert_eq!(tile_path("entries", 1, 17), "tile/entries/001.p/17");
+        assert_eq!(
+            parse_tile_path("tile/entries/001.p/17"),
+            Some((None, 1, 17))
+        );
+        assert_eq!(
+            parse_tile_path("tile/0/x001/234"),
+            Some((Some(0), 1234, 256))
+        );
+        assert_eq!(
+            parse_tile_path("tile/2/x001/x234/067.p/3"),
+            Some((Some(2), 1234067, 3))
+        );
+        for bad in [
+            "tile/0/1234",
+            "tile/0/000.p/256",
+            "tile/0/000.p/0",
+            "tile/00/000",
+            "checkpoint",
+        ] {
+            assert_eq!(parse_tile_path(bad), None, "{bad}");
+        }
     }
 
     /// A directory in memory that remembers every file ever written (as a host does).

@@ -1,0 +1,310 @@
+//! The publish log's part of a build: the events between the registry published before and
+//! this one, appended to the log from its right edge, and the checkpoint the root pins.
+//!
+//! Events come from the experts whose index documents changed (the bins' diff already named
+//! them), so a publish costs work in proportion to what it changes; a registry whose previous
+//! root pins no log gets a genesis batch describing its whole current state. The order is
+//! deterministic: experts by name; within one, publishes, then status changes, then tags, each
+//! in version (or tag) order. The log is write-once: a previous log whose right edge does not
+//! give the tree hash its root pins, or an output directory holding a published tile with other
+//! bytes, is refused rather than rewritten.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::common::diagnostic::Diagnostic;
+use crate::common::fsutil;
+use crate::common::model::{ExpertName, Hash, LATEST, Status};
+use crate::common::signing::SecretKey;
+use crate::data::validate::{Expert, Registry};
+use crate::format::index::IndexRef;
+use crate::format::log::{self, Event, LogPin, ReaderTiles};
+use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
+use crate::format::tlog::tiles::{self, Appender};
+
+use super::{BuildError, Changes};
+
+/// What the build writes for the log.
+#[derive(Debug)]
+pub struct LogUpdate {
+    pub pin: LogPin,
+    /// Tiles and entry bundles, by path relative to the registry root: every file of the log
+    /// that this build appended to, and every file of the previous log when the output
+    /// directory did not hold it.
+    pub tiles: BTreeMap<String, Vec<u8>>,
+    pub checkpoint: Vec<u8>,
+    /// The tiles the previous registry does not serve, for the deploy plan.
+    pub new_tiles: Vec<String>,
+    /// Whether the checkpoint differs from the previous registry's.
+    pub checkpoint_changed: bool,
+    /// How many entries this build appended.
+    pub appended: u64,
+}
+
+pub enum Logged {
+    Update(LogUpdate),
+    /// The build would rewrite or drop published entries.
+    Refused(Vec<Diagnostic>),
+}
+
+/// Where the registries the log is built against live.
+pub struct Sources<'a> {
+    pub out_dir: &'a Path,
+    pub data_dir: &'a Path,
+    /// The registry published before (`--previous`, or the output directory).
+    pub previous: Option<&'a PublishedRegistry>,
+    /// The registry in the output directory, when it is not `previous`.
+    pub existing: Option<&'a PublishedRegistry>,
+    /// Whether `previous` is another place than the output directory.
+    pub previous_elsewhere: bool,
+}
+
+/// Appends this build's events to the log and signs its checkpoint with `keys`.
+pub fn update(
+    sources: &Sources<'_>,
+    registry: &Registry,
+    changes: &Changes,
+    keys: &[SecretKey],
+) -> Result<Logged, BuildError> {
+    let previous_pin = pin_of(sources.previous)?;
+    let existing_pin = pin_of(sources.existing)?;
+
+    let events = match (&previous_pin, sources.previous) {
+        (Some(_), Some(previous)) => events_since(registry, changes, previous)?,
+        // No log yet: the genesis batch records everything the registry serves.
+        _ => registry
+            .experts
+            .values()
+            .flat_map(|expert| expert_events(None, expert))
+            .collect(),
+    };
+
+    let mut tiles = BTreeMap::new();
+    let mut appender = match (&previous_pin, sources.previous) {
+        (Some(pin), Some(previous))
+            if sources.previous_elsewhere && existing_pin != previous_pin =>
+        {
+            // A host replaced whole at each deploy keeps only what the output directory holds,
+            // so the previous log is copied, every entry checked against the pinned tree hash.
+            let store = ReaderTiles {
+                reader: previous.reader.as_ref(),
+            };
+            let location = previous.reader.location(log::LOG_DIR);
+            log::replay(&store, &location, pin, |_, _| Ok(()))?
+        }
+        (Some(pin), Some(previous)) => {
+            let store = ReaderTiles {
+                reader: previous.reader.as_ref(),
+            };
+            log::open_appender(&store, &previous.reader.location(log::LOG_DIR), pin)?
+        }
+        _ => Appender::empty(),
+    };
+    let start = appender.size();
+    for event in &events {
+        if let Err(why) = appender.append(&event.entry()) {
+            return Ok(Logged::Refused(vec![Diagnostic::error(
+                "log-entry-too-long",
+                &sources.data_dir.join(event.name()).join("expert.toml"),
+                why,
+            )]));
+        }
+    }
+    let size = appender.size();
+    let hash = appender.root();
+    for (path, bytes) in appender.finish() {
+        tiles.insert(log::log_path(&path), bytes);
+    }
+
+    let mut refused = Vec::new();
+    if let Some(pin) = &existing_pin {
+        for (path, bytes) in &tiles {
+            if covered(path, pin.size) {
+                let local = fsutil::read_optional(&sources.out_dir.join(path))?;
+                if local.is_some_and(|local| local != *bytes) {
+                    refused.push(Diagnostic::error(
+                        "log-rewritten",
+                        &sources.out_dir.join(path),
+                        format!(
+                            "this build would rewrite a published tile of the publish log (the root here pins {} entries); the log is write-once",
+                            pin.size
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Ok(Logged::Refused(refused));
+    }
+
+    let origin = match &previous_pin {
+        Some(pin) => pin.origin.clone(),
+        None => log::derive_origin(registry.settings.site_url.as_ref(), &registry.settings.name),
+    };
+    // Sorted by public key, so the checkpoint's bytes do not depend on the order of the
+    // command line's keys.
+    let mut signers: Vec<&SecretKey> = keys.iter().collect();
+    signers.sort_by_key(|key| key.public());
+    signers.dedup_by_key(|key| key.public());
+    let signing: Vec<_> = signers.iter().map(|key| key.note_key()).collect();
+    let checkpoint = log::checkpoint_note(&origin, size, hash, &signing);
+    let pin = LogPin {
+        origin,
+        size,
+        hash,
+        checkpoint: IndexRef {
+            hash: Hash::of(&checkpoint),
+            size: checkpoint.len() as u64,
+        },
+    };
+    let previous_size = previous_pin.as_ref().map_or(0, |p| p.size);
+    let new_tiles = tiles
+        .keys()
+        .filter(|path| previous_pin.is_none() || !covered(path, previous_size))
+        .cloned()
+        .collect();
+    Ok(Logged::Update(LogUpdate {
+        checkpoint_changed: previous_pin.as_ref().map(|p| p.checkpoint) != Some(pin.checkpoint),
+        pin,
+        tiles,
+        checkpoint,
+        new_tiles,
+        appended: size - start,
+    }))
+}
+
+/// The log a registry's root pins, if any.
+fn pin_of(registry: Option<&PublishedRegistry>) -> Result<Option<LogPin>, PublishedError> {
+    let Some(registry) = registry else {
+        return Ok(None);
+    };
+    registry
+        .root
+        .log
+        .as_ref()
+        .map(|log| {
+            log.pin().map_err(|message| PublishedError::Invalid {
+                location: registry.reader.location(crate::format::index::ROOT_PATH),
+                message,
+            })
+        })
+        .transpose()
+}
+
+/// Whether the log file at `path` (relative to the registry root) holds only entries (or
+/// hashes) of the first `size` entries: a file a log of that size has published.
+fn covered(path: &str, size: u64) -> bool {
+    let Some((level, index, width)) = path
+        .strip_prefix(log::LOG_DIR)
+        .and_then(|p| p.strip_prefix('/'))
+        .and_then(tiles::parse_tile_path)
+    else {
+        return false;
+    };
+    let stored = match level {
+        None => size,
+        Some(level) => size.checked_shr(tiles::TILE_HEIGHT * level).unwrap_or(0),
+    };
+    index * tiles::TILE_WIDTH + width <= stored
+}
+
+/// The events of the experts whose index documents differ from `previous`'s.
+fn events_since(
+    registry: &Registry,
+    changes: &Changes,
+    previous: &PublishedRegistry,
+) -> Result<Vec<Event>, PublishedError> {
+    let mut events = Vec::new();
+    for (name, (old, _)) in &changes.experts {
+        // An expert that disappeared was refused by the write-once rules.
+        let Some(expert) = ExpertName::parse(name)
+            .ok()
+            .and_then(|name| registry.experts.get(&name))
+        else {
+            continue;
+        };
+        let old = old.map(|old| previous.read_index_sized(&old)).transpose()?;
+        events.extend(expert_events(old.as_ref(), expert));
+    }
+    Ok(events)
+}
+
+/// One expert's events between its previous index document (`None`: a new expert) and now.
+fn expert_events(old: Option<&IndexDoc>, new: &Expert) -> Vec<Event> {
+    let name = new.name.as_str();
+    let mut events = Vec::new();
+    let old_version = |version: &str| old.and_then(|doc| doc.versions.get(version));
+    for published in new.versions.values() {
+        let record = &published.record;
+        if old_version(&record.version).is_none() {
+            events.push(Event::Publish {
+                name: name.to_owned(),
+                version: record.version.clone(),
+                blake3: record.blake3,
+                size: record.size,
+            });
+        }
+    }
+    for published in new.versions.values() {
+        let version = &published.record.version;
+        // As the index document has them: a reason only beside a status other than available.
+        let reason = (published.status != Status::Available)
+            .then(|| published.reason.clone().unwrap_or_default());
+        let before = old_version(version)
+            .map(|v| (v.status, v.reason.clone()))
+            .unwrap_or((Status::Available, None));
+        if before != (published.status, reason.clone()) {
+            events.push(Event::Status {
+                name: name.to_owned(),
+                version: version.clone(),
+                status: published.status.as_str().to_owned(),
+                reason,
+            });
+        }
+    }
+    let old_tags: BTreeMap<&str, &str> = old
+        .map(|doc| doc.tags().filter(|(tag, _)| *tag != LATEST).collect())
+        .unwrap_or_default();
+    let tag_names: BTreeSet<&str> = old_tags
+        .keys()
+        .copied()
+        .chain(new.tags.keys().map(String::as_str))
+        .collect();
+    for tag in tag_names {
+        match new.tags.get(tag) {
+            Some(version) => {
+                let version = version.to_string();
+                if old_tags.get(tag) != Some(&version.as_str()) {
+                    events.push(Event::Tag {
+                        name: name.to_owned(),
+                        tag: tag.to_owned(),
+                        version,
+                    });
+                }
+            }
+            None => events.push(Event::Untag {
+                name: name.to_owned(),
+                tag: tag.to_owned(),
+            }),
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tile_is_covered_when_all_it_holds_is_within_the_size() {
+        assert!(covered("v1/log/tile/0/000.p/5", 5));
+        assert!(covered("v1/log/tile/entries/000.p/5", 7));
+        assert!(!covered("v1/log/tile/0/000.p/6", 5));
+        assert!(covered("v1/log/tile/0/000", 256));
+        assert!(!covered("v1/log/tile/0/001.p/1", 256));
+        assert!(covered("v1/log/tile/1/000.p/1", 256));
+        assert!(!covered("v1/log/tile/1/000.p/2", 511));
+        assert!(!covered("v1/log/checkpoint", 5));
+    }
+}

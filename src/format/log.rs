@@ -1,0 +1,389 @@
+//! The publish log as a registry serves it: `v1/log/checkpoint` and the C2SP tiles under
+//! `v1/log/tile/`, the entries' JSON, the root's pin of the tree head, and reading a
+//! published log back (bounded, verified against the pin).
+//!
+//! The building blocks (RFC 6962 hashing, tiles, signed notes) are in [`crate::format::tlog`];
+//! this module gives them their place in the registry. The build (`build::log`) decides which
+//! events to append; clients read the log through [`ReaderTiles`].
+
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::common::model::Hash;
+use crate::format::index::IndexRef;
+use crate::format::reader::{PublishedError, Reader};
+use crate::format::tlog::merkle::{self, TreeHash};
+use crate::format::tlog::note::{self, Checkpoint};
+use crate::format::tlog::tiles::{self, Appender, TILE_WIDTH, TileStore};
+
+/// The log's directory, relative to the registry root (the C2SP "prefix").
+pub const LOG_DIR: &str = "v1/log";
+/// The checkpoint: mutable, like the root, and pinned by it.
+pub const CHECKPOINT_PATH: &str = "v1/log/checkpoint";
+/// The most bytes a checkpoint may have: three short lines and a few signatures.
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
+/// The most bytes of a hash tile: 256 SHA-256 hashes.
+pub const MAX_TILE_BYTES: u64 = TILE_WIDTH * 32;
+/// The most bytes of an entry bundle: 256 entries of at most 65,535 bytes, each after its
+/// two-byte length.
+pub const MAX_BUNDLE_BYTES: u64 = TILE_WIDTH * (2 + tiles::MAX_ENTRY_BYTES as u64);
+
+/// A file of the log, relative to the registry root.
+pub fn log_path(relative_to_log: &str) -> String {
+    format!("{LOG_DIR}/{relative_to_log}")
+}
+
+/// One event that changed what the registry serves: the text of one log entry.
+///
+/// Serialized as compact JSON with the keys in the order declared here (`event` first), so the
+/// same event always gives the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Event {
+    /// A version was published: its file's BLAKE3 and size.
+    Publish {
+        name: String,
+        version: String,
+        blake3: Hash,
+        size: u64,
+    },
+    /// A version's status (or its reason) changed.
+    Status {
+        name: String,
+        version: String,
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A custom tag was set or moved (`latest` is computed from the versions, never logged).
+    Tag {
+        name: String,
+        tag: String,
+        version: String,
+    },
+    /// A custom tag was retired.
+    Untag { name: String, tag: String },
+}
+
+impl Event {
+    /// The entry's bytes: compact JSON, no trailing newline.
+    pub fn entry(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses an entry, refusing anything but the exact bytes [`Event::entry`] writes, so one
+    /// event has one spelling and an auditor comparing entries compares bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Event, String> {
+        let event: Event = serde_json::from_slice(bytes)
+            .map_err(|err| format!("not a publish log entry: {err}"))?;
+        if event.entry() != bytes {
+            return Err(
+                "not a publish log entry as written (compact JSON, keys in the documented order)"
+                    .to_owned(),
+            );
+        }
+        Ok(event)
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Event::Publish { name, .. }
+            | Event::Status { name, .. }
+            | Event::Tag { name, .. }
+            | Event::Untag { name, .. } => name,
+        }
+    }
+}
+
+/// What the root says of the log: its origin, its tree head, and the checkpoint that states
+/// them, so a signed root covers the log too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPin {
+    pub origin: String,
+    pub size: u64,
+    pub hash: TreeHash,
+    pub checkpoint: IndexRef,
+}
+
+impl LogPin {
+    /// The root's `log` object, keys in the documented order.
+    pub fn value(&self) -> Value {
+        json!({
+            "origin": self.origin,
+            "size": self.size,
+            "hash": HEXLOWER.encode(&self.hash),
+            "checkpoint": { "blake3": self.checkpoint.hash.to_hex(), "size": self.checkpoint.size },
+        })
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            origin: self.origin.clone(),
+            size: self.size,
+            root: self.hash,
+        }
+    }
+}
+
+/// The root's `log` object as read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogPointer {
+    pub origin: String,
+    pub size: u64,
+    pub hash: String,
+    pub checkpoint: crate::format::reader::SizedPointer,
+}
+
+impl LogPointer {
+    /// The checked pin, or why the root's `log` is not one.
+    pub fn pin(&self) -> Result<LogPin, String> {
+        note::check_key_name(&self.origin).map_err(|why| format!("log origin: {why}"))?;
+        let hash = HEXLOWER
+            .decode(self.hash.as_bytes())
+            .ok()
+            .and_then(|bytes| TreeHash::try_from(bytes.as_slice()).ok())
+            .ok_or_else(|| "log hash: expected 64 lowercase hex digits".to_owned())?;
+        if self.checkpoint.size > MAX_CHECKPOINT_BYTES {
+            return Err(format!(
+                "log checkpoint: {} bytes, more than a checkpoint may have ({MAX_CHECKPOINT_BYTES})",
+                self.checkpoint.size
+            ));
+        }
+        Ok(LogPin {
+            origin: self.origin.clone(),
+            size: self.size,
+            hash,
+            checkpoint: self.checkpoint.into(),
+        })
+    }
+}
+
+/// The origin of a log that starts now: `[site] url`'s host and path (`registry.example.com`,
+/// `example.com/registry`), or else `perstack-registry/<the registry's name, lowercase, runs
+/// of other characters as one '-'>`. Read back from the root ever after, never derived again.
+pub fn derive_origin(site_url: Option<&url::Url>, registry_name: &str) -> String {
+    if let Some(url) = site_url
+        && let Some(host) = url.host_str()
+    {
+        let mut origin = host.to_owned();
+        if let Some(port) = url.port() {
+            origin.push_str(&format!(":{port}"));
+        }
+        origin.push_str(url.path().trim_end_matches('/'));
+        if note::check_key_name(&origin).is_ok() {
+            return origin;
+        }
+    }
+    let mut slug = String::new();
+    for c in registry_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "registry" } else { slug };
+    format!("perstack-registry/{slug}")
+}
+
+/// The checkpoint of `pin`'s tree head, signed by `keys` under the origin's name (a registry
+/// without keys gets the bare text).
+pub fn checkpoint_note(
+    origin: &str,
+    size: u64,
+    hash: TreeHash,
+    keys: &[ed25519_dalek::SigningKey],
+) -> Vec<u8> {
+    let text = Checkpoint {
+        origin: origin.to_owned(),
+        size,
+        root: hash,
+    }
+    .text();
+    let named: Vec<(String, ed25519_dalek::SigningKey)> = keys
+        .iter()
+        .map(|key| (origin.to_owned(), key.clone()))
+        .collect();
+    note::sign(&text, &named).into_bytes()
+}
+
+/// The log's files read through a registry [`Reader`], each no larger than its kind allows.
+pub struct ReaderTiles<'r> {
+    pub reader: &'r dyn Reader,
+}
+
+impl TileStore for ReaderTiles<'_> {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let limit = if path.starts_with("tile/entries/") {
+            MAX_BUNDLE_BYTES
+        } else {
+            MAX_TILE_BYTES
+        };
+        self.reader
+            .read_at_most(&log_path(path), limit)
+            .map_err(|err| err.to_string())
+    }
+}
+
+fn log_error(location: &str, message: String) -> PublishedError {
+    PublishedError::Invalid {
+        location: location.to_owned(),
+        message,
+    }
+}
+
+/// Opens the log `pin` describes for appending, checking that its right edge gives the tree
+/// hash the root pins (a tile rewritten or damaged since is refused, naming it). `location`
+/// names the log's directory in messages.
+pub fn open_appender(
+    store: &impl TileStore,
+    location: &str,
+    pin: &LogPin,
+) -> Result<Appender, PublishedError> {
+    let appender =
+        Appender::open(store, pin.size).map_err(|err| log_error(location, err.to_string()))?;
+    if appender.root() != pin.hash {
+        return Err(log_error(
+            location,
+            format!(
+                "the tiles at the log's right edge do not give the tree hash the root pins for {} entries: a tile was rewritten or damaged",
+                pin.size
+            ),
+        ));
+    }
+    Ok(appender)
+}
+
+/// Appends to `appender` the entries from its size up to `size`, read from the entry bundles
+/// of a log of `size` entries, giving each to `visit` with its index first.
+pub fn extend(
+    store: &impl TileStore,
+    location: &str,
+    mut appender: Appender,
+    size: u64,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> Result<Appender, PublishedError> {
+    while appender.size() < size {
+        let tile = appender.size() / TILE_WIDTH;
+        let width = (size - tile * TILE_WIDTH).min(TILE_WIDTH);
+        let path = tiles::tile_path("entries", tile, width);
+        let bytes = store
+            .read(&path)
+            .map_err(|err| log_error(location, err))?
+            .ok_or_else(|| log_error(location, format!("{path}: missing")))?;
+        let entries = tiles::parse_bundle(&path, &bytes, width)
+            .map_err(|err| log_error(location, err.to_string()))?;
+        let skip = (appender.size() - tile * TILE_WIDTH) as usize;
+        for entry in &entries[skip..] {
+            let index = appender.size();
+            visit(index, entry).map_err(|err| log_error(location, format!("{path}: {err}")))?;
+            appender
+                .append(entry)
+                .map_err(|err| log_error(location, format!("{path}: {err}")))?;
+        }
+    }
+    Ok(appender)
+}
+
+/// Checks that `appender` holds the log `pin` describes.
+pub fn check_pinned(
+    appender: &Appender,
+    location: &str,
+    pin: &LogPin,
+) -> Result<(), PublishedError> {
+    if appender.size() != pin.size || appender.root() != pin.hash {
+        return Err(log_error(
+            location,
+            format!(
+                "the entries do not give the tree hash the root pins for {} entries: an entry was rewritten",
+                pin.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads every entry of the log `pin` describes from its entry bundles, in order, giving each
+/// to `visit` with its index, and rebuilds the tree from them, checking its hash against the
+/// pin. The appender returned holds every file of a log of exactly `pin.size` entries (full
+/// tiles and bundles, and the partial ones of that size) once finished.
+pub fn replay(
+    store: &impl TileStore,
+    location: &str,
+    pin: &LogPin,
+    visit: impl FnMut(u64, &[u8]) -> Result<(), String>,
+) -> Result<Appender, PublishedError> {
+    let appender = extend(store, location, Appender::empty(), pin.size, visit)?;
+    check_pinned(&appender, location, pin)?;
+    Ok(appender)
+}
+
+/// The hash of an entry as the tree holds it.
+pub fn entry_hash(entry: &[u8]) -> TreeHash {
+    merkle::leaf_hash(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_compact_json_in_the_documented_key_order() {
+        let publish = Event::Publish {
+            name: "@acme/researcher".to_owned(),
+            version: "1.2.3".to_owned(),
+            blake3: Hash::of(b"x"),
+            size: 1234,
+        };
+        let text = String::from_utf8(publish.entry()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"event":"publish","name":"@acme/researcher","version":"1.2.3","blake3":"{}","size":1234}}"#,
+                Hash::of(b"x").to_hex()
+            )
+        );
+        assert_eq!(Event::parse(text.as_bytes()).unwrap(), publish);
+        let status = Event::Status {
+            name: "a".to_owned(),
+            version: "1.0.0".to_owned(),
+            status: "deprecated".to_owned(),
+            reason: Some("use 2".to_owned()),
+        };
+        assert_eq!(
+            String::from_utf8(status.entry()).unwrap(),
+            r#"{"event":"status","name":"a","version":"1.0.0","status":"deprecated","reason":"use 2"}"#
+        );
+        let untag = Event::Untag {
+            name: "a".to_owned(),
+            tag: "beta".to_owned(),
+        };
+        assert_eq!(
+            String::from_utf8(untag.entry()).unwrap(),
+            r#"{"event":"untag","name":"a","tag":"beta"}"#
+        );
+        for bad in [
+            r#"{"name":"a","event":"untag","tag":"beta"}"#,
+            r#"{"event":"untag","name":"a","tag":"beta","x":1}"#,
+            r#"{"event": "untag","name":"a","tag":"beta"}"#,
+            r#"{"event":"unpublish","name":"a"}"#,
+        ] {
+            assert!(Event::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_come_from_the_site_url_or_the_registry_name() {
+        let url = url::Url::parse("https://Example.com:8443/registry/").unwrap();
+        assert_eq!(derive_origin(Some(&url), "x"), "example.com:8443/registry");
+        let url = url::Url::parse("https://registry.example.com/").unwrap();
+        assert_eq!(derive_origin(Some(&url), "x"), "registry.example.com");
+        assert_eq!(
+            derive_origin(None, "Acme  Expert Registry!"),
+            "perstack-registry/acme-expert-registry"
+        );
+        assert_eq!(derive_origin(None, "日本"), "perstack-registry/registry");
+    }
+}
