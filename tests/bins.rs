@@ -155,7 +155,8 @@ fn after_one_publish_a_client_downloads_only_the_root_and_the_changed_bins() {
 }
 
 /// A mirror brought up to date after one publish transfers the root, the bins on the changed
-/// path, the changed index document and the new blob: nothing it already holds.
+/// path, the changed index document, the new blob, and of the publish log the checkpoint and
+/// the one entry bundle holding the new entry: nothing it already holds.
 #[test]
 fn mirroring_after_one_publish_transfers_only_what_changed() {
     const EXPERTS: usize = 300;
@@ -182,12 +183,21 @@ fn mirroring_after_one_publish_transfers_only_what_changed() {
         .map(|(p, _)| p)
         .find(|p| p != &top_bin(&out) && !old_bins.contains(p))
         .unwrap();
+    let root_doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("v1/root.json")).unwrap()).unwrap();
+    let log_size = root_doc["log"]["size"].as_u64().unwrap();
     let mut expected = vec![
         "v1/root.json".to_owned(),
         top_bin(&out),
         leaf,
         index,
         format!("v1/blobs/{}/{blob}.toml", &blob[..2]),
+        "v1/log/checkpoint".to_owned(),
+        format!(
+            "v1/log/tile/entries/{:03}.p/{}",
+            log_size / 256,
+            log_size % 256
+        ),
     ];
     expected.sort();
     assert_eq!(requested, expected);

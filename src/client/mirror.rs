@@ -21,6 +21,10 @@
 //! hash), so a new archive downloads only what changed. The client's state
 //! (`.perstack-client/`) stays out of the archive: it is this host's.
 //!
+//! A full mirror also copies the publish log its source's root pins (`publog`), following it
+//! from the log it held before and refusing a log that does not extend that one (a split
+//! view); a partial mirror serves no log of its own.
+//!
 //! The website is not copied unless asked (`--with-site`): it is derived from the registry, no
 //! root pins its files, and it is most of a registry's files (a page per expert and version,
 //! the search index), while clients and the Perstack runtime need none of it. A static host
@@ -34,6 +38,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::client::cache::{self, ClientError};
+use crate::client::publog;
 use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
 use crate::client::trust::TrustState;
 use crate::common::archive;
@@ -236,6 +241,18 @@ fn mirror_into(
     let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
     let (versions, stale) = write_documents(replica, &registry, &indexes, progress)?;
     write_fixed_documents(replica)?;
+    if !partial && let Some(log) = &root.log {
+        let pin = log.pin().map_err(|message| PublishedError::Invalid {
+            location: options.source.location(index::ROOT_PATH),
+            message,
+        })?;
+        publog::copy(
+            replica,
+            &options.source,
+            &pin,
+            publog::held_pin(replica).as_ref(),
+        )?;
+    }
     let site_files = if options.site {
         Some(copy_site(&options.source, replica, progress)?)
     } else {
