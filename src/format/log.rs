@@ -253,6 +253,15 @@ pub fn open_appender(
             ),
         ));
     }
+    if !appender.bundle_matches_tile() {
+        return Err(log_error(
+            location,
+            format!(
+                "{}: the entries do not hash to the leaves the tree holds: an entry was rewritten",
+                tiles::tile_path("entries", pin.size / TILE_WIDTH, pin.size % TILE_WIDTH)
+            ),
+        ));
+    }
     Ok(appender)
 }
 

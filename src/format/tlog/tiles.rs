@@ -225,6 +225,18 @@ impl Appender {
         self.size
     }
 
+    /// Whether the partial entry bundle holds the entries whose leaf hashes the partial
+    /// level-0 tile holds: the tree's hash does not cover the bundle's bytes otherwise.
+    pub fn bundle_matches_tile(&self) -> bool {
+        let leaves = self.edge.first().map(Vec::as_slice).unwrap_or_default();
+        leaves.len() == self.bundle.len()
+            && self
+                .bundle
+                .iter()
+                .zip(leaves)
+                .all(|(entry, leaf)| merkle::leaf_hash(entry) == *leaf)
+    }
+
     /// Appends one entry. Entries longer than [`MAX_ENTRY_BYTES`] cannot be bundled.
     pub fn append(&mut self, entry: &[u8]) -> Result<(), String> {
         if entry.len() > MAX_ENTRY_BYTES {

@@ -1,0 +1,613 @@
+//! The publish log (docs/format.md, "Publish log"): what builds append, that every log extends
+//! the one before, that a tampered or rewritten log is refused by builds and mirrors, that a
+//! mirror that saw one fork refuses another, and that the same history gives the same bytes.
+//!
+//! The log is read back here with an RFC 6962 and C2SP implementation written from the
+//! specifications inside this file (SHA-256 leaf and node hashes, the MTH and SUBPROOF
+//! definitions of RFC 6962 section 2.1, the tile paths and entry bundles of tlog-tiles, the
+//! signed-note key hash), not with the one that writes the log.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{TestRegistry, run_in, tree};
+use data_encoding::BASE64;
+use perstack_registry::format::tlog::merkle;
+use perstack_registry::format::tlog::tiles::{TileReader, TileStore};
+use sha2::{Digest, Sha256};
+
+type H = [u8; 32];
+
+fn sha256(parts: &[&[u8]]) -> H {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+fn leaf(entry: &[u8]) -> H {
+    sha256(&[&[0], entry])
+}
+
+fn node(left: &H, right: &H) -> H {
+    sha256(&[&[1], left, right])
+}
+
+/// The largest power of two smaller than `n` (n > 1).
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// RFC 6962 2.1: MTH(D[n]).
+fn mth(entries: &[Vec<u8>]) -> H {
+    match entries.len() {
+        0 => sha256(&[]),
+        1 => leaf(&entries[0]),
+        n => {
+            let k = split(n);
+            node(&mth(&entries[..k]), &mth(&entries[k..]))
+        }
+    }
+}
+
+/// RFC 6962 2.1.2: SUBPROOF(m, D[n], b).
+fn subproof(m: usize, entries: &[Vec<u8>], complete: bool) -> Vec<H> {
+    let n = entries.len();
+    if m == n {
+        return if complete { vec![] } else { vec![mth(entries)] };
+    }
+    let k = split(n);
+    if m <= k {
+        let mut proof = subproof(m, &entries[..k], complete);
+        proof.push(mth(&entries[k..]));
+        proof
+    } else {
+        let mut proof = subproof(m - k, &entries[k..], false);
+        proof.push(mth(&entries[..k]));
+        proof
+    }
+}
+
+/// tlog-tiles: `N` in groups of three digits, all but the last prefixed with `x`.
+fn tile_index(n: u64) -> String {
+    let digits = format!("{n}");
+    let padded = format!("{}{digits}", "0".repeat((3 - digits.len() % 3) % 3));
+    let groups: Vec<String> = padded
+        .as_bytes()
+        .chunks(3)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let (last, rest) = groups.split_last().unwrap();
+    let mut path: String = rest.iter().map(|g| format!("x{g}/")).collect();
+    path.push_str(last);
+    path
+}
+
+fn tile(level: &str, n: u64, width: u64) -> String {
+    if width == 256 {
+        format!("v1/log/tile/{level}/{}", tile_index(n))
+    } else {
+        format!("v1/log/tile/{level}/{}.p/{width}", tile_index(n))
+    }
+}
+
+fn root_of(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap()
+}
+
+/// The log's entries, read from the entry bundles a log of the root's size has.
+fn entries(out: &Path) -> Vec<Vec<u8>> {
+    let size = root_of(out)["log"]["size"].as_u64().unwrap();
+    let mut all = Vec::new();
+    let mut n = 0;
+    while n * 256 < size {
+        let width = (size - n * 256).min(256);
+        let bytes = fs::read(out.join(tile("entries", n, width))).unwrap();
+        let mut rest = bytes.as_slice();
+        while !rest.is_empty() {
+            let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+            all.push(rest[2..2 + len].to_vec());
+            rest = &rest[2 + len..];
+        }
+        n += 1;
+    }
+    assert_eq!(all.len() as u64, size);
+    all
+}
+
+fn lines(entries: &[Vec<u8>]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| String::from_utf8(e.clone()).unwrap())
+        .collect()
+}
+
+/// Checks the log in `out` against the root from the entries alone: the tree hash, the
+/// checkpoint's text, and every hash tile a log of that size has.
+fn check_log(out: &Path) -> (u64, H) {
+    let root = root_of(out);
+    let all = entries(out);
+    let hash = mth(&all);
+    assert_eq!(
+        root["log"]["hash"].as_str().unwrap(),
+        data_encoding::HEXLOWER.encode(&hash)
+    );
+    let checkpoint = fs::read(out.join("v1/log/checkpoint")).unwrap();
+    assert_eq!(
+        root["log"]["checkpoint"]["blake3"].as_str().unwrap(),
+        blake3::hash(&checkpoint).to_hex().as_str()
+    );
+    let text = String::from_utf8(checkpoint).unwrap();
+    let origin = root["log"]["origin"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{origin}\n{}\n{}\n",
+            all.len(),
+            BASE64.encode(&hash)
+        )),
+        "{text}"
+    );
+    // Level 0 holds the leaf hashes; level 1 the hashes of 256-entry subtrees.
+    let leaves: Vec<H> = all.iter().map(|e| leaf(e)).collect();
+    for (n, chunk) in leaves.chunks(256).enumerate() {
+        let expected: Vec<u8> = chunk.concat();
+        let path = tile("0", n as u64, chunk.len() as u64);
+        assert_eq!(fs::read(out.join(&path)).unwrap(), expected, "{path}");
+    }
+    let level1: Vec<H> = all.chunks_exact(256).map(mth).collect();
+    for (n, chunk) in level1.chunks(256).enumerate() {
+        let path = tile("1", n as u64, chunk.len() as u64);
+        assert_eq!(fs::read(out.join(&path)).unwrap(), chunk.concat(), "{path}");
+    }
+    (all.len() as u64, hash)
+}
+
+/// The registry's tiles, for the proofs the program computes from them.
+struct Dir<'a>(&'a Path);
+
+impl TileStore for Dir<'_> {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(fs::read(self.0.join("v1/log").join(path)).ok())
+    }
+}
+
+fn build(registry: &TestRegistry) {
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+}
+
+/// The entries a step appended.
+fn appended(before: usize, out: &Path) -> Vec<String> {
+    lines(&entries(out)[before..])
+}
+
+#[test]
+fn every_build_appends_exactly_its_events_and_each_log_extends_the_last() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    assert_eq!(
+        lines(&entries(&out)),
+        [
+            format!(
+                r#"{{"event":"publish","name":"@acme/researcher","version":"1.0.0","blake3":"{}","size":{}}}"#,
+                blake3::hash(common::version_file("@acme/researcher", "1.0.0", "delegates = [\"@acme/searcher\"]\n").as_bytes()).to_hex(),
+                common::version_file("@acme/researcher", "1.0.0", "delegates = [\"@acme/searcher\"]\n").len()
+            ),
+            format!(
+                r#"{{"event":"publish","name":"@acme/researcher","version":"1.1.0","blake3":"{}","size":{}}}"#,
+                blake3::hash(common::version_file("@acme/researcher", "1.1.0", "delegates = [\"@acme/searcher@1.0.0\", \"tic-tac-toe@stable\"]\n").as_bytes()).to_hex(),
+                common::version_file("@acme/researcher", "1.1.0", "delegates = [\"@acme/searcher@1.0.0\", \"tic-tac-toe@stable\"]\n").len()
+            ),
+            r#"{"event":"status","name":"@acme/researcher","version":"1.0.0","status":"deprecated","reason":"Use 1.1.0"}"#.to_owned(),
+            format!(
+                r#"{{"event":"publish","name":"@acme/searcher","version":"1.0.0","blake3":"{}","size":{}}}"#,
+                blake3::hash(common::version_file("@acme/searcher", "1.0.0", "").as_bytes()).to_hex(),
+                common::version_file("@acme/searcher", "1.0.0", "").len()
+            ),
+            format!(
+                r#"{{"event":"publish","name":"tic-tac-toe","version":"1.0.0","blake3":"{}","size":{}}}"#,
+                blake3::hash(common::version_file("tic-tac-toe", "1.0.0", "").as_bytes()).to_hex(),
+                common::version_file("tic-tac-toe", "1.0.0", "").len()
+            ),
+            r#"{"event":"tag","name":"tic-tac-toe","tag":"stable","version":"1.0.0"}"#.to_owned(),
+        ]
+    );
+    assert_eq!(
+        root_of(&out)["log"]["origin"],
+        "perstack-registry/perstack-registry"
+    );
+
+    // Each step: what the data changes, and the entries the build must append.
+    type Step = Box<dyn Fn(&TestRegistry)>;
+    let steps: Vec<(Step, Vec<&str>)> = vec![
+        (Box::new(|_| {}), vec![]),
+        (
+            Box::new(|r| {
+                r.file(
+                    "tic-tac-toe/expert.toml",
+                    "[tags]\nstable = \"1.0.0\"\nbeta = \"1.1.0\"\n\n[versions.\"1.0.0\"]\nstatus = \"deprecated\"\nreason = \"old\"\n",
+                );
+                r.version("tic-tac-toe", "1.1.0", "");
+            }),
+            vec![
+                "publish tic-tac-toe 1.1.0",
+                r#"{"event":"status","name":"tic-tac-toe","version":"1.0.0","status":"deprecated","reason":"old"}"#,
+                r#"{"event":"tag","name":"tic-tac-toe","tag":"beta","version":"1.1.0"}"#,
+            ],
+        ),
+        (
+            Box::new(|r| {
+                r.file(
+                    "tic-tac-toe/expert.toml",
+                    "[tags]\nstable = \"1.1.0\"\n\n[retired-tags]\nbeta = \"done\"\n\n[versions.\"1.0.0\"]\nstatus = \"disabled\"\nreason = \"broken\"\n",
+                );
+            }),
+            vec![
+                r#"{"event":"status","name":"tic-tac-toe","version":"1.0.0","status":"disabled","reason":"broken"}"#,
+                r#"{"event":"untag","name":"tic-tac-toe","tag":"beta"}"#,
+                r#"{"event":"tag","name":"tic-tac-toe","tag":"stable","version":"1.1.0"}"#,
+            ],
+        ),
+        (
+            // Enough new experts to fill a tile and start a second.
+            Box::new(|r| {
+                for i in 0..300 {
+                    r.version(&format!("@many/e{i:03}"), "1.0.0", "");
+                }
+            }),
+            vec![],
+        ),
+        (
+            Box::new(|r| {
+                r.version("@acme/zeta", "0.1.0", "");
+                r.version("@acme/alpha", "2.0.0", "");
+                r.version("@acme/alpha", "1.0.0", "");
+            }),
+            vec![
+                "publish @acme/alpha 1.0.0",
+                "publish @acme/alpha 2.0.0",
+                "publish @acme/zeta 0.1.0",
+            ],
+        ),
+    ];
+    let (mut size, mut hash) = check_log(&out);
+    for (step, (change, expected)) in steps.iter().enumerate() {
+        change(&registry);
+        let old_entries = entries(&out);
+        build(&registry);
+        let (new_size, new_hash) = check_log(&out);
+        let new_entries = entries(&out);
+        // Append-only: the old entries are the first entries of the new log.
+        assert_eq!(
+            new_entries[..old_entries.len()],
+            old_entries[..],
+            "step {step}"
+        );
+        if !expected.is_empty() {
+            let got = appended(old_entries.len(), &out);
+            let got: Vec<String> = got
+                .iter()
+                .map(|line| {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    if v["event"] == "publish" {
+                        format!(
+                            "publish {} {}",
+                            v["name"].as_str().unwrap(),
+                            v["version"].as_str().unwrap()
+                        )
+                    } else {
+                        line.clone()
+                    }
+                })
+                .collect();
+            assert_eq!(got, *expected, "step {step}");
+        } else if step == 0 {
+            assert_eq!(
+                new_size, size,
+                "a build that changes nothing appends nothing"
+            );
+        } else {
+            assert_eq!(new_size - size, 300, "step {step}");
+        }
+        // The consistency proof the program computes from the tiles is RFC 6962's, and it
+        // verifies.
+        let reader = TileReader {
+            store: &Dir(&out),
+            size: new_size,
+        };
+        if size > 0 && size < new_size {
+            let proof = merkle::consistency_proof(&reader, size, new_size).unwrap();
+            assert_eq!(
+                proof,
+                subproof(size as usize, &new_entries, true),
+                "step {step}"
+            );
+            merkle::verify_consistency(size, new_size, &hash, &new_hash, &proof).unwrap();
+            // And an inclusion proof of the last entry.
+            let last = new_size - 1;
+            let proof = merkle::inclusion_proof(&reader, last, new_size).unwrap();
+            merkle::verify_inclusion(
+                &leaf(&new_entries[last as usize]),
+                last,
+                new_size,
+                &proof,
+                &new_hash,
+            )
+            .unwrap();
+        }
+        (size, hash) = (new_size, new_hash);
+    }
+    assert!(out.join("v1/log/tile/0/000").exists());
+    assert!(out.join("v1/log/tile/entries/000").exists());
+    assert!(out.join("v1/log/tile/1/000.p/1").exists());
+    run_in(registry.root(), &["verify", out.to_str().unwrap()]).expect_code(0);
+}
+
+/// Runs a signed build (the same key and clock each time).
+fn signed_build(registry: &TestRegistry, out: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+        .args([
+            "build",
+            "--quiet",
+            "--no-site",
+            "--out",
+            out.to_str().unwrap(),
+            "--sign-key-env",
+            "KEY",
+        ])
+        .env("KEY", format!("ed25519-secret:{}", "07".repeat(32)))
+        .env("SOURCE_DATE_EPOCH", "1767225600")
+        .current_dir(registry.root())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn the_same_history_gives_the_same_log_and_a_signed_checkpoint_verifies() {
+    let histories: Vec<BTreeMap<String, Vec<u8>>> = (0..2)
+        .map(|_| {
+            let registry = TestRegistry::valid();
+            registry.file(
+                "registry.toml",
+                "[site]\nurl = \"https://example.com/registry/\"\n",
+            );
+            let out = registry.out();
+            signed_build(&registry, &out);
+            registry.version("tic-tac-toe", "1.1.0", "");
+            signed_build(&registry, &out);
+            tree(&out)
+                .into_iter()
+                .filter(|(path, _)| path.starts_with("v1/log/") || path == "v1/root.json")
+                .collect()
+        })
+        .collect();
+    assert_eq!(histories[0], histories[1]);
+
+    // The checkpoint is a signed note by the root's key, named by the origin.
+    let note = String::from_utf8(histories[0]["v1/log/checkpoint"].clone()).unwrap();
+    let (text, signatures) = note.split_once("\n\n").unwrap();
+    let text = format!("{text}\n");
+    assert!(text.starts_with("example.com/registry\n7\n"), "{text}");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let public = key.verifying_key();
+    let root: serde_json::Value = serde_json::from_slice(&histories[0]["v1/root.json"]).unwrap();
+    assert_eq!(
+        root["keys"][0],
+        format!(
+            "ed25519:{}",
+            data_encoding::HEXLOWER.encode(public.as_bytes())
+        )
+    );
+    let line = signatures.strip_suffix('\n').unwrap();
+    let blob = BASE64
+        .decode(
+            line.strip_prefix("\u{2014} example.com/registry ")
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+    let key_hash = sha256(&[b"example.com/registry\n\x01", public.as_bytes()]);
+    assert_eq!(blob[..4], key_hash[..4]);
+    let signature = ed25519_dalek::Signature::from_slice(&blob[4..]).unwrap();
+    public.verify_strict(text.as_bytes(), &signature).unwrap();
+}
+
+#[test]
+fn a_tampered_tile_or_a_rewritten_entry_is_refused_by_the_build() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let size = root_of(&out)["log"]["size"].as_u64().unwrap();
+    registry.version("tic-tac-toe", "1.1.0", "");
+
+    for (path, what) in [
+        (tile("0", 0, size), "a tile was rewritten or damaged"),
+        (tile("entries", 0, size), "an entry was rewritten"),
+    ] {
+        let file = out.join(&path);
+        let original = fs::read(&file).unwrap();
+        let mut tampered = original.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        fs::write(&file, &tampered).unwrap();
+        let run = registry.run(&["build", "--quiet", "--no-site"]);
+        assert_ne!(run.code(), 0, "{path} was accepted");
+        assert!(run.stderr().contains(what), "{}", run.stderr());
+        assert!(run.stderr().contains("v1/log"), "{}", run.stderr());
+        assert_eq!(root_of(&out)["log"]["size"], size, "nothing was published");
+        fs::write(&file, &original).unwrap();
+    }
+
+    // A build against an older copy that would write other entries where this directory's
+    // root already published some is refused, naming the file.
+    let old = registry.root().join("old");
+    common::copy_tree(&out, &old);
+    build(&registry);
+    registry.remove("tic-tac-toe/1.1.0.toml");
+    registry.version("tic-tac-toe", "1.2.0", "");
+    let run = registry.run(&[
+        "build",
+        "--quiet",
+        "--no-site",
+        "--previous",
+        old.to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("would rewrite a published tile"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains(&tile("entries", 0, size + 1)),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_mirror_that_saw_one_fork_refuses_the_other() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let fork = registry.root().join("fork");
+    common::copy_tree(&out, &fork);
+    let fork_data = registry.root().join("fork-data");
+    common::copy_tree(&registry.data(), &fork_data);
+
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build(&registry);
+    fs::write(
+        fork_data.join("tic-tac-toe/1.2.0.toml"),
+        common::version_file("tic-tac-toe", "1.2.0", ""),
+    )
+    .unwrap();
+    run_in(
+        registry.root(),
+        &[
+            "build",
+            "--quiet",
+            "--no-site",
+            "--data",
+            fork_data.to_str().unwrap(),
+            "--out",
+            fork.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let size = root_of(&out)["log"]["size"].as_u64().unwrap();
+    assert_eq!(root_of(&fork)["log"]["size"], size);
+
+    let mirror = registry.root().join("mirror");
+    run_in(
+        registry.root(),
+        &["mirror", out.to_str().unwrap(), mirror.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let before = tree(&mirror);
+    let run = run_in(
+        registry.root(),
+        &["mirror", fork.to_str().unwrap(), mirror.to_str().unwrap()],
+    );
+    assert_ne!(run.code(), 0);
+    assert!(run.stderr().contains("split view"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains(&format!("publish log of {size} entries")),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        tree(&mirror).get("v1/root.json"),
+        before.get("v1/root.json")
+    );
+
+    // A source whose entry bundle was tampered with is refused too, from nothing.
+    let bundle = fork.join(tile("entries", 0, size));
+    let mut bytes = fs::read(&bundle).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    fs::write(&bundle, bytes).unwrap();
+    let run = run_in(
+        registry.root(),
+        &[
+            "mirror",
+            fork.to_str().unwrap(),
+            registry.root().join("fresh").to_str().unwrap(),
+        ],
+    );
+    assert_ne!(run.code(), 0);
+    assert!(
+        run.stderr().contains("tree hash the root pins"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_build_against_a_registry_elsewhere_copies_the_whole_log_and_plans_only_the_new_tiles() {
+    let registry = TestRegistry::valid();
+    for i in 0..260 {
+        registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
+    }
+    let deployed = registry.root().join("deployed");
+    run_in(
+        registry.root(),
+        &[
+            "build",
+            "--quiet",
+            "--no-site",
+            "--out",
+            deployed.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    registry.version("tic-tac-toe", "1.1.0", "");
+    let fresh = registry.root().join("fresh");
+    run_in(
+        registry.root(),
+        &[
+            "build",
+            "--quiet",
+            "--no-site",
+            "--out",
+            fresh.to_str().unwrap(),
+            "--previous",
+            deployed.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let (size, _) = check_log(&fresh);
+    // Every tile of the deployed log is in the new output (a host replaced whole needs them).
+    for (path, bytes) in tree(&deployed)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("v1/log/tile/"))
+    {
+        let full = !path.contains(".p/");
+        if full {
+            assert_eq!(fs::read(fresh.join(&path)).unwrap(), bytes, "{path}");
+        }
+    }
+    let plan = run_in(registry.root(), &["plan", "--out", fresh.to_str().unwrap()]).stdout();
+    let planned: Vec<&str> = plan.lines().filter(|l| l.starts_with("v1/log/")).collect();
+    assert_eq!(
+        planned,
+        [
+            tile("0", 1, size - 256).as_str(),
+            tile("entries", 1, size - 256).as_str(),
+            "v1/log/checkpoint",
+        ]
+    );
+}
