@@ -500,3 +500,68 @@ fn format_1_readers_refuse_a_format_2_root_for_its_missing_snapshot() {
         "{err}"
     );
 }
+
+/// A registry whose leaf lists an expert that belongs in another leaf (every hash verifying)
+/// would answer a lookup and a full walk differently; readers refuse it, naming the bin.
+#[test]
+fn a_leaf_listing_a_name_that_hashes_elsewhere_is_refused() {
+    const EXPERTS: usize = 200;
+    let registry = many(EXPERTS);
+    build(&registry);
+    let out = registry.out();
+    let moved = "@s/e0";
+    let here = slots(moved).0;
+    let mut root = read_json(&out.join("v1/root.json"));
+    let top_path = top_bin(&out);
+    let mut top = read_json(&out.join(&top_path));
+    let (from_slot, to_slot) = {
+        let children = top["bins"].as_object().unwrap();
+        let from = format!("{here:02x}");
+        let to = children.keys().find(|k| **k != from).unwrap().clone();
+        (from, to)
+    };
+    let leaf_of = |slot: &str| -> (String, Value) {
+        let hash = top["bins"][slot]["blake3"].as_str().unwrap();
+        let path = format!("v1/bins/{hash}.json");
+        (path.clone(), read_json(&out.join(path)))
+    };
+    let (_, from_leaf) = leaf_of(&from_slot);
+    let (_, mut to_leaf) = leaf_of(&to_slot);
+    to_leaf["experts"][moved] = from_leaf["experts"][moved].clone();
+    let bytes = pretty(&to_leaf);
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let wrong = format!("v1/bins/{hash}.json");
+    fs::write(out.join(&wrong), &bytes).unwrap();
+    top["bins"][&to_slot] = json!({ "blake3": hash, "size": bytes.len() });
+    let bytes = pretty(&top);
+    let top_hash = blake3::hash(&bytes).to_hex().to_string();
+    fs::write(out.join(format!("v1/bins/{top_hash}.json")), &bytes).unwrap();
+    root["bins"]["blake3"] = json!(top_hash);
+    root["bins"]["size"] = json!(bytes.len());
+    fs::write(out.join("v1/root.json"), pretty(&root)).unwrap();
+
+    let message = format!("lists \"{moved}\", whose name's hash puts it in another bin");
+    let verify = run_in(registry.root(), &["verify", path(&out)]);
+    verify.expect_code(1);
+    assert!(
+        verify
+            .stderr()
+            .contains(&format!("{wrong}: error: {message}")),
+        "{}",
+        verify.stderr()
+    );
+    // A client looking up another name in that leaf refuses the whole leaf too.
+    let neighbour = to_leaf["experts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|name| *name != moved)
+        .unwrap()
+        .clone();
+    let resolve = run_in(
+        registry.root(),
+        &["resolve", &neighbour, "--registry", path(&out)],
+    );
+    resolve.expect_code(1);
+    assert!(resolve.stderr().contains(&message), "{}", resolve.stderr());
+}
