@@ -611,3 +611,65 @@ fn a_build_against_a_registry_elsewhere_copies_the_whole_log_and_plans_only_the_
         ]
     );
 }
+
+#[test]
+fn verify_checks_the_log_against_the_registry() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let verify = |dir: &Path| run_in(registry.root(), &["verify", dir.to_str().unwrap()]);
+    verify(&out).expect_code(0);
+    let older = registry.root().join("older");
+    common::copy_tree(&out, &older);
+
+    // A tampered tile.
+    let size = root_of(&out)["log"]["size"].as_u64().unwrap();
+    let tampered = registry.root().join("tampered");
+    common::copy_tree(&out, &tampered);
+    let path = tampered.join(tile("0", 0, size));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&path, bytes).unwrap();
+    let run = verify(&tampered);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(&format!(
+            "{}: error: differs from the tile the log's entries give",
+            tile("0", 0, size)
+        )),
+        "{}",
+        run.stderr()
+    );
+
+    // A registry serving a version its log does not hold: the old log under the new root.
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build(&registry);
+    let mut root = root_of(&out);
+    root["log"] = root_of(&older)["log"].clone();
+    fs::write(
+        out.join("v1/root.json"),
+        serde_json::to_string_pretty(&root).unwrap() + "\n",
+    )
+    .unwrap();
+    fs::remove_dir_all(out.join("v1/log")).unwrap();
+    common::copy_tree(&older.join("v1/log"), &out.join("v1/log"));
+    let run = verify(&out);
+    run.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("tic-tac-toe 1.1.0 is served, but the log never published it"),
+        "{}",
+        run.stderr()
+    );
+
+    // A missing checkpoint.
+    fs::remove_file(older.join("v1/log/checkpoint")).unwrap();
+    let run = verify(&older);
+    run.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("v1/log/checkpoint: error: missing, but the root pins it"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -16,6 +16,9 @@
 //! versions are asked for, and must be missing. A registry with no API documents at all (a
 //! client cache) has none to check.
 //!
+//! A root that pins a publish log has its log audited too (`publog::audit`): the checkpoint,
+//! every tile, every entry, and the state the entries add up to against what is served.
+//!
 //! The schema check is the cargo feature `schemas` (on by default): `jsonschema` is 38 of the
 //! program's 180 crates and a third of a clean release build's CPU time (311 s against 196 s
 //! on two cores), and nothing but this audit uses it. A build without it (`cargo install
@@ -30,6 +33,7 @@ use serde_json::Value;
 
 use crate::client::lockfile::Lockfile;
 use crate::client::mirror::api_documents;
+use crate::client::publog;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::{ExpertName, Hash, Status};
 use crate::common::signing::{self, PublicKey};
@@ -205,6 +209,16 @@ pub fn audit(
                 root.experts, root.versions, report.experts, report.versions
             ),
         ));
+    }
+    if let Some(log) = &root.log {
+        match log.pin() {
+            Ok(pin) => {
+                let (problems, files) = publog::audit(source, &pin, &root.keys, &indexes)?;
+                report.problems.extend(problems);
+                report.files += files;
+            }
+            Err(why) => report.problems.push(problem("log", index::ROOT_PATH, why)),
+        }
     }
     if let Some(lock) = lock {
         check_lock(lock, &indexes, &mut report.problems);

@@ -8,14 +8,22 @@
 //! the hash of the new log's first entries (the consistency an RFC 6962 proof shows, checked
 //! here on the entries themselves); a log that does not is a split view, or a rewritten log,
 //! and is refused, naming both sizes.
+//!
+//! `verify` audits the whole log against the registry ([`audit`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use crate::client::replica::Replica;
-use crate::common::model::Hash;
-use crate::common::transport::Source;
+use crate::common::diagnostic::Diagnostic;
+use crate::common::model::{Hash, LATEST, Status};
+use crate::common::signing::PublicKey;
+use crate::common::transport::{FetchError, Source};
 use crate::format::index;
-use crate::format::log::{self, LogPin, MAX_CHECKPOINT_BYTES};
-use crate::format::reader::{self, PublishedError};
-use crate::format::tlog::tiles::{Appender, TileStore};
+use crate::format::log::{self, Event, LogPin, MAX_CHECKPOINT_BYTES};
+use crate::format::reader::{self, IndexDoc, PublishedError};
+use crate::format::tlog::note::{self, Checkpoint};
+use crate::format::tlog::tiles::{Appender, TILE_WIDTH, TileStore};
 
 /// The log's files from the mirror's own copy, else from the source (tiles never change, so a
 /// local copy of one is the source's).
@@ -141,4 +149,298 @@ pub fn copy(
     }
     replica.write(log::CHECKPOINT_PATH, &checkpoint, false)?;
     Ok(())
+}
+
+/// What the log says of one expert, entry by entry.
+#[derive(Default)]
+struct Logged {
+    /// Version -> (BLAKE3, size, status, reason).
+    versions: BTreeMap<String, (Hash, u64, Status, Option<String>)>,
+    tags: BTreeMap<String, String>,
+}
+
+/// Audits the log a root pins against the registry it serves (`indexes`: every expert's index
+/// document that could be read): the checkpoint is the one pinned and states the pinned tree
+/// head (signed by one of the root's keys when the root is signed); every tile served is the
+/// tile the entries give; every entry is one this program writes and none contradicts
+/// write-once (a version published twice, a status moving back, a tag naming no version); and
+/// the state the entries add up to is what the registry serves, version by version, hash,
+/// size, status and tags included. Returns the problems and how many files were read.
+pub fn audit(
+    source: &Source,
+    pin: &LogPin,
+    root_keys: &[String],
+    indexes: &[(String, IndexDoc)],
+) -> Result<(Vec<Diagnostic>, usize), FetchError> {
+    let mut problems = Vec::new();
+    let mut files = 0;
+    let problem = |code: &'static str, path: &str, message: String| {
+        Diagnostic::error(code, &PathBuf::from(path), message)
+    };
+    let checkpoint_path = log::CHECKPOINT_PATH;
+    match source.get_at_most(
+        checkpoint_path,
+        pin.checkpoint.size.min(MAX_CHECKPOINT_BYTES),
+    )? {
+        None => problems.push(problem(
+            "missing",
+            checkpoint_path,
+            "missing, but the root pins it".to_owned(),
+        )),
+        Some(bytes) => {
+            files += 1;
+            if Hash::of(&bytes) != pin.checkpoint.hash {
+                problems.push(problem(
+                    "hash-mismatch",
+                    checkpoint_path,
+                    "not the checkpoint the root pins (its BLAKE3 differs)".to_owned(),
+                ));
+            }
+            check_checkpoint(&bytes, pin, root_keys, &mut problems);
+        }
+    }
+
+    let store = log::ReaderTiles { reader: source };
+    let location = log::LOG_DIR;
+    let mut events = Vec::new();
+    let replayed = log::replay(&store, location, pin, |index, entry| {
+        events.push((index, Event::parse(entry)));
+        Ok(())
+    });
+    let appender = match replayed {
+        Ok(appender) => appender,
+        Err(err) => {
+            problems.push(problem("log", location, err.to_string()));
+            return Ok((problems, files));
+        }
+    };
+    files += pin.size.div_ceil(TILE_WIDTH) as usize;
+    for (path, expected) in appender.finish() {
+        if path.starts_with("tile/entries/") {
+            continue;
+        }
+        let relative = log::log_path(&path);
+        files += 1;
+        match source.get_at_most(&relative, log::MAX_TILE_BYTES)? {
+            None => problems.push(problem(
+                "missing",
+                &relative,
+                "missing, but the log's size needs it".to_owned(),
+            )),
+            Some(bytes) if bytes != expected => problems.push(problem(
+                "log-tile",
+                &relative,
+                "differs from the tile the log's entries give: a tampered or damaged tile"
+                    .to_owned(),
+            )),
+            Some(_) => {}
+        }
+    }
+
+    let mut logged: BTreeMap<String, Logged> = BTreeMap::new();
+    for (index, event) in events {
+        let at = format!("{location} entry {index}");
+        let event = match event {
+            Ok(event) => event,
+            Err(why) => {
+                problems.push(problem("log-entry", &at, why));
+                continue;
+            }
+        };
+        if let Err(why) = apply(&mut logged, &event) {
+            problems.push(problem("log-write-once", &at, why));
+        }
+    }
+    compare(&logged, indexes, &mut problems);
+    Ok((problems, files))
+}
+
+/// The checkpoint states the pinned tree head, and a signed root's key signs it.
+fn check_checkpoint(
+    bytes: &[u8],
+    pin: &LogPin,
+    root_keys: &[String],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let path = PathBuf::from(log::CHECKPOINT_PATH);
+    let note = std::str::from_utf8(bytes)
+        .map_err(|_| "not UTF-8".to_owned())
+        .and_then(note::open);
+    let note = match note {
+        Ok(note) => note,
+        Err(why) => {
+            problems.push(Diagnostic::error("log-checkpoint", &path, why));
+            return;
+        }
+    };
+    match Checkpoint::parse_text(&note.text) {
+        Ok(checkpoint) if checkpoint == pin.checkpoint() => {}
+        Ok(checkpoint) => problems.push(Diagnostic::error(
+            "log-checkpoint",
+            &path,
+            format!(
+                "states {} entries of origin {}, but the root pins {} entries of origin {} (or another tree hash)",
+                checkpoint.size, checkpoint.origin, pin.size, pin.origin
+            ),
+        )),
+        Err(why) => problems.push(Diagnostic::error("log-checkpoint", &path, why)),
+    }
+    if root_keys.is_empty() {
+        return;
+    }
+    let signed = root_keys.iter().any(|key| {
+        PublicKey::parse(key).is_ok_and(|key| note::verified_by(&note, &pin.origin, key.as_bytes()))
+    });
+    if !signed {
+        problems.push(Diagnostic::error(
+            "log-checkpoint",
+            &path,
+            format!(
+                "the root is signed, but no key it lists signs the checkpoint under the name {}",
+                pin.origin
+            ),
+        ));
+    }
+}
+
+/// Adds one event to what the log says, refusing what write-once forbids.
+fn apply(logged: &mut BTreeMap<String, Logged>, event: &Event) -> Result<(), String> {
+    let expert = logged.entry(event.name().to_owned()).or_default();
+    match event {
+        Event::Publish {
+            version,
+            blake3,
+            size,
+            ..
+        } => {
+            if let Some((old, ..)) = expert.versions.get(version) {
+                return Err(format!(
+                    "publishes {} {version} again (first as {old}, now as {blake3})",
+                    event.name()
+                ));
+            }
+            expert
+                .versions
+                .insert(version.clone(), (*blake3, *size, Status::Available, None));
+        }
+        Event::Status {
+            version,
+            status,
+            reason,
+            ..
+        } => {
+            let status = Status::parse(status)
+                .ok_or_else(|| format!("\"{}\" is not a status", status.escape_debug()))?;
+            let Some(entry) = expert.versions.get_mut(version) else {
+                return Err(format!(
+                    "changes the status of {} {version}, which it never published",
+                    event.name()
+                ));
+            };
+            if !entry.2.may_become(status) {
+                return Err(format!(
+                    "moves {} {version} from {} back to {}",
+                    event.name(),
+                    entry.2.as_str(),
+                    status.as_str()
+                ));
+            }
+            entry.2 = status;
+            entry.3 = reason.clone();
+        }
+        Event::Tag { tag, version, .. } => {
+            if !expert.versions.contains_key(version) {
+                return Err(format!(
+                    "tags {} {version} as {tag}, a version it never published",
+                    event.name()
+                ));
+            }
+            expert.tags.insert(tag.clone(), version.clone());
+        }
+        Event::Untag { tag, .. } => {
+            if expert.tags.remove(tag).is_none() {
+                return Err(format!(
+                    "retires the tag {tag} of {}, which was not set",
+                    event.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state the log adds up to is what the registry serves.
+fn compare(
+    logged: &BTreeMap<String, Logged>,
+    indexes: &[(String, IndexDoc)],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let empty = Logged::default();
+    let served: BTreeSet<&str> = indexes.iter().map(|(name, _)| name.as_str()).collect();
+    for (name, doc) in indexes {
+        let expert = logged.get(name).unwrap_or(&empty);
+        let path = PathBuf::from(format!("{} ({name})", log::LOG_DIR));
+        for (version, served) in &doc.versions {
+            let want = (
+                served.blake3,
+                served.size,
+                served.status,
+                served.reason.clone(),
+            );
+            match expert.versions.get(version) {
+                None => problems.push(Diagnostic::error(
+                    "log-missing",
+                    &path,
+                    format!("{name} {version} is served, but the log never published it"),
+                )),
+                Some(logged) if *logged != want => problems.push(Diagnostic::error(
+                    "log-mismatch",
+                    &path,
+                    format!(
+                        "{name} {version}: the log says {} ({} bytes, {}), the registry serves {} ({} bytes, {})",
+                        logged.0,
+                        logged.1,
+                        logged.2.as_str(),
+                        want.0,
+                        want.1,
+                        want.2.as_str()
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        for version in expert.versions.keys() {
+            if !doc.versions.contains_key(version) {
+                problems.push(Diagnostic::error(
+                    "log-mismatch",
+                    &path,
+                    format!(
+                        "the log published {name} {version}, which the registry no longer serves"
+                    ),
+                ));
+            }
+        }
+        let tags: BTreeMap<String, String> = doc
+            .tags()
+            .filter(|(tag, _)| *tag != LATEST)
+            .map(|(tag, version)| (tag.to_owned(), version.to_owned()))
+            .collect();
+        if tags != expert.tags {
+            problems.push(Diagnostic::error(
+                "log-mismatch",
+                &path,
+                format!(
+                    "{name}: the log's tags ({:?}) are not the tags served ({:?})",
+                    expert.tags, tags
+                ),
+            ));
+        }
+    }
+    for name in logged.keys().filter(|name| !served.contains(name.as_str())) {
+        problems.push(Diagnostic::error(
+            "log-mismatch",
+            &PathBuf::from(log::LOG_DIR),
+            format!("the log names {name}, which the registry does not serve"),
+        ));
+    }
 }

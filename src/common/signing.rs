@@ -31,6 +31,11 @@ impl PublicKey {
         Ok(PublicKey(bytes))
     }
 
+    /// The key's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Whether `signature` (hex) is this key's signature of `message`.
     pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
         let Ok(bytes) = HEXLOWER.decode(signature.as_bytes()) else {
