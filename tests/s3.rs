@@ -318,6 +318,38 @@ fn the_s3_workflow_deploys_a_registry_every_client_reads() {
     .expect_code(0);
     run_in(registry.root(), &["verify", mirror.to_str().unwrap()]).expect_code(0);
 
+    // The publish log is in the bucket, its checkpoint revalidated and its tiles cached
+    // forever, and the mirror holds the same log as the build.
+    let (status, headers, body) = get(&format!("{base}v1/log/checkpoint"));
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        headers["cache-control"],
+        "public, max-age=60, must-revalidate"
+    );
+    assert_eq!(body, fs::read(built.join("v1/log/checkpoint")).unwrap());
+    let log_of = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        tree(dir)
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("v1/log/"))
+            .collect()
+    };
+    let built_log = log_of(&built);
+    assert!(built_log.len() >= 3, "{:?}", built_log.keys());
+    for path in built_log.keys().filter(|p| p.starts_with("v1/log/tile/")) {
+        let (status, headers, body) = get(&format!("{base}{path}"));
+        assert_eq!((status, &body), (200, &built_log[path]), "{path}");
+        assert_eq!(
+            headers["content-type"], "application/octet-stream",
+            "{path}"
+        );
+        assert_eq!(
+            headers["cache-control"], "public, max-age=31536000, immutable",
+            "{path}"
+        );
+    }
+    assert_eq!(log_of(&mirror), built_log);
+
     // One more version: the second deploy uploads only what changed, the root last, and
     // clients see it.
     let first_uploads = server.uploads().len();
@@ -368,4 +400,29 @@ fn the_s3_workflow_deploys_a_registry_every_client_reads() {
     .expect_code(0);
     let mirrored = tree(&mirror);
     assert!(mirrored.contains_key(&new_blob_key));
+
+    // The log grew by the new version's event: its new tiles and then the checkpoint were
+    // uploaded before the root, and the mirror followed it.
+    let position = |key: &str| uploads.iter().position(|k| k == key);
+    let checkpoint = position("v1/log/checkpoint").expect("the checkpoint was uploaded");
+    assert!(
+        uploads
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| key.starts_with("v1/log/tile/"))
+            .all(|(i, _)| i < checkpoint),
+        "{uploads:#?}"
+    );
+    assert!(checkpoint < position("v1/root.json").unwrap());
+    let (_, _, body) = get(&format!("{base}v1/log/checkpoint"));
+    assert_eq!(mirrored["v1/log/checkpoint"], body);
+    let size = root["log"]["size"].as_u64().unwrap();
+    assert!(
+        mirrored.contains_key(&format!("v1/log/tile/entries/000.p/{size}")),
+        "{:?}",
+        mirrored
+            .keys()
+            .filter(|k| k.starts_with("v1/log/"))
+            .collect::<Vec<_>>()
+    );
 }
