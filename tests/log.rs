@@ -673,3 +673,99 @@ fn verify_checks_the_log_against_the_registry() {
         run.stderr()
     );
 }
+
+#[test]
+fn resolve_keeps_the_latest_checkpoint_and_refuses_a_log_not_consistent_with_it() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let served = registry.root().join("served");
+    let cache = registry.root().join("cache");
+    let resolve = |name: &str| {
+        run_in(
+            registry.root(),
+            &[
+                "resolve",
+                name,
+                "--registry",
+                served.to_str().unwrap(),
+                "--cache",
+                cache.to_str().unwrap(),
+            ],
+        )
+    };
+    common::copy_tree(&out, &served);
+    resolve("tic-tac-toe").expect_code(0);
+    let fork = registry.root().join("fork");
+    common::copy_tree(&out, &fork);
+
+    // The log grows over two publishes: each is consistent with what was seen.
+    for version in ["1.1.0", "1.2.0"] {
+        registry.version("tic-tac-toe", version, "");
+        build(&registry);
+        fs::remove_dir_all(&served).unwrap();
+        common::copy_tree(&out, &served);
+        let run = resolve("tic-tac-toe");
+        run.expect_code(0);
+        assert!(run.stdout().contains(version), "{}", run.stdout());
+    }
+    let size = root_of(&out)["log"]["size"].as_u64().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(
+        &fs::read(
+            fs::read_dir(&cache)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+                .join(".perstack-client/state.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["log"]["size"], size);
+
+    // Another history of the same length and serial, served at the same place.
+    let fork_data = registry.root().join("fork-data");
+    common::copy_tree(&registry.data(), &fork_data);
+    fs::remove_file(fork_data.join("tic-tac-toe/1.1.0.toml")).unwrap();
+    fs::remove_file(fork_data.join("tic-tac-toe/1.2.0.toml")).unwrap();
+    for version in ["2.0.0", "2.1.0"] {
+        fs::write(
+            fork_data.join(format!("tic-tac-toe/{version}.toml")),
+            common::version_file("tic-tac-toe", version, ""),
+        )
+        .unwrap();
+        run_in(
+            registry.root(),
+            &[
+                "build",
+                "--quiet",
+                "--no-site",
+                "--data",
+                fork_data.to_str().unwrap(),
+                "--out",
+                fork.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+    }
+    assert_eq!(root_of(&fork)["log"]["size"], size);
+    fs::remove_dir_all(&served).unwrap();
+    common::copy_tree(&fork, &served);
+    let run = resolve("tic-tac-toe");
+    run.expect_code(1);
+    assert!(run.stderr().contains("split view"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains(&format!(
+            "the publish log of {size} entries (origin perstack-registry/perstack-registry) is not consistent with the log of {size} entries"
+        )),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains(served.to_str().unwrap()),
+        "{}",
+        run.stderr()
+    );
+}

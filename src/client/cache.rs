@@ -137,6 +137,8 @@ impl Client {
             state,
         )?;
         let root = reader::parse_root(&options.source.location(index::ROOT_PATH), &root_bytes)?;
+        let mut state = state;
+        state.log = check_log(&options.source, &root, state.log.as_ref())?;
         let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
         replica.write(UPSTREAM_ROOT_PATH, &root_bytes, false)?;
         state.save(&replica.state_path())?;
@@ -264,6 +266,29 @@ impl Reader for LocalOnly {
     fn location(&self, relative: &str) -> String {
         self.0.join(relative).display().to_string()
     }
+}
+
+/// The publish log the accepted `root` pins, checked against the one seen before (see
+/// `publog::check_seen`): what to remember.
+fn check_log(
+    source: &Source,
+    root: &RootDoc,
+    seen: Option<&crate::client::trust::SeenLog>,
+) -> Result<Option<crate::client::trust::SeenLog>, ClientError> {
+    let pin = root
+        .log
+        .as_ref()
+        .map(|log| log.pin())
+        .transpose()
+        .map_err(|message| PublishedError::Invalid {
+            location: source.location(index::ROOT_PATH),
+            message,
+        })?;
+    Ok(crate::client::publog::check_seen(
+        source,
+        pin.as_ref(),
+        seen,
+    )?)
 }
 
 /// Downloads the upstream root (conditionally, when the copy at `cached_copy` is the root the

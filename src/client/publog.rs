@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::client::replica::Replica;
+use crate::client::trust::SeenLog;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::{Hash, LATEST, Status};
 use crate::common::signing::PublicKey;
@@ -22,8 +23,9 @@ use crate::common::transport::{FetchError, Source};
 use crate::format::index;
 use crate::format::log::{self, Event, LogPin, MAX_CHECKPOINT_BYTES};
 use crate::format::reader::{self, IndexDoc, PublishedError};
+use crate::format::tlog::merkle;
 use crate::format::tlog::note::{self, Checkpoint};
-use crate::format::tlog::tiles::{Appender, TILE_WIDTH, TileStore};
+use crate::format::tlog::tiles::{Appender, TILE_WIDTH, TileReader, TileStore};
 
 /// The log's files from the mirror's own copy, else from the source (tiles never change, so a
 /// local copy of one is the source's).
@@ -149,6 +151,83 @@ pub fn copy(
     }
     replica.write(log::CHECKPOINT_PATH, &checkpoint, false)?;
     Ok(())
+}
+
+/// Checks that the log a newly accepted root pins (`pin`, or none) is consistent with the one
+/// the client saw last (`seen`), reading the tiles of an RFC 6962 consistency proof from
+/// `source`, and returns what to remember. A log that shrank, changed origin, or whose proof
+/// does not verify is a split view: the registry showed this client another history before.
+pub fn check_seen(
+    source: &Source,
+    pin: Option<&LogPin>,
+    seen: Option<&SeenLog>,
+) -> Result<Option<SeenLog>, PublishedError> {
+    let registry = source.describe();
+    let split_view = |why: &str| PublishedError::Invalid {
+        location: source.location(log::CHECKPOINT_PATH),
+        message: format!(
+            "refused: {why}; the registry {registry} shows this client different histories (a split view), or rewrote its log. If you trust what it serves now, remove the client state (.perstack-client/state.json) to start over"
+        ),
+    };
+    let (Some(pin), Some(seen)) = (pin, seen) else {
+        return Ok(match (pin, seen) {
+            (Some(pin), None) => Some(seen_of(pin)),
+            (None, Some(seen)) => {
+                return Err(split_view(&format!(
+                    "the root pins no publish log, but a log of {} entries was seen before",
+                    seen.size
+                )));
+            }
+            _ => None,
+        });
+    };
+    let seen_hash = data_encoding::HEXLOWER
+        .decode(seen.hash.as_bytes())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok());
+    let describe = || {
+        format!(
+            "the publish log of {} entries (origin {}) is not consistent with the log of {} entries (origin {}) seen before",
+            pin.size, pin.origin, seen.size, seen.origin
+        )
+    };
+    let Some(seen_hash) = seen_hash else {
+        return Err(split_view(&describe()));
+    };
+    if seen.origin != pin.origin || seen.size > pin.size {
+        return Err(split_view(&describe()));
+    }
+    if seen.size == pin.size {
+        if seen_hash != pin.hash {
+            return Err(split_view(&describe()));
+        }
+        return Ok(Some(seen_of(pin)));
+    }
+    if seen.size > 0 {
+        let store = log::ReaderTiles { reader: source };
+        let reader = TileReader {
+            store: &store,
+            size: pin.size,
+        };
+        let proof = merkle::consistency_proof(&reader, seen.size, pin.size).map_err(|err| {
+            PublishedError::Invalid {
+                location: source.location(log::LOG_DIR),
+                message: err.to_string(),
+            }
+        })?;
+        if merkle::verify_consistency(seen.size, pin.size, &seen_hash, &pin.hash, &proof).is_err() {
+            return Err(split_view(&describe()));
+        }
+    }
+    Ok(Some(seen_of(pin)))
+}
+
+fn seen_of(pin: &LogPin) -> SeenLog {
+    SeenLog {
+        origin: pin.origin.clone(),
+        size: pin.size,
+        hash: data_encoding::HEXLOWER.encode(&pin.hash),
+    }
 }
 
 /// What the log says of one expert, entry by entry.

@@ -38,6 +38,19 @@ pub struct TrustState {
     /// The BLAKE3 of that root, so a cached copy is trusted to be it only when it hashes so.
     #[serde(default)]
     pub root_blake3: Option<crate::common::model::Hash>,
+    /// The latest publish log checkpoint seen (the tree head a trusted root pinned), which
+    /// every later one must be consistent with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<SeenLog>,
+}
+
+/// A log's tree head as a client remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenLog {
+    pub origin: String,
+    pub size: u64,
+    /// The RFC 6962 tree hash, lowercase hex.
+    pub hash: String,
 }
 
 impl TrustState {
