@@ -769,3 +769,46 @@ fn resolve_keeps_the_latest_checkpoint_and_refuses_a_log_not_consistent_with_it(
         run.stderr()
     );
 }
+
+#[test]
+fn the_origin_comes_from_the_log_setting_once_and_never_changes() {
+    let registry = TestRegistry::valid();
+    registry.file("registry.toml", "[log]\norigin = \"registry example\"\n");
+    let run = registry.run(&["build", "--quiet", "--no-site"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("registry.toml:2:10: error: origin \"registry example\" is not a log origin"),
+        "{}",
+        run.stderr()
+    );
+
+    registry.file("registry.toml", "[log]\norigin = \"acme.example/log\"\n");
+    build(&registry);
+    let out = registry.out();
+    assert_eq!(root_of(&out)["log"]["origin"], "acme.example/log");
+    assert!(
+        fs::read_to_string(out.join("v1/log/checkpoint"))
+            .unwrap()
+            .starts_with("acme.example/log\n6\n")
+    );
+
+    // Unset, the origin stays; changed, the build refuses.
+    registry.file(
+        "registry.toml",
+        "[site]\nurl = \"https://other.example/\"\n",
+    );
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build(&registry);
+    assert_eq!(root_of(&out)["log"]["origin"], "acme.example/log");
+    registry.file("registry.toml", "[log]\norigin = \"other.example\"\n");
+    let run = registry.run(&["build", "--quiet", "--no-site"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(
+            "[log] origin is \"other.example\", but the publish log started with the origin \"acme.example/log\""
+        ),
+        "{}",
+        run.stderr()
+    );
+}

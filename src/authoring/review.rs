@@ -240,6 +240,16 @@ fn settings_changes(path: &Path, base: &Settings, current: &Settings) -> Vec<Dia
             shown(&current.site_url)
         ));
     }
+    if base.log_origin != current.log_origin {
+        // Read only when the publish log starts; afterwards the build refuses a different one.
+        let shown =
+            |origin: &Option<String>| origin.clone().unwrap_or_else(|| "(unset)".to_owned());
+        changes.push(format!(
+            "changes [log] origin from {} to {}",
+            shown(&base.log_origin),
+            shown(&current.log_origin)
+        ));
+    }
     if base.name != current.name {
         changes.push(format!(
             "renames the registry from \"{}\" to \"{}\"",

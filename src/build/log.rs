@@ -138,9 +138,22 @@ pub fn update(
         return Ok(Logged::Refused(refused));
     }
 
-    let origin = match &previous_pin {
-        Some(pin) => pin.origin.clone(),
-        None => log::derive_origin(registry.settings.site_url.as_ref(), &registry.settings.name),
+    let origin = match (&previous_pin, &registry.settings.log_origin) {
+        (Some(pin), Some(setting)) if *setting != pin.origin => {
+            return Ok(Logged::Refused(vec![Diagnostic::error(
+                "log-origin",
+                &sources.data_dir.join("registry.toml"),
+                format!(
+                    "[log] origin is \"{setting}\", but the publish log started with the origin \"{}\", which never changes: set it back or remove it",
+                    pin.origin
+                ),
+            )]));
+        }
+        (Some(pin), _) => pin.origin.clone(),
+        (None, Some(setting)) => setting.clone(),
+        (None, None) => {
+            log::derive_origin(registry.settings.site_url.as_ref(), &registry.settings.name)
+        }
     };
     // Sorted by public key, so the checkpoint's bytes do not depend on the order of the
     // command line's keys.

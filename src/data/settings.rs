@@ -37,6 +37,9 @@ pub struct Settings {
     /// from its path. Unset, pages work the address out in the browser and `404.html` assumes
     /// the registry is at the root of its host.
     pub site_url: Option<Url>,
+    /// The publish log's origin when the log starts (`[log] origin`); unset, the build derives
+    /// one. Once the log exists its origin is read back from it and never changes.
+    pub log_origin: Option<String>,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             trust_keys: Vec::new(),
             maintainers: Vec::new(),
             site_url: None,
+            log_origin: None,
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn parse(path: &Path, bytes: &[u8], problems: &mut Vec<Diagnostic>) -> Setti
             "names" => parse_names(&mut checker, value, &mut settings),
             "trust" => parse_trust(&mut checker, value, &mut settings),
             "site" => parse_site(&mut checker, value, &mut settings),
+            "log" => parse_log(&mut checker, value, &mut settings),
             "maintainers" => {
                 if let Some(owners) = parse_owners(&mut checker, "[maintainers]", value) {
                     settings.maintainers = owners;
@@ -255,6 +260,46 @@ fn parse_site<'i>(
                 }
             }
             other => checker.unknown_key("[site]", other, key.span()),
+        }
+    }
+}
+
+/// `[log]`: `origin`, the publish log's name in its checkpoints (C2SP `tlog-checkpoint`): a
+/// schema-less URL such as `registry.example.com/log`, at most 255 characters, without
+/// whitespace, `+` or control characters (it is also the key name of the checkpoint's
+/// signatures).
+fn parse_log<'i>(
+    checker: &mut Checker<'_, 'i>,
+    value: &Spanned<Value<'i>>,
+    settings: &mut Settings,
+) {
+    let Some(log) = checker.table("log", value) else {
+        return;
+    };
+    for (key, value) in log.iter() {
+        match key.get_ref().as_ref() {
+            "origin" => {
+                if let Some(text) = checker.string("origin", value) {
+                    let bad = text.is_empty()
+                        || text.len() > 255
+                        || text
+                            .chars()
+                            .any(|c| c.is_whitespace() || c.is_control() || c == '+');
+                    if bad {
+                        checker.error(
+                            "invalid-origin",
+                            value.span(),
+                            format!(
+                                "origin \"{}\" is not a log origin: write 1 to 255 characters without spaces, '+' or control characters, like \"registry.example.com/log\"",
+                                text.escape_debug()
+                            ),
+                        );
+                    } else {
+                        settings.log_origin = Some(text.to_owned());
+                    }
+                }
+            }
+            other => checker.unknown_key("[log]", other, key.span()),
         }
     }
 }
