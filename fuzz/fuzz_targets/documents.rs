@@ -1,9 +1,12 @@
-//! Every JSON document a client reads from a registry it does not trust: the root, a bin, a
-//! format-1 snapshot, an expert index document.
+//! Every document a client reads from a registry it does not trust: the root, a bin, a
+//! format-1 snapshot, an expert index document, and of the publish log an entry, an entry
+//! bundle, a tile path and the checkpoint (a signed note).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use perstack_registry::format::log::Event;
 use perstack_registry::format::reader::{self, SnapshotDoc};
+use perstack_registry::format::tlog::{note, tiles};
 
 fuzz_target!(|bytes: &[u8]| {
     let _ = reader::parse_root("fuzz/v1/root.json", bytes);
@@ -14,4 +17,14 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 3, &[5, 63]);
     let _ = reader::parse_json::<SnapshotDoc>("fuzz/v1/snapshots/x.json", bytes);
     let _ = reader::parse_index("fuzz/v1/index/x.json", bytes);
+    let _ = Event::parse(bytes);
+    let _ = tiles::parse_bundle("fuzz/v1/log/tile/entries/000", bytes, 256);
+    let _ = tiles::parse_bundle("fuzz/v1/log/tile/entries/000.p/3", bytes, 3);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let _ = tiles::parse_tile_path(text);
+        let _ = note::Checkpoint::parse_text(text);
+        if let Ok(opened) = note::open(text) {
+            let _ = note::verified_by(&opened, "fuzz", &[7; 32]);
+        }
+    }
 });
