@@ -812,3 +812,88 @@ fn the_origin_comes_from_the_log_setting_once_and_never_changes() {
         run.stderr()
     );
 }
+
+#[test]
+fn a_mirror_follows_the_log_fetching_only_the_checkpoint_and_the_new_entries() {
+    use common::server::TestServer;
+
+    let registry = TestRegistry::valid();
+    for i in 0..252 {
+        registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
+    }
+    build(&registry);
+    let out = registry.out();
+    assert_eq!(root_of(&out)["log"]["size"], 258);
+    let server = TestServer::serve(&out);
+    let mirror = registry.root().join("mirror");
+    run_in(
+        registry.root(),
+        &["mirror", &server.url, mirror.to_str().unwrap(), "--quiet"],
+    )
+    .expect_code(0);
+    // Entry bundles are fetched, hash tiles never: the mirror rebuilds them.
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|p| p.starts_with("v1/log/tile/0/") || p.starts_with("v1/log/tile/1/")),
+        "{:?}",
+        server.requests()
+    );
+
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build(&registry);
+    server.reset_requests();
+    run_in(
+        registry.root(),
+        &["mirror", &server.url, mirror.to_str().unwrap(), "--quiet"],
+    )
+    .expect_code(0);
+    let log_served: Vec<(String, usize)> = server
+        .served()
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("v1/log/"))
+        .collect();
+    let size_of = |path: &str| fs::metadata(out.join(path)).unwrap().len() as usize;
+    let expected: Vec<(String, usize)> = ["v1/log/checkpoint".to_owned(), tile("entries", 1, 3)]
+        .into_iter()
+        .map(|path| {
+            let bytes = size_of(&path);
+            (path, bytes)
+        })
+        .collect();
+    let mut log_served_sorted = log_served.clone();
+    log_served_sorted.sort();
+    assert_eq!(log_served_sorted, expected);
+    // The whole transfer: the root, the changed bins, index document and blob, and the log's
+    // checkpoint and newest bundle (the bundle holds 3 entries of about 150 bytes).
+    let total: usize = server.served().iter().map(|(_, bytes)| bytes).sum();
+    assert_eq!(total, server.bytes_served());
+    assert!(
+        log_served.iter().map(|(_, b)| b).sum::<usize>() < 1024,
+        "{log_served:?}"
+    );
+    // The mirror's log is the source's, tile for tile.
+    let log_of = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        tree(dir)
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("v1/log/"))
+            .collect()
+    };
+    let source_log = log_of(&out);
+    let mirrored = log_of(&mirror);
+    for (path, bytes) in &mirrored {
+        assert_eq!(source_log.get(path), Some(bytes), "{path}");
+    }
+    for path in [
+        "v1/log/checkpoint".to_owned(),
+        tile("0", 0, 256),
+        tile("entries", 0, 256),
+        tile("0", 1, 3),
+        tile("entries", 1, 3),
+        tile("1", 0, 1),
+    ] {
+        assert!(mirrored.contains_key(&path), "{path}");
+    }
+    run_in(registry.root(), &["verify", mirror.to_str().unwrap()]).expect_code(0);
+}
