@@ -32,7 +32,7 @@ use crate::common::progress::Progress;
 use crate::common::signing::{self, PublicKey, SecretKey};
 use crate::common::timestamp;
 use crate::common::transport::Source;
-use crate::data::build_cache::{self, BuildCache};
+use crate::data::build_cache;
 use crate::data::load;
 use crate::data::validate::{self, Expert, Registry};
 use crate::format::api::{self, ApiExpert, ApiVersion};
@@ -159,7 +159,7 @@ fn load_and_validate(
     let cache_path = state_dir.join(build_cache::FILE_NAME);
     let (loaded, cache) = load::load_with_cache(
         &options.data_dir,
-        || options.use_cache.then(|| BuildCache::load(&cache_path)),
+        options.use_cache.then_some(cache_path.as_path()),
         &|done, total| progress.stage("checking", done, total),
     )?;
     let (registry, problems) = validate::validate(loaded);
@@ -171,8 +171,9 @@ fn load_and_validate(
     if let Some(cache) = cache
         && !cache.fully_reused()
     {
+        let git = cache.next_git.clone();
         drop(cache);
-        build_cache::save(&cache_path, registry.cache_entries())?;
+        build_cache::save(&cache_path, git.as_ref(), registry.cache_entries())?;
     }
     Ok((Some(registry), problems))
 }

@@ -9,8 +9,13 @@
 //! The cache is binary ([postcard]): loading it is most of a rebuild with one new version, and
 //! the same data as JSON is larger and slower to load. It is written as a stream, and the
 //! lookup table is dropped as soon as the data has been loaded.
+//!
+//! In a git checkout the cache also records the commit the build was made from ([`GitRecord`]),
+//! in a header read before the entries, so that git can be asked what changed since while the
+//! entries are decoded (see [`crate::data::git_changes`]). An expert directory git reports no
+//! change in is then taken from the entries without looking at its files.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::Metadata;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -24,7 +29,7 @@ use crate::common::fsutil::{self, IoError};
 use crate::data::definition::VersionRecord;
 
 /// Bump when the rules or the record change shape, to drop every old cache.
-const CACHE_REVISION: u32 = 2;
+const CACHE_REVISION: u32 = 3;
 
 /// The cache's file name under the build's state directory.
 pub const FILE_NAME: &str = "cache.bin";
@@ -79,11 +84,26 @@ struct Entry {
     record: VersionRecord,
 }
 
+/// What the cache file starts with, decoded on its own before the entries.
 #[derive(Debug, Serialize, Deserialize)]
-struct CacheFile {
+struct Header {
     revision: u32,
     generator: String,
-    entries: Vec<Entry>,
+    git: Option<GitRecord>,
+}
+
+/// The git state the cache's records were read in: every file of an expert directory not in
+/// [`GitRecord::reread`] held, when it was read, what `commit` holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitRecord {
+    /// The commit `HEAD` named.
+    pub commit: String,
+    /// Experts (by name, which is also their directory below the data directory) to walk on
+    /// the next build whatever git says: they held files the working tree had changed from
+    /// `HEAD`, or files modified too recently for their stamp to be trusted.
+    pub reread: BTreeSet<String>,
+    /// Experts whose directory holds an `expert.toml`.
+    pub with_meta: BTreeSet<String>,
 }
 
 /// The records of the last build, for looking up files while loading.
@@ -95,30 +115,100 @@ pub struct BuildCache {
     hits: AtomicUsize,
     misses: AtomicUsize,
     racy_after: SystemTime,
+    /// The git state the records were read in, if the last build knew it.
+    git: Option<GitRecord>,
+    /// The git state of this build's records, once the loader knows it: saving the cache is
+    /// needed when it differs from `git`.
+    pub next_git: Option<GitRecord>,
 }
 
-impl BuildCache {
-    /// Loads the cache at `path`; a missing, unreadable or outdated cache is an empty one.
-    pub fn load(path: &Path) -> BuildCache {
-        let known = std::fs::read(path)
+/// A cache file read and its header decoded; the entries are decoded by [`OpenedCache::load`].
+pub struct OpenedCache {
+    bytes: Vec<u8>,
+    /// Where the entries start in `bytes`, when the header is of this revision and generator.
+    entries_at: Option<usize>,
+    git: Option<GitRecord>,
+}
+
+impl OpenedCache {
+    /// Reads the cache at `path`; a missing, unreadable or outdated cache is an empty one.
+    pub fn read(path: &Path) -> OpenedCache {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let header = postcard::take_from_bytes::<Header>(&bytes)
             .ok()
-            .and_then(|bytes| postcard::from_bytes::<CacheFile>(&bytes).ok())
-            .filter(|file| {
-                file.revision == CACHE_REVISION && file.generator == env!("CARGO_PKG_VERSION")
+            .filter(|(header, _)| {
+                header.revision == CACHE_REVISION && header.generator == env!("CARGO_PKG_VERSION")
             })
-            .map(|file| {
-                file.entries
-                    .into_iter()
-                    .map(|entry| (entry.path, (entry.stamp, Mutex::new(Some(entry.record)))))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .map(|(header, rest)| (header.git, bytes.len() - rest.len()));
+        let (git, entries_at) = match header {
+            Some((git, at)) => (git, Some(at)),
+            None => (None, None),
+        };
+        OpenedCache {
+            bytes,
+            entries_at,
+            git,
+        }
+    }
+
+    /// The git state the cache's records were read in, if recorded.
+    pub fn git(&self) -> Option<&GitRecord> {
+        self.git.as_ref()
+    }
+
+    /// Decodes the entries; an entry list that does not decode is an empty cache.
+    pub fn load(self) -> BuildCache {
+        let entries = self
+            .entries_at
+            .and_then(|at| postcard::from_bytes::<Vec<Entry>>(&self.bytes[at..]).ok());
+        let git = entries.as_ref().and(self.git);
+        let known = entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(|entry| (entry.path, (entry.stamp, Mutex::new(Some(entry.record)))))
+            .collect();
         BuildCache {
             known,
             hits: AtomicUsize::new(0),
             misses: AtomicUsize::new(0),
             racy_after: SystemTime::now() - RACY_WINDOW,
+            git,
+            next_git: None,
         }
+    }
+}
+
+impl BuildCache {
+    /// The git state the records were read in, if the last build recorded it.
+    pub fn git(&self) -> Option<&GitRecord> {
+        self.git.as_ref()
+    }
+
+    /// The version files the cache knows, grouped by the directory that holds them.
+    pub fn files_by_dir(&self) -> HashMap<&Path, Vec<&Path>> {
+        let mut by_dir: HashMap<&Path, Vec<&Path>> = HashMap::new();
+        for path in self.known.keys() {
+            if let Some(dir) = path.parent() {
+                by_dir.entry(dir).or_default().push(path);
+            }
+        }
+        // In the order the walk would find them, so nothing depends on the table's order.
+        for files in by_dir.values_mut() {
+            files.sort_unstable();
+        }
+        by_dir
+    }
+
+    /// The stamp and record of a file known unchanged without looking at it (git says its
+    /// directory did not change), if the cache knows it.
+    pub fn take(&self, path: &Path) -> Option<(Stamp, VersionRecord)> {
+        let (stamp, record) = self.known.get(path)?;
+        let record = record
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some((*stamp, record))
     }
 
     /// The record of an unchanged file, if the cache knows it.
@@ -150,18 +240,20 @@ impl BuildCache {
         settled.then(|| Stamp::of(metadata))
     }
 
-    /// Whether every file was found unchanged and nothing else was in the cache, so the cache
-    /// on disk is already exactly what [`save`] would write.
+    /// Whether every file was found unchanged, nothing else was in the cache and the git state
+    /// is the same, so the cache on disk is already exactly what [`save`] would write.
     pub fn fully_reused(&self) -> bool {
         self.misses.load(Ordering::Relaxed) == 0
             && self.hits.load(Ordering::Relaxed) == self.known.len()
+            && self.git == self.next_git
     }
 }
 
 /// Writes the cache for a valid registry: one entry per version file with a settled stamp
-/// (`Registry::cache_entries`).
+/// (`Registry::cache_entries`), and the git state they were read in, if known.
 pub fn save<'a>(
     path: &Path,
+    git: Option<&GitRecord>,
     version_files: impl Iterator<Item = (&'a Path, Stamp, &'a VersionRecord)>,
 ) -> Result<(), IoError> {
     #[derive(Serialize)]
@@ -171,25 +263,26 @@ pub fn save<'a>(
         record: &'a VersionRecord,
     }
     #[derive(Serialize)]
-    struct CacheFileRef<'a> {
+    struct HeaderRef<'a> {
         revision: u32,
         generator: &'a str,
-        entries: Vec<EntryRef<'a>>,
+        git: Option<&'a GitRecord>,
     }
-    let entries = version_files
+    let header = HeaderRef {
+        revision: CACHE_REVISION,
+        generator: env!("CARGO_PKG_VERSION"),
+        git,
+    };
+    let entries: Vec<EntryRef<'_>> = version_files
         .map(|(path, stamp, record)| EntryRef {
             path,
             stamp,
             record,
         })
         .collect();
-    let file = CacheFileRef {
-        revision: CACHE_REVISION,
-        generator: env!("CARGO_PKG_VERSION"),
-        entries,
-    };
     fsutil::write_atomic_with(path, |writer: &mut BufWriter<std::fs::File>| {
-        postcard::to_io(&file, &mut *writer).map_err(std::io::Error::other)?;
+        postcard::to_io(&header, &mut *writer).map_err(std::io::Error::other)?;
+        postcard::to_io(&entries, &mut *writer).map_err(std::io::Error::other)?;
         writer.flush()
     })
 }

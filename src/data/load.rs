@@ -4,8 +4,13 @@
 //! The walk never follows a symbolic link: a link could pull a file from outside the repository
 //! into a public registry. Version files are read and checked in parallel; the result is sorted
 //! by name and version, so nothing downstream depends on file system or thread order.
+//!
+//! With the build cache, in a git checkout, the walk lists the top of the data directory and
+//! every scope directory as always but enters only the expert directories git reports a change
+//! in (or that the cache does not know); every other one is taken from the cache as the last
+//! build found it ([`git_changes`] says why that is sound, and when git is not asked).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -14,8 +19,9 @@ use walkdir::WalkDir;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::fsutil::{self, IoContext, IoError};
 use crate::common::model::{self, ExpertName};
-use crate::data::build_cache::{BuildCache, Stamp};
+use crate::data::build_cache::{BuildCache, GitRecord, OpenedCache, Stamp};
 use crate::data::definition::{self, VersionRecord};
+use crate::data::git_changes::{self, GitView};
 use crate::data::meta::{self, ExpertMeta};
 use crate::data::settings::{self, Settings};
 
@@ -55,21 +61,26 @@ struct VersionFile {
     version_text: String,
     version: semver::Version,
     path: PathBuf,
+    /// Found in the build cache, in a directory git reports no change in, rather than on disk.
+    from_cache: bool,
 }
 
 /// Reads and checks every file of the registry. I/O failures on the data directory itself are
 /// errors; problems with the data are collected in [`LoadedRegistry::problems`].
 pub fn load(data_dir: &Path) -> Result<LoadedRegistry, IoError> {
-    Ok(load_with_cache(data_dir, || None, &|_, _| {})?.0)
+    Ok(load_with_cache(data_dir, None, &|_, _| {})?.0)
 }
 
-/// [`load`] with the build cache, which `load_cache` reads while the directory is walked
-/// (each takes a large part of a rebuild, so neither waits for the other), calling
-/// `progress(done, total)` as version files are checked. Returns the cache too, which says
-/// afterwards whether it was fully reused.
+/// [`load`] with the build cache at `cache_path`, calling `progress(done, total)` as version
+/// files are checked. Returns the cache too, which says afterwards whether it was fully reused
+/// and holds the git state to record ([`BuildCache::next_git`]).
+///
+/// Without a commit recorded in the cache, the cache is decoded while the whole directory is
+/// walked (each takes a large part of a rebuild, so neither waits for the other); with one,
+/// git is asked what changed while the cache is decoded, and the walk skips the rest.
 pub fn load_with_cache(
     data_dir: &Path,
-    load_cache: impl FnOnce() -> Option<BuildCache> + Send,
+    cache_path: Option<&Path>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(LoadedRegistry, Option<BuildCache>), IoError> {
     let action = "cannot read registry data directory";
@@ -92,8 +103,41 @@ pub fn load_with_cache(
     };
 
     let mut walk = Walk::default();
-    let (walked, loaded_cache) = rayon::join(|| walk.run(data_dir, &mut problems), load_cache);
-    walked?;
+    let (mut loaded_cache, view) = match cache_path {
+        None => {
+            walk.run(data_dir, None, &mut problems)?;
+            (None, None)
+        }
+        Some(cache_path) => {
+            let opened = OpenedCache::read(cache_path);
+            match opened.git().map(|record| record.commit.clone()) {
+                Some(since) => {
+                    let (cache, view) = rayon::join(
+                        || opened.load(),
+                        || git_changes::view(data_dir, Some(&since)),
+                    );
+                    let reuse = view
+                        .as_ref()
+                        .and_then(|view| Reuse::new(&cache, view, data_dir));
+                    walk.run(data_dir, reuse.as_ref(), &mut problems)?;
+                    (Some(cache), view)
+                }
+                None => {
+                    let ((walked, cache), view) = rayon::join(
+                        || {
+                            rayon::join(
+                                || walk.run(data_dir, None, &mut problems),
+                                || opened.load(),
+                            )
+                        },
+                        || git_changes::view(data_dir, None),
+                    );
+                    walked?;
+                    (Some(cache), view)
+                }
+            }
+        }
+    };
     let cache = loaded_cache.as_ref();
     for (scope_dir, non_empty) in &walk.scope_dirs {
         if !non_empty {
@@ -119,11 +163,13 @@ pub fn load_with_cache(
         })
         .collect::<Result<_, IoError>>()?;
 
+    let mut with_meta = BTreeSet::new();
     let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();
     for (name, dir) in walk.expert_dirs {
         let meta_path = dir.join(meta::FILE_NAME);
-        let size = std::fs::symlink_metadata(&meta_path).map_or(0, |meta| meta.len());
         let bytes = if walk.meta_files.contains(&meta_path) {
+            with_meta.insert(name.as_str().to_owned());
+            let size = std::fs::symlink_metadata(&meta_path).map_or(0, |meta| meta.len());
             read_bounded(&meta_path, size, &mut problems)?
         } else {
             None
@@ -144,8 +190,19 @@ pub fn load_with_cache(
             },
         );
     }
+    let mut reread: BTreeSet<String> = view
+        .iter()
+        .flat_map(|view| &view.dirty)
+        .filter_map(|path| git_changes::expert_dir_of(path))
+        .map(str::to_owned)
+        .collect();
     for (file, (loaded, file_problems)) in walk.version_files.into_iter().zip(checked) {
         problems.extend(file_problems);
+        if loaded.as_ref().is_some_and(|loaded| loaded.stamp.is_none()) {
+            // Modified too recently to trust its stamp, perhaps after git was asked: git's
+            // answer next time may not cover what was read now.
+            reread.insert(file.name.as_str().to_owned());
+        }
         let Some(expert) = experts.get_mut(&file.name) else {
             continue;
         };
@@ -170,6 +227,13 @@ pub fn load_with_cache(
             ));
         }
     }
+    if let (Some(cache), Some(view)) = (loaded_cache.as_mut(), view) {
+        cache.next_git = Some(GitRecord {
+            commit: view.head,
+            reread,
+            with_meta,
+        });
+    }
     let loaded = LoadedRegistry {
         data_dir: data_dir.to_path_buf(),
         settings,
@@ -177,6 +241,37 @@ pub fn load_with_cache(
         problems,
     };
     Ok((loaded, loaded_cache))
+}
+
+/// The expert directories the walk takes from the build cache instead of entering: those the
+/// cache knows whose files git reports no change in since the recorded commit and that the
+/// last build did not mark to read again.
+struct Reuse<'c> {
+    /// Each reused expert directory's version files.
+    files: HashMap<&'c Path, Vec<&'c Path>>,
+    /// Experts whose directory holds an `expert.toml`.
+    with_meta: &'c BTreeSet<String>,
+}
+
+impl<'c> Reuse<'c> {
+    /// `None` when git could not compare the recorded commit with `HEAD`: then every directory
+    /// is walked.
+    fn new(cache: &'c BuildCache, view: &GitView, data_dir: &Path) -> Option<Reuse<'c>> {
+        let record = cache.git()?;
+        let changed = view.changed.as_ref()?;
+        let mut files = cache.files_by_dir();
+        let changed_dirs = changed
+            .iter()
+            .filter_map(|path| git_changes::expert_dir_of(path))
+            .chain(record.reread.iter().map(String::as_str));
+        for dir in changed_dirs {
+            files.remove(data_dir.join(dir).as_path());
+        }
+        Some(Reuse {
+            files,
+            with_meta: &record.with_meta,
+        })
+    }
 }
 
 impl LoadedRegistry {
@@ -259,6 +354,17 @@ fn check_version(
     cache: Option<&BuildCache>,
 ) -> Result<(Option<LoadedVersion>, Vec<Diagnostic>), IoError> {
     let mut problems = Vec::new();
+    if file.from_cache
+        && let Some((stamp, record)) = cache.and_then(|cache| cache.take(&file.path))
+        && record.size <= settings.max_version_bytes
+    {
+        let loaded = LoadedVersion {
+            path: file.path.clone(),
+            record,
+            stamp: Some(stamp),
+        };
+        return Ok((Some(loaded), problems));
+    }
     let metadata = std::fs::symlink_metadata(&file.path).with_path("cannot read", &file.path)?;
     if metadata.len() > settings.max_version_bytes {
         problems.push(Diagnostic::error(
@@ -323,7 +429,12 @@ enum DirRole {
 }
 
 impl Walk {
-    fn run(&mut self, data_dir: &Path, problems: &mut Vec<Diagnostic>) -> Result<(), IoError> {
+    fn run(
+        &mut self,
+        data_dir: &Path,
+        reuse: Option<&Reuse<'_>>,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Result<(), IoError> {
         // The walk is depth-first, so the roles of the directories above the current entry form
         // a stack indexed by depth: the parent's role is `roles[depth - 1]`.
         let mut roles: Vec<Role> = Vec::new();
@@ -382,7 +493,7 @@ impl Walk {
                     self.scope_dirs.insert(path.to_path_buf(), false);
                 }
                 (1, _, true) => {
-                    let role = self.expert_dir(file_name, path, problems, &mut entries);
+                    let role = self.expert_dir(file_name, path, reuse, problems, &mut entries);
                     set_role(&mut roles, depth, role);
                 }
                 (2, Some((DirRole::Scope, _)), true) => {
@@ -394,7 +505,7 @@ impl Walk {
                             .and_then(|n| n.to_str())
                             .unwrap_or_default()
                     );
-                    let role = self.expert_dir(&full, path, problems, &mut entries);
+                    let role = self.expert_dir(&full, path, reuse, problems, &mut entries);
                     set_role(&mut roles, depth, role);
                 }
                 (_, Some((DirRole::Expert, Some(name))), false) => {
@@ -415,18 +526,58 @@ impl Walk {
         &mut self,
         name: &str,
         path: &Path,
+        reuse: Option<&Reuse<'_>>,
         problems: &mut Vec<Diagnostic>,
         entries: &mut walkdir::IntoIter,
     ) -> Option<(DirRole, Option<ExpertName>)> {
         match ExpertName::parse(name) {
             Ok(name) => {
                 self.expert_dirs.insert(name.clone(), path.to_path_buf());
+                if let Some(reuse) = reuse
+                    && let Some(files) = reuse.files.get(path)
+                {
+                    self.reuse_expert_dir(&name, path, files, reuse);
+                    entries.skip_current_dir();
+                }
                 Some((DirRole::Expert, Some(name)))
             }
             Err(err) => {
                 problems.push(Diagnostic::error("invalid-name", path, err));
                 entries.skip_current_dir();
                 None
+            }
+        }
+    }
+
+    /// Takes an expert directory's files from the build cache instead of entering it. Every
+    /// file there passed the walk's checks when the cache was written, and git says none has
+    /// changed since.
+    fn reuse_expert_dir(
+        &mut self,
+        name: &ExpertName,
+        dir: &Path,
+        files: &[&Path],
+        reuse: &Reuse<'_>,
+    ) {
+        if reuse.with_meta.contains(name.as_str()) {
+            self.meta_files.insert(dir.join(meta::FILE_NAME));
+        }
+        for path in files {
+            let Some(version_text) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".toml"))
+            else {
+                continue;
+            };
+            if let Ok(version) = model::parse_canonical_version(version_text) {
+                self.version_files.push(VersionFile {
+                    name: name.clone(),
+                    version_text: version_text.to_owned(),
+                    version,
+                    path: path.to_path_buf(),
+                    from_cache: true,
+                });
             }
         }
     }
@@ -456,6 +607,7 @@ impl Walk {
                 version_text: version_text.to_owned(),
                 version,
                 path: path.to_path_buf(),
+                from_cache: false,
             }),
             Err(err) => problems.push(Diagnostic::error(
                 "invalid-version",

@@ -5,7 +5,8 @@
 //! on its own ([`definition`] with [`provider`] for version files, [`meta`] for `expert.toml`,
 //! [`settings`] for `registry.toml`), every problem located through [`toml_file`]; [`validate`]
 //! applies the rules that need the whole registry. [`build_cache`] remembers what unchanged
-//! version files held, so a rebuild does not parse them again.
+//! version files held, so a rebuild does not parse them again, and [`git_changes`] asks git
+//! which directories changed, so a rebuild in a git checkout does not even look at the others.
 //!
 //! Imports only from `common`.
 
@@ -16,6 +17,7 @@ use crate::common::fsutil::IoError;
 
 pub mod build_cache;
 pub mod definition;
+pub mod git_changes;
 pub mod load;
 pub mod meta;
 pub mod provider;

@@ -1,0 +1,335 @@
+//! `build` in a git checkout: the loader asks git what changed since the commit the last build
+//! recorded and takes every other expert directory from the build cache. These tests run the
+//! real `git` in temporary repositories and show that the result is what a full walk gives,
+//! that write-once still sees deletions and renames, and that anything git cannot vouch for
+//! (a rewritten history, no git at all) falls back to the full walk.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Run, TestRegistry, commit_all, copy_tree, git, tree, version_file};
+use perstack_registry::common::diagnostic::Severity;
+use perstack_registry::data::load::{self, LoadedRegistry};
+
+/// Sets every data file's modification time far in the past. A file modified in the seconds
+/// before a build is read again by the next one whatever git says (its stamp is not trusted
+/// yet), which would hide whether a build trusted git.
+fn age_files(registry: &TestRegistry) {
+    for entry in walkdir::WalkDir::new(registry.data()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let status = Command::new("touch")
+                .args(["-d", "2020-01-01T00:00:00Z"])
+                .arg(entry.path())
+                .status()
+                .expect("run touch");
+            assert!(status.success());
+        }
+    }
+}
+
+/// A valid registry in a fresh git repository, committed, with one build made from it.
+fn built_checkout() -> TestRegistry {
+    let registry = TestRegistry::valid();
+    registry.version("solo", "1.0.0", "");
+    age_files(&registry);
+    git(registry.root(), &["init", "-q"]);
+    fs::write(registry.root().join(".gitignore"), "/dist/\n*.bak\n").unwrap();
+    commit_all(registry.root(), "registry");
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    registry
+}
+
+/// Runs the binary in the registry's root with git's configuration isolated from the
+/// machine's, and with no `git` on `PATH` unless `with_git`.
+fn run(registry: &TestRegistry, args: &[&str], with_git: bool) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_perstack-registry"));
+    command
+        .args(args)
+        .current_dir(registry.root())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("RUST_BACKTRACE");
+    let no_tools = registry.root().join("no-tools");
+    if !with_git {
+        fs::create_dir_all(&no_tools).unwrap();
+        command.env("PATH", &no_tools);
+    }
+    Run {
+        output: command.output().expect("run perstack-registry"),
+    }
+}
+
+/// Builds into a copy of the output as it was before the build under test, without the cache,
+/// and asserts both outputs are byte-identical.
+fn assert_same_as_full_build(registry: &TestRegistry, before: &Path) {
+    let full = registry.root().join("full");
+    copy_tree(before, &full);
+    run(
+        registry,
+        &["build", "--quiet", "--no-cache", "--out", "full"],
+        true,
+    )
+    .expect_code(0);
+    assert_eq!(tree(&registry.out()), tree(&full));
+    fs::remove_dir_all(&full).unwrap();
+}
+
+/// A copy of the current output, to build a full build beside the next incremental one.
+fn snapshot_out(registry: &TestRegistry) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&registry.out(), copy.path());
+    copy
+}
+
+/// Edits a committed version file behind git's back: git is told the file is unchanged
+/// (`--assume-unchanged`), so only a build that reads the file itself sees the edit. A build
+/// that trusts git takes the file from its cache; one that walks the directory finds a
+/// published version changed and refuses it. (The website's search index reads each expert's
+/// shown version again and would stop the build too, so these builds are `--no-site`.)
+fn edit_behind_gits_back(registry: &TestRegistry, relative: &str) {
+    git(
+        registry.root(),
+        &[
+            "update-index",
+            "--assume-unchanged",
+            &format!("registry-data/{relative}"),
+        ],
+    );
+    let path = registry.data().join(relative);
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str("# edited\n");
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_published_version_found_through_git_builds_what_a_full_build_does() {
+    let registry = built_checkout();
+    let before = snapshot_out(&registry);
+    registry.version("solo", "1.1.0", "");
+    commit_all(registry.root(), "solo 1.1.0");
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    assert!(
+        registry
+            .out()
+            .join("api/registry/v1/experts/solo@1.1.0")
+            .exists()
+    );
+    assert_same_as_full_build(&registry, before.path());
+}
+
+#[test]
+fn unchanged_directories_are_taken_from_the_cache_and_without_git_everything_is_walked() {
+    let registry = built_checkout();
+    edit_behind_gits_back(&registry, "solo/1.0.0.toml");
+    // Without the website, whose search index reads every expert's shown version again.
+    let trusted = run(&registry, &["build", "--no-site"], true);
+    trusted.expect_code(0);
+    let walked = run(&registry, &["build", "--no-site"], false);
+    walked.expect_code(1);
+    assert!(
+        walked
+            .stderr()
+            .contains("version solo@1.0.0 was published with BLAKE3"),
+        "{}",
+        walked.stderr()
+    );
+}
+
+#[test]
+fn a_renamed_or_deleted_version_file_is_still_refused() {
+    let registry = built_checkout();
+    let root = registry.root();
+    git(
+        root,
+        &[
+            "mv",
+            "registry-data/solo/1.0.0.toml",
+            "registry-data/solo/1.0.1.toml",
+        ],
+    );
+    registry.file("solo/1.0.1.toml", version_file("solo", "1.0.1", ""));
+    commit_all(root, "rename solo 1.0.0 to 1.0.1");
+    let renamed = run(&registry, &["build"], true);
+    renamed.expect_code(1);
+    assert!(
+        renamed
+            .stderr()
+            .contains("version solo@1.0.0 was published and cannot be removed"),
+        "{}",
+        renamed.stderr()
+    );
+
+    git(root, &["revert", "--no-edit", "HEAD"]);
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    git(
+        root,
+        &["rm", "-q", "registry-data/@acme/researcher/1.0.0.toml"],
+    );
+    registry.file("@acme/researcher/expert.toml", "");
+    commit_all(root, "delete researcher 1.0.0");
+    let deleted = run(&registry, &["build"], true);
+    deleted.expect_code(1);
+    assert!(
+        deleted
+            .stderr()
+            .contains("version @acme/researcher@1.0.0 was published and cannot be removed"),
+        "{}",
+        deleted.stderr()
+    );
+}
+
+#[test]
+fn a_rewritten_history_falls_back_to_the_full_walk() {
+    let registry = built_checkout();
+    let root = registry.root();
+    // The recorded commit is amended: the new HEAD does not descend from it.
+    let before = snapshot_out(&registry);
+    registry.version("solo", "1.1.0", "");
+    age_files(&registry);
+    git(root, &["add", "-A"]);
+    git(
+        root,
+        &["commit", "-q", "--amend", "-m", "registry, with solo 1.1.0"],
+    );
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    assert_same_as_full_build(&registry, before.path());
+
+    // An unrelated root with the same files: git's diff against the recorded commit would
+    // say nothing changed, but it is not an ancestor, so every file is read again.
+    git(root, &["checkout", "-q", "--orphan", "other"]);
+    commit_all(root, "unrelated root");
+    edit_behind_gits_back(&registry, "solo/1.0.0.toml");
+    let walked = run(&registry, &["build", "--no-site"], true);
+    walked.expect_code(1);
+    assert!(
+        walked
+            .stderr()
+            .contains("version solo@1.0.0 was published with BLAKE3"),
+        "{}",
+        walked.stderr()
+    );
+}
+
+#[test]
+fn uncommitted_untracked_and_ignored_files_are_seen() {
+    let registry = built_checkout();
+    let before = snapshot_out(&registry);
+    // Untracked: a new version never committed.
+    registry.version("solo", "1.1.0", "");
+    // Modified: a tag in an expert.toml the last build read.
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\nbeta = \"1.0.0\"\n",
+    );
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    assert_same_as_full_build(&registry, before.path());
+
+    // Ignored by .gitignore, yet not part of the format: refused as the walk refuses it.
+    registry.file("solo/notes.bak", "notes");
+    let ignored = run(&registry, &["build"], true);
+    ignored.expect_code(1);
+    assert!(
+        ignored.stderr().contains("notes.bak"),
+        "{}",
+        ignored.stderr()
+    );
+    registry.remove("solo/notes.bak");
+
+    // Committing what the last build read while dirty changes nothing, and reverting the
+    // untracked version after the commit is seen too.
+    commit_all(registry.root(), "solo 1.1.0 and the beta tag");
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    let before = snapshot_out(&registry);
+    registry.version("solo", "1.2.0", "");
+    run(&registry, &["build", "--quiet"], true).expect_code(0);
+    assert_same_as_full_build(&registry, before.path());
+}
+
+/// What a load found, in a form two loads can be compared by: every expert with its versions'
+/// records, its invalid versions and its metadata, and every error.
+fn summary(loaded: &LoadedRegistry) -> (BTreeMap<String, String>, Vec<String>) {
+    let experts = loaded
+        .experts
+        .iter()
+        .map(|(name, expert)| {
+            let versions: Vec<String> = expert
+                .versions
+                .iter()
+                .map(|(version, loaded)| format!("{version} {:?}", loaded.record))
+                .collect();
+            let text = format!(
+                "{:?} {versions:?} {:?} {:?}",
+                expert.dir, expert.invalid_versions, expert.meta
+            );
+            (name.as_str().to_owned(), text)
+        })
+        .collect();
+    let mut errors: Vec<String> = loaded
+        .problems
+        .iter()
+        .filter(|problem| problem.severity == Severity::Error)
+        .map(|problem| {
+            format!(
+                "{} {} {}",
+                problem.code,
+                problem.file.display(),
+                problem.message
+            )
+        })
+        .collect();
+    errors.sort();
+    (experts, errors)
+}
+
+#[test]
+fn the_loader_through_git_loads_what_the_full_walk_loads_after_each_edit() {
+    let registry = built_checkout();
+    let root = registry.root();
+    let cache = registry.out().join(".perstack-build/cache.bin");
+    let data = Path::new("registry-data");
+    // Paths as the build names them, relative to the working directory.
+    std::env::set_current_dir(root).unwrap();
+    let compare = |step: &str| {
+        let (through_git, cache) = load::load_with_cache(data, Some(&cache), &|_, _| {}).unwrap();
+        assert!(
+            cache.and_then(|cache| cache.next_git).is_some(),
+            "git was not asked"
+        );
+        let walked = load::load(data).unwrap();
+        assert_eq!(summary(&through_git), summary(&walked), "after: {step}");
+    };
+    compare("nothing");
+    registry.version("solo", "1.1.0", "");
+    compare("an untracked version");
+    commit_all(root, "solo 1.1.0");
+    compare("committing it");
+    registry.version("@acme/fresh", "0.1.0", "");
+    compare("a new expert in a scope");
+    registry.file("@acme/README.md", "scope notes");
+    compare("a stray file in a scope directory");
+    registry.file("solo/notes.txt", "notes");
+    compare("a stray file in an expert directory");
+    registry.file("solo/deeper/1.0.0.toml", "");
+    compare("a directory in an expert directory");
+    registry.symlink("solo/2.0.0.toml", "1.0.0.toml");
+    compare("a symbolic link");
+    registry.version("Bad_Name", "1.0.0", "");
+    compare("an expert directory with an invalid name");
+    registry.file("solo/1.0.0.toml", "not = [toml");
+    compare("a version file broken");
+    registry.remove("solo/1.0.0.toml");
+    compare("a version file deleted");
+    registry.file("tic-tac-toe/expert.toml", "[tags]\nstable = \"9.9.9\"\n");
+    compare("a tag to a version that does not exist");
+    registry.file("registry.toml", "[limits]\nmax-version-bytes = 10\n");
+    compare("a size limit every version file breaks");
+    commit_all(root, "everything");
+    compare("committing everything");
+    git(root, &["rm", "-q", "-r", "registry-data/@acme/researcher"]);
+    compare("an expert removed");
+}
