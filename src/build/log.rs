@@ -217,9 +217,15 @@ fn covered(path: &str, size: u64) -> bool {
     };
     let stored = match level {
         None => size,
-        Some(level) => size.checked_shr(tiles::TILE_HEIGHT * level).unwrap_or(0),
+        Some(level) => tiles::TILE_HEIGHT
+            .checked_mul(level)
+            .and_then(|shift| size.checked_shr(shift))
+            .unwrap_or(0),
     };
-    index * tiles::TILE_WIDTH + width <= stored
+    index
+        .checked_mul(tiles::TILE_WIDTH)
+        .and_then(|start| start.checked_add(width))
+        .is_some_and(|end| end <= stored)
 }
 
 /// The events of the experts whose index documents differ from `previous`'s.
