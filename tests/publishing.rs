@@ -772,7 +772,7 @@ fn settings_changes_are_listed_and_need_the_maintainers_approval() {
     let key = key["public"].as_str().unwrap().to_owned();
     registry.file(
         "registry.toml",
-        format!("name = \"Test Registry\"\n[trust]\nkeys = [\"{key}\"]\n[limits]\nmax-version-bytes = 2048\n[site]\nurl = \"https://registry.example.com/\"\n"),
+        format!("name = \"Test Registry\"\n[trust]\nkeys = [\"{key}\"]\n[limits]\nmax-version-bytes = 2048\n[site]\nurl = \"https://registry.example.com/\"\nrepository = \"https://code.example.com/acme/registry/registry-data/\"\n"),
     );
     let base = git(registry.root(), &["rev-parse", "HEAD"]);
     let run = registry.run(&["check", "--base", &base]);
@@ -782,6 +782,7 @@ fn settings_changes_are_listed_and_need_the_maintainers_approval() {
         format!("adds trust key {key}"),
         "changes max-version-bytes from 262144 to 2048".to_owned(),
         "changes [site] url from (unset) to https://registry.example.com/".to_owned(),
+        "changes [site] repository from (unset) to https://code.example.com/acme/registry/registry-data/".to_owned(),
     ] {
         assert!(
             stderr.contains(&format!(

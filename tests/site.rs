@@ -214,6 +214,37 @@ fn the_site_url_is_the_run_instructions_base_url() {
     }
 }
 
+#[test]
+fn version_pages_link_their_file_in_the_registry_repository() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build"]).expect_code(0);
+    let version = page(&registry.out(), "experts/@acme/researcher/1.0.0.html");
+    assert!(
+        !version.contains("class=\"source\""),
+        "no link without the setting"
+    );
+
+    registry.file(
+        "registry.toml",
+        "[site]\nrepository = \"https://github.com/acme/registry/blob/main/registry-data\"\n",
+    );
+    registry.run(&["build"]).expect_code(0);
+    // The setting changes every page: pages the page cache kept are rendered again.
+    let link = |version: &str| {
+        format!(
+            "<a class=\"source\" href=\"https://github.com/acme/registry/blob/main/registry-data/@acme/researcher/{version}.toml\">registry-data/@acme/researcher/{version}.toml</a>"
+        )
+    };
+    let version = page(&registry.out(), "experts/@acme/researcher/1.0.0.html");
+    assert!(version.contains(&link("1.0.0")), "{version}");
+    // The expert page links the file of the version it shows, its latest.
+    let index: serde_json::Value =
+        serde_json::from_str(&page(&registry.out(), "v1/experts/@acme/researcher.json")).unwrap();
+    let latest = index["dist-tags"]["latest"].as_str().unwrap();
+    let expert = page(&registry.out(), "experts/@acme/researcher/index.html");
+    assert!(expert.contains(&link(latest)), "{expert}");
+}
+
 /// Resolves `..` without touching the file system.
 fn normalize(path: &Path) -> String {
     let mut parts: Vec<&str> = Vec::new();

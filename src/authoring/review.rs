@@ -228,16 +228,24 @@ fn settings_changes(path: &Path, base: &Settings, current: &Settings) -> Vec<Dia
             base.max_version_bytes, current.max_version_bytes
         ));
     }
+    let shown_url = |url: &Option<url::Url>| {
+        url.as_ref()
+            .map_or_else(|| "(unset)".to_owned(), |url| url.to_string())
+    };
+    // The address every page tells the runtime to use: a change redirects users.
     if base.site_url != current.site_url {
-        // The address every page tells the runtime to use: a change redirects users.
-        let shown = |url: &Option<url::Url>| {
-            url.as_ref()
-                .map_or_else(|| "(unset)".to_owned(), |url| url.to_string())
-        };
         changes.push(format!(
             "changes [site] url from {} to {}",
-            shown(&base.site_url),
-            shown(&current.site_url)
+            shown_url(&base.site_url),
+            shown_url(&current.site_url)
+        ));
+    }
+    // Where every version page sends readers to see a file and its history.
+    if base.site_repository != current.site_repository {
+        changes.push(format!(
+            "changes [site] repository from {} to {}",
+            shown_url(&base.site_repository),
+            shown_url(&current.site_repository)
         ));
     }
     if base.log_origin != current.log_origin {

@@ -37,6 +37,11 @@ pub struct Settings {
     /// from its path. Unset, pages work the address out in the browser and `404.html` assumes
     /// the registry is at the root of its host.
     pub site_url: Option<Url>,
+    /// Where `registry-data/` is shown on the registry's code host (`[site] repository`), an
+    /// absolute `http(s)` URL ending in `/`: a version file's source page is this address
+    /// followed by the file's path in `registry-data/`, so each version page links the file
+    /// and its history where it was reviewed.
+    pub site_repository: Option<Url>,
     /// The publish log's origin when the log starts (`[log] origin`); unset, the build derives
     /// one. Once the log exists its origin is read back from it and never changes.
     pub log_origin: Option<String>,
@@ -52,6 +57,7 @@ impl Default for Settings {
             trust_keys: Vec::new(),
             maintainers: Vec::new(),
             site_url: None,
+            site_repository: None,
             log_origin: None,
         }
     }
@@ -240,7 +246,8 @@ fn parse_trust<'i>(
     }
 }
 
-/// `[site]`: `url`, where the registry is published.
+/// `[site]`: `url`, where the registry is published, and `repository`, where its data is shown
+/// on its code host.
 fn parse_site<'i>(
     checker: &mut Checker<'_, 'i>,
     value: &Spanned<Value<'i>>,
@@ -255,6 +262,14 @@ fn parse_site<'i>(
                 if let Some(text) = checker.string("url", value) {
                     match check_site_url(text) {
                         Ok(url) => settings.site_url = Some(url),
+                        Err(err) => checker.error("invalid-url", value.span(), err),
+                    }
+                }
+            }
+            "repository" => {
+                if let Some(text) = checker.string("repository", value) {
+                    match check_repository_url(text) {
+                        Ok(url) => settings.site_repository = Some(url),
                         Err(err) => checker.error("invalid-url", value.span(), err),
                     }
                 }
@@ -308,23 +323,40 @@ fn parse_log<'i>(
 /// absolute `http` or `https` URL of a directory, without credentials, query or fragment. A
 /// missing final `/` is added, since the registry is a directory of files.
 fn check_site_url(text: &str) -> Result<Url, String> {
-    let shape =
-        "write the address the registry is published at, like \"https://registry.example.com/\"";
-    let mut url =
-        Url::parse(text).map_err(|err| format!("url \"{text}\" is not a URL ({err}): {shape}"))?;
+    check_directory_url(
+        "url",
+        text,
+        "write the address the registry is published at, like \"https://registry.example.com/\"",
+    )
+}
+
+/// Reads `[site] repository` like `[site] url`: pages link below it.
+fn check_repository_url(text: &str) -> Result<Url, String> {
+    check_directory_url(
+        "repository",
+        text,
+        "write the address of registry-data/ on the registry's code host, like \"https://github.com/acme/registry/blob/main/registry-data/\"",
+    )
+}
+
+/// An absolute `http` or `https` URL of a directory, without credentials, query or fragment,
+/// ending in `/`; `key` and `shape` name the setting and say what to write.
+fn check_directory_url(key: &str, text: &str, shape: &str) -> Result<Url, String> {
+    let mut url = Url::parse(text)
+        .map_err(|err| format!("{key} \"{text}\" is not a URL ({err}): {shape}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "url \"{text}\" is not an http or https address: {shape}"
+            "{key} \"{text}\" is not an http or https address: {shape}"
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!(
-            "url \"{text}\" holds a user name or password: {shape}"
+            "{key} \"{text}\" holds a user name or password: {shape}"
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "url \"{text}\" has a query or fragment, which a base address cannot keep: {shape}"
+            "{key} \"{text}\" has a query or fragment, which a base address cannot keep: {shape}"
         ));
     }
     if !url.path().ends_with('/') {
@@ -451,6 +483,40 @@ mod tests {
         assert_eq!(
             settings.site_url.unwrap().as_str(),
             "https://example.com/r/"
+        );
+    }
+
+    #[test]
+    fn the_repository_is_the_web_address_of_the_data_directory() {
+        let path = Path::new("registry.toml");
+        let mut problems = Vec::new();
+        let settings = parse(
+            path,
+            b"[site]\nrepository = \"https://github.com/acme/registry/tree/main/registry-data\"\n",
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            settings.site_repository.unwrap().as_str(),
+            "https://github.com/acme/registry/tree/main/registry-data/"
+        );
+
+        let mut problems = Vec::new();
+        let settings = parse(
+            path,
+            b"[site]\nrepository = \"git@github.com:acme/registry.git\"\n",
+            &mut problems,
+        );
+        assert_eq!(settings.site_repository, None);
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with(
+                "registry.toml:2:14: error: repository \"git@github.com:acme/registry.git\" is not a URL"
+            ) && shown[0].ends_with(
+                "write the address of registry-data/ on the registry's code host, like \"https://github.com/acme/registry/blob/main/registry-data/\""
+            ),
+            "{shown:?}"
         );
     }
 }

@@ -270,6 +270,7 @@ impl<'a> Site<'a> {
             experts.sort_by(|a, b| view::natural_cmp(a.name.as_str(), b.name.as_str()));
         }
         let site_url = registry.settings.site_url.as_ref();
+        let repository = registry.settings.site_repository.as_ref();
         // Expert and version pages name their scope's owners.
         let owners: Vec<String> = registry
             .settings
@@ -282,6 +283,7 @@ impl<'a> Site<'a> {
             crate::common::generator().as_bytes(),
             registry.settings.name.as_bytes(),
             site_url.map_or("", |url| url.as_str()).as_bytes(),
+            repository.map_or("", |url| url.as_str()).as_bytes(),
         ]
         .into_iter()
         .chain(owners.iter().map(|line| line.as_bytes()))
@@ -554,6 +556,9 @@ impl<'a> Site<'a> {
             registry => context! {
                 name => self.registry.settings.name.as_str(),
                 url => self.api_base_url.as_deref(),
+                // Version files' source pages are this followed by `<name>/<version>.toml`:
+                // names and versions hold only characters a URL path keeps as they are.
+                repository => self.registry.settings.site_repository.as_ref().map(|url| url.as_str()),
                 experts => self.registry.experts.len(),
                 versions => self.version_count,
             },
