@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use walkdir::WalkDir;
 
 use crate::common::diagnostic::Diagnostic;
 use crate::common::fsutil::{self, IoContext, IoError};
@@ -24,6 +23,7 @@ use crate::data::definition::{self, VersionRecord};
 use crate::data::git_changes::{self, GitView};
 use crate::data::meta::{self, ExpertMeta};
 use crate::data::settings::{self, Settings};
+use crate::data::sorted_walk::SortedWalk;
 
 /// Everything read from `registry-data/`, before cross-file rules are applied.
 #[derive(Debug)]
@@ -438,13 +438,9 @@ impl Walk {
         // The walk is depth-first, so the roles of the directories above the current entry form
         // a stack indexed by depth: the parent's role is `roles[depth - 1]`.
         let mut roles: Vec<Role> = Vec::new();
-        let mut entries = WalkDir::new(data_dir)
-            .min_depth(1)
-            .follow_links(false)
-            .sort_by_file_name()
-            .into_iter();
-        while let Some(entry) = entries.next() {
-            let entry = entry.map_err(|err| fsutil::walk_error(err, data_dir))?;
+        let mut entries = SortedWalk::new(data_dir);
+        while let Some(entry) = entries.next_entry() {
+            let entry = entry?;
             let path = entry.path();
             let file_type = entry.file_type();
             let depth = entry.depth();
@@ -528,7 +524,7 @@ impl Walk {
         path: &Path,
         reuse: Option<&Reuse<'_>>,
         problems: &mut Vec<Diagnostic>,
-        entries: &mut walkdir::IntoIter,
+        entries: &mut SortedWalk,
     ) -> Option<(DirRole, Option<ExpertName>)> {
         match ExpertName::parse(name) {
             Ok(name) => {

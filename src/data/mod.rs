@@ -22,6 +22,7 @@ pub mod load;
 pub mod meta;
 pub mod provider;
 pub mod settings;
+pub mod sorted_walk;
 pub mod toml_file;
 pub mod validate;
 
