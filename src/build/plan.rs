@@ -5,8 +5,9 @@
 //! uploaded. Every file belongs to a [`Kind`], and kinds are uploaded in the order they are
 //! declared: content-addressed blobs, index documents and bins first (nothing points at
 //! them until the root does, so among them the order does not matter, and a bin need not follow
-//! its children), then readable documents (which only name blobs), then anything else that shows or
-//! configures the registry, and the root last. A new kind of output (pages of a site, say) gets
+//! its children), the publish log's tiles (immutable, named by nothing but the checkpoint), then
+//! readable documents (which only name blobs), then anything else that shows or configures the
+//! registry, the log's checkpoint, and the root (which pins the checkpoint) last. A new kind of output (pages of a site, say) gets
 //! its place in this order and nothing else changes. The build writes the plan to
 //! `<out>/.perstack-build/plan.json`, outside the served tree; `perstack-registry plan` prints
 //! it for deploy scripts.
