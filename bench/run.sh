@@ -11,7 +11,17 @@
 #   no-change      rebuild into that out dir with no input change
 #   one-version    rebuild after bench/add-version.py added one new patch version (untimed;
 #                  each run adds another version, so every run has exactly one new one)
+# and then, with GIT=1 (the default), the same two in a git checkout: the data directory is
+# made a repository and committed (untimed), one untimed build records the commit, then
+#   git no-change    rebuild with nothing changed since that commit
+#   git one-version  rebuild after add-version.py and `git commit` of the new file (untimed),
+#                    so the build finds it from the diff since the commit it recorded
 # Timings are the best of RUNS runs; peak RSS (GNU time's %M) is the highest of those runs.
+#
+# A million versions: SIZES=1000000 PER_EXPERT=5 RUNS=1 bench/run.sh. The input is about
+# 4 GiB on ext4 and a full build with the website writes 25 GiB or more (a page per version),
+# so put TMPDIR on a file system with room for input, copy and output.
+# BUILD_ARGS=--no-site measures the static API alone.
 #
 # Fairness on ext4: every measured run starts after `sync`, so no run pays for the write-back
 # of the one before, and every copy and full build goes into a fresh directory, with all
@@ -26,6 +36,8 @@
 #   PER_EXPERT=10           versions per expert in the generated data
 #   SEED=1                  generator seed
 #   PERSTACK_REGISTRY_BIN   use this binary instead of building target/release/perstack-registry
+#   GIT=1                   also measure the rebuilds in a git checkout (0 to skip; needs git)
+#   BUILD_ARGS=             extra arguments for every build (e.g. --no-site)
 #
 # Needs: python3 (stdlib only), GNU time at /usr/bin/time, and b3sum. Debian's b3sum package
 # is too old; if b3sum is not on PATH this script runs `cargo install b3sum --locked`.
@@ -39,6 +51,8 @@ SIZES=${SIZES:-"10000 100000"}
 RUNS=${RUNS:-3}
 PER_EXPERT=${PER_EXPERT:-10}
 SEED=${SEED:-1}
+GIT=${GIT:-1}
+read -r -a BUILD_ARGS <<<"${BUILD_ARGS:-}"
 TIME=/usr/bin/time
 
 log() { printf '%s\n' "$*" >&2; }
@@ -48,6 +62,7 @@ die() { log "run.sh: $*"; exit 1; }
 "$TIME" -f '%e %M' true 2>/dev/null || die "$TIME does not accept -f: GNU time is needed"
 command -v python3 >/dev/null || die "python3 not found"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
+if [[ $GIT == 1 ]]; then command -v git >/dev/null || die "git not found (GIT=0 skips the git rows)"; fi
 
 # b3sum: prefer the one cargo installs (recent, multi-threaded); Debian's is too old.
 if ! command -v b3sum >/dev/null; then
@@ -123,14 +138,22 @@ serial() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ser
 fresh_copy() { RUN_DIR=$copy-$RUN; }
 fresh_out() { RUN_DIR=$out-$RUN && mkdir "$RUN_DIR"; }
 add_one() { python3 "$ROOT/bench/add-version.py" "$data" >/dev/null; }
+# git in the repository holding the data directory (its parent: a .git inside registry-data/
+# would be refused as not part of the format), with no user or system configuration.
+git_data() {
+  GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com \
+    GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com git -C "$(dirname "$data")" "$@"
+}
+add_one_committed() { add_one && git_data add -A registry-data && git_data commit -q -m "one version"; }
 hash_all() { find "$1" -type f -print0 | xargs -0 -P "$(nproc)" -n 2000 b3sum >/dev/null; }
 export -f hash_all
 
 MAIN_ROWS=()
 DETAIL_ROWS=()
+GIT_ROWS=()
 for n in $SIZES; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad size '$n' in SIZES"
-  data=$WORK/data-$n
+  data=$WORK/data-$n/registry-data
   out=$WORK/out-$n
   copy=$WORK/copy-$n
 
@@ -149,13 +172,13 @@ for n in $SIZES; do
   floor_ns=$((cp_ns + hash_ns))
 
   log "   full build into an empty out dir (best of $RUNS)"
-  best "$RUNS" fresh_out "$BIN" build --data "$data" --out {} --quiet
+  best "$RUNS" fresh_out "$BIN" build --data "$data" --out {} --quiet "${BUILD_ARGS[@]}"
   full_ns=$BEST_NS full_kb=$MAX_KB
   out=$RUN_DIR # the rebuilds go to the last full build's directory
   serial_before=$(serial "$out")
 
   log "   no-change rebuild (best of $RUNS)"
-  best "$RUNS" : "$BIN" build --data "$data" --out "$out" --quiet
+  best "$RUNS" : "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}"
   same_ns=$BEST_NS same_kb=$MAX_KB
   serial_after=$(serial "$out")
   if [[ $serial_before != "$serial_after" ]]; then
@@ -163,11 +186,26 @@ for n in $SIZES; do
   fi
 
   log "   one-version rebuild (best of $RUNS, one new version each)"
-  best "$RUNS" add_one "$BIN" build --data "$data" --out "$out" --quiet
+  best "$RUNS" add_one "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}"
   one_ns=$BEST_NS one_kb=$MAX_KB
   serial_one=$(serial "$out")
   if [[ $serial_one != "?" && $serial_after != "?" && $serial_one != $((serial_after + RUNS)) ]]; then
     log "   warning: serial went from $serial_after to $serial_one over $RUNS one-version rebuilds"
+  fi
+
+  git_same_ns= git_one_ns= git_same_kb=0 git_one_kb=0
+  if [[ $GIT == 1 ]]; then
+    log "   git checkout: git init and commit the data (untimed), one build to record the commit"
+    git_data init -q
+    git_data add -A registry-data
+    git_data commit -q -m "generated registry"
+    "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}" >/dev/null
+    log "   git no-change rebuild (best of $RUNS)"
+    best "$RUNS" : "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}"
+    git_same_ns=$BEST_NS git_same_kb=$MAX_KB
+    log "   git one-version rebuild, committed (best of $RUNS)"
+    best "$RUNS" add_one_committed "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}"
+    git_one_ns=$BEST_NS git_one_kb=$MAX_KB
   fi
 
   peak_kb=$full_kb
@@ -175,6 +213,9 @@ for n in $SIZES; do
   if ((one_kb > peak_kb)); then peak_kb=$one_kb; fi
 
   MAIN_ROWS+=("| $(label "$n") | $(secs "$floor_ns") | $(secs "$full_ns") | $(secs "$same_ns") | $(secs "$one_ns") | $(mib "$peak_kb") | $(ratio "$full_ns" "$floor_ns") | $(ratio "$same_ns" "$full_ns") | $(ratio "$one_ns" "$full_ns") |")
+  if [[ $GIT == 1 ]]; then
+    GIT_ROWS+=("| $(label "$n") | $(secs "$floor_ns") | $(secs "$full_ns") | $(secs "$git_same_ns") | $(secs "$git_one_ns") | $(mib "$git_same_kb") | $(mib "$git_one_kb") | $(ratio "$git_same_ns" "$full_ns") | $(ratio "$git_one_ns" "$full_ns") |")
+  fi
   DETAIL_ROWS+=("| $(label "$n") | $n | $experts | $input_mib | $(secs "$gen_ns") | $(secs "$cp_ns") | $(secs "$hash_ns") | $(mib "$full_kb") | $(mib "$same_kb") | $(mib "$one_kb") |")
   # Nothing is deleted until the script exits (the EXIT trap), so no size is measured on a
   # file system still skipping the inodes the last one freed.
@@ -182,7 +223,7 @@ done
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
-echo "Machine: $(nproc) cores${cpu:+, $cpu}${mem:+, $mem}; $(b3sum --version); $("$BIN" --version 2>/dev/null || echo perstack-registry); best of $RUNS runs, warm caches."
+echo "Machine: $(nproc) cores${cpu:+, $cpu}${mem:+, $mem}; $(b3sum --version); $("$BIN" --version 2>/dev/null || echo perstack-registry); $(git --version 2>/dev/null || true); best of $RUNS runs, warm caches${BUILD_ARGS[*]:+, builds with ${BUILD_ARGS[*]}}."
 echo
 echo "| versions | floor copy+b3sum s | full build s | no-change rebuild s | one-version rebuild s | peak MiB | full/floor | no-change/full | one-version/full |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -191,3 +232,11 @@ echo
 echo "| versions | version files | experts | input MiB (du) | generate s | floor cp -r s | floor b3sum s | peak MiB full | peak MiB no-change | peak MiB one-version |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${DETAIL_ROWS[@]}"
+if [[ $GIT == 1 ]]; then
+  echo
+  echo "In a git checkout (the one-version rebuild's new file committed before the build):"
+  echo
+  echo "| versions | floor copy+b3sum s | full build s | git no-change rebuild s | git one-version rebuild s | peak MiB git no-change | peak MiB git one-version | git no-change/full | git one-version/full |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${GIT_ROWS[@]}"
+fi
