@@ -124,12 +124,26 @@ fn after_one_publish_a_client_downloads_only_the_root_and_the_changed_bins() {
     let new_top = top_bin(&out);
     // What the registry's metadata costs. A client that saw the publish log's tree head before
     // also reads log tiles to check the new head extends it (`client::publog`'s split-view
-    // check); those are the log's cost, not the bins', and are left out here.
-    let served: Vec<(String, usize)> = server
+    // check): those are the log's cost, counted apart, each tile read once.
+    type Served = Vec<(String, usize)>;
+    let (log, served): (Served, Served) = server
         .served()
         .into_iter()
-        .filter(|(path, _)| !path.starts_with("v1/log/"))
-        .collect();
+        .partition(|(path, _)| path.starts_with("v1/log/"));
+    let log_paths: std::collections::BTreeSet<&str> = log.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(log_paths.len(), log.len(), "a log tile read twice: {log:?}");
+    // The proof from the old size to the new needs the new right edge: at most one tile per
+    // level of the log (two levels at this size), each at most 256 hashes of 32 bytes.
+    let levels = log_paths
+        .iter()
+        .map(|path| path.split('/').nth(3).unwrap())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(levels.len(), log.len(), "one tile per level: {log:?}");
+    let log_bytes: usize = log.iter().map(|(_, bytes)| bytes).sum();
+    assert!(
+        log_bytes <= 2 * 256 * 32,
+        "the log check read {log_bytes} bytes: {log:?}"
+    );
     assert_eq!(
         served,
         [

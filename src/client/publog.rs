@@ -25,7 +25,7 @@ use crate::format::log::{self, Event, LogPin, MAX_CHECKPOINT_BYTES};
 use crate::format::reader::{self, IndexDoc, PublishedError};
 use crate::format::tlog::merkle;
 use crate::format::tlog::note::{self, Checkpoint};
-use crate::format::tlog::tiles::{Appender, TILE_WIDTH, TileReader, TileStore};
+use crate::format::tlog::tiles::{Appender, Memo, TILE_WIDTH, TileReader, TileStore};
 
 /// The log's files from the mirror's own copy, else from the source (tiles never change, so a
 /// local copy of one is the source's).
@@ -204,7 +204,7 @@ pub fn check_seen(
         return Ok(Some(seen_of(pin)));
     }
     if seen.size > 0 {
-        let store = log::ReaderTiles { reader: source };
+        let store = Memo::new(log::ReaderTiles { reader: source });
         let reader = TileReader {
             store: &store,
             size: pin.size,

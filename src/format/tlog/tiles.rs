@@ -90,6 +90,43 @@ pub trait TileStore {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String>;
 }
 
+/// A [`TileStore`] that reads each path from `inner` once. A proof visits the same tile for
+/// several of its hashes, and over HTTP each visit would be a request; tiles never change
+/// once written, so the first answer is the answer for as long as the store lives.
+pub struct Memo<S> {
+    inner: S,
+    read: std::sync::Mutex<BTreeMap<String, Option<Vec<u8>>>>,
+}
+
+impl<S: TileStore> Memo<S> {
+    pub fn new(inner: S) -> Memo<S> {
+        Memo {
+            inner,
+            read: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<S: TileStore> TileStore for Memo<S> {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let known = self
+            .read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(path)
+            .cloned();
+        if let Some(bytes) = known {
+            return Ok(bytes);
+        }
+        let bytes = self.inner.read(path)?;
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(path.to_owned(), bytes.clone());
+        Ok(bytes)
+    }
+}
+
 /// The hashes stored in a tile's bytes.
 fn parse_hashes(path: &str, bytes: &[u8], width: u64) -> Result<Vec<TreeHash>, ProofError> {
     if bytes.len() as u64 != width * 32 {
@@ -481,5 +518,26 @@ mod tests {
         );
         assert!(parse_bundle("b", &[0, 5, b'a'], 1).is_err());
         assert!(parse_bundle("b", &[0, 1, b'a'], 2).is_err());
+    }
+
+    #[test]
+    fn a_memo_reads_each_path_from_its_store_once() {
+        struct Counting(std::sync::Mutex<Vec<String>>);
+        impl TileStore for &Counting {
+            fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+                self.0.lock().unwrap().push(path.to_owned());
+                Ok((path != "missing").then(|| path.as_bytes().to_vec()))
+            }
+        }
+        let counting = Counting(std::sync::Mutex::new(Vec::new()));
+        let memo = Memo::new(&counting);
+        for _ in 0..3 {
+            assert_eq!(
+                memo.read("tile/0/000").unwrap(),
+                Some(b"tile/0/000".to_vec())
+            );
+            assert_eq!(memo.read("missing").unwrap(), None);
+        }
+        assert_eq!(*counting.0.lock().unwrap(), ["tile/0/000", "missing"]);
     }
 }
