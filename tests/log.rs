@@ -186,6 +186,14 @@ fn build(registry: &TestRegistry) {
         .expect_code(0);
 }
 
+/// `build --quiet --no-site` with more arguments (another data or output directory, a
+/// previous registry), run in the registry's folder; it must succeed.
+fn build_with(registry: &TestRegistry, more: &[&str]) {
+    let mut args = vec!["build", "--quiet", "--no-site"];
+    args.extend_from_slice(more);
+    run_in(registry.root(), &args).expect_code(0);
+}
+
 /// The entries a step appended.
 fn appended(before: usize, out: &Path) -> Vec<String> {
     lines(&entries(out)[before..])
@@ -494,19 +502,15 @@ fn a_mirror_that_saw_one_fork_refuses_the_other() {
         common::version_file("tic-tac-toe", "1.2.0", ""),
     )
     .unwrap();
-    run_in(
-        registry.root(),
+    build_with(
+        &registry,
         &[
-            "build",
-            "--quiet",
-            "--no-site",
             "--data",
             fork_data.to_str().unwrap(),
             "--out",
             fork.to_str().unwrap(),
         ],
-    )
-    .expect_code(0);
+    );
     let size = root_of(&out)["log"]["size"].as_u64().unwrap();
     assert_eq!(root_of(&fork)["log"]["size"], size);
 
@@ -563,32 +567,18 @@ fn a_build_against_a_registry_elsewhere_copies_the_whole_log_and_plans_only_the_
         registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
     }
     let deployed = registry.root().join("deployed");
-    run_in(
-        registry.root(),
-        &[
-            "build",
-            "--quiet",
-            "--no-site",
-            "--out",
-            deployed.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
+    build_with(&registry, &["--out", deployed.to_str().unwrap()]);
     registry.version("tic-tac-toe", "1.1.0", "");
     let fresh = registry.root().join("fresh");
-    run_in(
-        registry.root(),
+    build_with(
+        &registry,
         &[
-            "build",
-            "--quiet",
-            "--no-site",
             "--out",
             fresh.to_str().unwrap(),
             "--previous",
             deployed.to_str().unwrap(),
         ],
-    )
-    .expect_code(0);
+    );
     let (size, _) = check_log(&fresh);
     // Every tile of the deployed log is in the new output (a host replaced whole needs them).
     for (path, bytes) in tree(&deployed)
@@ -736,19 +726,15 @@ fn resolve_keeps_the_latest_checkpoint_and_refuses_a_log_not_consistent_with_it(
             common::version_file("tic-tac-toe", version, ""),
         )
         .unwrap();
-        run_in(
-            registry.root(),
+        build_with(
+            &registry,
             &[
-                "build",
-                "--quiet",
-                "--no-site",
                 "--data",
                 fork_data.to_str().unwrap(),
                 "--out",
                 fork.to_str().unwrap(),
             ],
-        )
-        .expect_code(0);
+        );
     }
     assert_eq!(root_of(&fork)["log"]["size"], size);
     fs::remove_dir_all(&served).unwrap();
