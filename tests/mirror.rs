@@ -90,7 +90,7 @@ fn a_partial_mirror_holds_only_its_scopes_and_passes_verify() {
     assert_eq!(
         verify.stderr(),
         format!(
-            "{} is intact: 2 experts, 3 versions, 9 files checked\n",
+            "{} is intact: 2 experts, 3 versions, 9 files and 11 Perstack API documents checked\n",
             dest.display()
         )
     );

@@ -110,7 +110,7 @@ fn an_archive_round_trip_gives_what_a_direct_mirror_gives() {
     assert_eq!(
         verify.stderr(),
         format!(
-            "{} is intact: 4 experts, 5 versions, 18 files checked\n",
+            "{} is intact: 4 experts, 5 versions, 18 files and 20 Perstack API documents checked\n",
             archive.display()
         )
     );

@@ -145,10 +145,15 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
             problems.len()
         )));
     }
+    // API documents are derived, not part of what the root signs: counted apart.
+    let api = match report.api_documents {
+        0 => String::new(),
+        count => format!(" and {count} Perstack API documents"),
+    };
     printer::status(
         args.output.quiet,
         &format!(
-            "{} is intact: {} experts, {} versions, {} files checked",
+            "{} is intact: {} experts, {} versions, {} files{api} checked",
             args.source.describe(),
             report.experts,
             report.versions,
