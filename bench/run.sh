@@ -139,10 +139,12 @@ fresh_copy() { RUN_DIR=$copy-$RUN; }
 fresh_out() { RUN_DIR=$out-$RUN && mkdir "$RUN_DIR"; }
 add_one() { python3 "$ROOT/bench/add-version.py" "$data" >/dev/null; }
 # git in the repository holding the data directory (its parent: a .git inside registry-data/
-# would be refused as not part of the format), with no user or system configuration.
+# would be refused as not part of the format), with no user or system configuration, and
+# without automatic gc: committing 100k loose objects starts a detached `git gc --auto` that
+# competed with the timed builds for the two cores (and with the removal of the tree).
 git_data() {
   GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com \
-    GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com git -C "$(dirname "$data")" "$@"
+    GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com git -c gc.auto=0 -c maintenance.auto=false -C "$(dirname "$data")" "$@"
 }
 add_one_committed() { add_one && git_data add -A registry-data && git_data commit -q -m "one version"; }
 hash_all() { find "$1" -type f -print0 | xargs -0 -P "$(nproc)" -n 2000 b3sum >/dev/null; }
