@@ -3,7 +3,8 @@
 //! The root pins one top bin; bins split the experts by the BLAKE3 of their names, 64 ways per
 //! level, so a client resolving one name reads the bins on that name's path and a publish
 //! rewrites only the bins on the changed names' paths (see [`BinTree`]). Format 1 (one snapshot
-//! listing every expert) is still read (`reader`) but no longer written.
+//! listing every expert) is still read (`reader`) but no longer written. The root's pin of
+//! the publish log ([`LogPin`]) is here too, rendered with the root; `log` builds on it.
 //!
 //! Documents are rendered to bytes here and nowhere else. Object keys are inserted in a fixed,
 //! documented order (serde_json's `preserve_order` keeps it), maps are walked in sorted order,
@@ -11,13 +12,15 @@
 
 use std::collections::BTreeMap;
 
+use data_encoding::HEXLOWER;
 use serde_json::{Map, Value, json};
 
 use crate::common::generator;
 use crate::common::json::Document;
 use crate::common::model::{Hash, Status};
 use crate::data::validate::Expert;
-use crate::format::log::LogPin;
+use crate::format::tlog::merkle::TreeHash;
+use crate::format::tlog::note::Checkpoint;
 
 /// The format this program writes: hashed bins.
 pub const FORMAT: u64 = 2;
@@ -334,6 +337,36 @@ pub fn root_value(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> V
     }
     root["generator"] = json!(generator());
     root
+}
+
+/// What the root says of the log: its origin, its tree head, and the checkpoint that states
+/// them, so a signed root covers the log too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPin {
+    pub origin: String,
+    pub size: u64,
+    pub hash: TreeHash,
+    pub checkpoint: IndexRef,
+}
+
+impl LogPin {
+    /// The root's `log` object, keys in the documented order.
+    pub fn value(&self) -> Value {
+        json!({
+            "origin": self.origin,
+            "size": self.size,
+            "hash": HEXLOWER.encode(&self.hash),
+            "checkpoint": { "blake3": self.checkpoint.hash.to_hex(), "size": self.checkpoint.size },
+        })
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            origin: self.origin.clone(),
+            size: self.size,
+            root: self.hash,
+        }
+    }
 }
 
 #[cfg(test)]

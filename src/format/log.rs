@@ -6,12 +6,13 @@
 //! this module gives them their place in the registry. The build (`build::log`) decides which
 //! events to append; clients read the log through [`ReaderTiles`].
 
-use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::common::model::Hash;
-use crate::format::index::IndexRef;
+// The root's pin of the log is rendered with the root (index) and read with it (reader);
+// they are named here too, where the rest of the log is.
+pub use crate::format::index::LogPin;
+pub use crate::format::reader::{LogPointer, MAX_CHECKPOINT_BYTES};
 use crate::format::reader::{PublishedError, Reader};
 use crate::format::tlog::merkle::{self, TreeHash};
 use crate::format::tlog::note::{self, Checkpoint};
@@ -21,8 +22,6 @@ use crate::format::tlog::tiles::{self, Appender, TILE_WIDTH, TileStore};
 pub const LOG_DIR: &str = "v1/log";
 /// The checkpoint: mutable, like the root, and pinned by it.
 pub const CHECKPOINT_PATH: &str = "v1/log/checkpoint";
-/// The most bytes a checkpoint may have: three short lines and a few signatures.
-pub const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
 /// The most bytes of a hash tile: 256 SHA-256 hashes.
 pub const MAX_TILE_BYTES: u64 = TILE_WIDTH * 32;
 /// The most bytes of an entry bundle: 256 entries of at most 65,535 bytes, each after its
@@ -93,69 +92,6 @@ impl Event {
             | Event::Tag { name, .. }
             | Event::Untag { name, .. } => name,
         }
-    }
-}
-
-/// What the root says of the log: its origin, its tree head, and the checkpoint that states
-/// them, so a signed root covers the log too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogPin {
-    pub origin: String,
-    pub size: u64,
-    pub hash: TreeHash,
-    pub checkpoint: IndexRef,
-}
-
-impl LogPin {
-    /// The root's `log` object, keys in the documented order.
-    pub fn value(&self) -> Value {
-        json!({
-            "origin": self.origin,
-            "size": self.size,
-            "hash": HEXLOWER.encode(&self.hash),
-            "checkpoint": { "blake3": self.checkpoint.hash.to_hex(), "size": self.checkpoint.size },
-        })
-    }
-
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
-            origin: self.origin.clone(),
-            size: self.size,
-            root: self.hash,
-        }
-    }
-}
-
-/// The root's `log` object as read.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogPointer {
-    pub origin: String,
-    pub size: u64,
-    pub hash: String,
-    pub checkpoint: crate::format::reader::SizedPointer,
-}
-
-impl LogPointer {
-    /// The checked pin, or why the root's `log` is not one.
-    pub fn pin(&self) -> Result<LogPin, String> {
-        note::check_key_name(&self.origin).map_err(|why| format!("log origin: {why}"))?;
-        let hash = HEXLOWER
-            .decode(self.hash.as_bytes())
-            .ok()
-            .and_then(|bytes| TreeHash::try_from(bytes.as_slice()).ok())
-            .ok_or_else(|| "log hash: expected 64 lowercase hex digits".to_owned())?;
-        if self.checkpoint.size > MAX_CHECKPOINT_BYTES {
-            return Err(format!(
-                "log checkpoint: {} bytes, more than a checkpoint may have ({MAX_CHECKPOINT_BYTES})",
-                self.checkpoint.size
-            ));
-        }
-        Ok(LogPin {
-            origin: self.origin.clone(),
-            size: self.size,
-            hash,
-            checkpoint: self.checkpoint.into(),
-        })
     }
 }
 

@@ -16,11 +16,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use data_encoding::HEXLOWER;
 use serde::Deserialize;
 
 use crate::common::model::{ExpertName, Hash, Status, check_tag, parse_canonical_version};
 use crate::common::transport::{FetchError, Source};
-use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef};
+use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef, LogPin};
+use crate::format::tlog::merkle::TreeHash;
+use crate::format::tlog::note;
 
 /// Why a published registry could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,8 @@ pub const MAX_ROOT_BYTES: u64 = 1024 * 1024;
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
 /// The most bytes a bin may have, whatever its parent says: a leaf averages 64 experts.
 pub const MAX_BIN_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes a publish log checkpoint may have: three short lines and a few signatures.
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
 /// The most bytes one expert's index document may have: about 100,000 versions.
 pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 /// The most bytes a blob may have, whatever its index document says: clients fetch blobs in
@@ -93,7 +98,7 @@ pub struct RootDoc {
     /// The publish log's origin and tree head, and its checkpoint (roots written before the
     /// log have none).
     #[serde(default)]
-    pub log: Option<crate::format::log::LogPointer>,
+    pub log: Option<LogPointer>,
     /// When the root stops being valid (signed roots only), RFC 3339 UTC.
     #[serde(default)]
     pub expires: Option<String>,
@@ -854,5 +859,38 @@ fn invalid(location: &str, message: String) -> PublishedError {
     PublishedError::Invalid {
         location: location.to_owned(),
         message,
+    }
+}
+
+/// The root's `log` object as read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogPointer {
+    pub origin: String,
+    pub size: u64,
+    pub hash: String,
+    pub checkpoint: SizedPointer,
+}
+
+impl LogPointer {
+    /// The checked pin, or why the root's `log` is not one.
+    pub fn pin(&self) -> Result<LogPin, String> {
+        note::check_key_name(&self.origin).map_err(|why| format!("log origin: {why}"))?;
+        let hash = HEXLOWER
+            .decode(self.hash.as_bytes())
+            .ok()
+            .and_then(|bytes| TreeHash::try_from(bytes.as_slice()).ok())
+            .ok_or_else(|| "log hash: expected 64 lowercase hex digits".to_owned())?;
+        if self.checkpoint.size > MAX_CHECKPOINT_BYTES {
+            return Err(format!(
+                "log checkpoint: {} bytes, more than a checkpoint may have ({MAX_CHECKPOINT_BYTES})",
+                self.checkpoint.size
+            ));
+        }
+        Ok(LogPin {
+            origin: self.origin.clone(),
+            size: self.size,
+            hash,
+            checkpoint: self.checkpoint.into(),
+        })
     }
 }
