@@ -29,7 +29,7 @@ use crate::common::fsutil::{self, IoError};
 use crate::data::definition::VersionRecord;
 
 /// Bump when the rules or the record change shape, to drop every old cache.
-const CACHE_REVISION: u32 = 3;
+const CACHE_REVISION: u32 = 4;
 
 /// The cache's file name under the build's state directory.
 pub const FILE_NAME: &str = "cache.bin";

@@ -38,6 +38,9 @@ pub struct VersionRecord {
     #[serde(rename = "requiredEnv")]
     pub required_env: Vec<String>,
     pub delegates: Vec<DelegateRef>,
+    /// The definition's `tags` as written: categories such as `coding`, which the website's
+    /// search indexes. Kept here so the site never reads a version file again to learn them.
+    pub categories: Vec<String>,
 }
 
 /// A delegate as written, with where it was written, so a delegate that does not resolve can be
@@ -181,6 +184,7 @@ impl<'i> Checker<'_, 'i> {
             description: String::new(),
             required_env: Vec::new(),
             delegates: Vec::new(),
+            categories: Vec::new(),
         };
         let Some(table) = self.table(&format!("expert \"{name}\""), expert) else {
             return record;
@@ -233,7 +237,7 @@ impl<'i> Checker<'_, 'i> {
                     }
                 }
                 "delegates" => record.delegates = self.delegates(value),
-                "tags" => self.category_tags(value),
+                "tags" => record.categories = self.category_tags(value),
                 "skills" => self.skills(value, &mut required_env),
                 "providerTools" => self.provider_tools(value),
                 "providerSkills" => self.provider_skills(value),
@@ -297,7 +301,7 @@ impl<'i> Checker<'_, 'i> {
         delegates
     }
 
-    fn category_tags(&mut self, value: &Spanned<Value<'i>>) {
+    fn category_tags(&mut self, value: &Spanned<Value<'i>>) -> Vec<String> {
         let items = self.string_array("tags", value);
         if items.len() > MAX_CATEGORY_TAGS {
             self.error(
@@ -306,11 +310,14 @@ impl<'i> Checker<'_, 'i> {
                 format!("{} tags; the limit is {MAX_CATEGORY_TAGS}", items.len()),
             );
         }
+        let mut categories = Vec::with_capacity(items.len());
         for (tag, span) in items {
             if let Err(err) = model::check_category(tag) {
                 self.error("invalid-tag", span, err);
             }
+            categories.push(tag.to_owned());
         }
+        categories
     }
 
     fn skills(&mut self, value: &Spanned<Value<'i>>, required_env: &mut BTreeSet<String>) {

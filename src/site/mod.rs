@@ -242,7 +242,7 @@ impl<'a> Site<'a> {
             search_css: asset("search-page"),
         };
 
-        for (path, bytes) in search::render(&search::entries(registry)?) {
+        for (path, bytes) in search::render(&search::entries(registry)) {
             // The manifest names the shards, so it follows them.
             let wave = usize::from(path == search::MANIFEST_PATH);
             prepared.push((wave, path, bytes));

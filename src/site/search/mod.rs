@@ -1,8 +1,11 @@
 //! The static search index that the search page queries in the browser.
 //!
-//! Experts are numbered in natural order of their names (`expert-2` before `expert-10`), so a
-//! list of numbers is also a list sorted by name. The index is four kinds of plain JSON files,
-//! each fetched only when a query needs it:
+//! Experts are numbered in publish order ([`publish_order`]): by when the first of their
+//! versions was published, then by name. A new expert, published now, gets the next number, so
+//! a publish appends to the index rather than renumbering it: the record files change only at
+//! the end, and each of the new expert's terms gains one number at the end of its list. A list
+//! of numbers is also a list from oldest to newest. The index is four kinds of plain JSON
+//! files, each fetched only when a query needs it:
 //!
 //! - `search/index.json`, the manifest: how many experts, the shard keys, the field weights
 //!   and the stop words, so the script and the build never disagree.
@@ -19,7 +22,9 @@
 //!   (some skill requires an environment variable); no query word can spell them.
 //! - `search/k/<n>.json`, exact names: bucket `n` maps the [`text::name_key`] of full and local
 //!   names hashing to it ([`text::fnv1a`]) to their experts, so `@acme/researcher`,
-//!   `researcher` and `tictactoe` find their expert in one small request.
+//!   `researcher` and `tictactoe` find their expert in one small request. The number of
+//!   buckets is a power of two that changes only when the number of experts doubles, so a new
+//!   expert rewrites the one or two buckets its names hash to.
 //! - `search/r/<n>.json`, records: what a result shows (name, latest version, status, whether
 //!   it requires environment variables, the start of its description) for experts
 //!   `n * RECORDS_PER_FILE` onwards. A page of results fetches only the files its experts are in.
@@ -30,33 +35,29 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::common::fsutil;
-use crate::common::model::{Hash, Status};
+use crate::common::model::Status;
 use crate::data::validate::{Expert, Registry};
 use crate::site::view;
-use crate::site::{SiteError, view::DefinitionError};
 
 pub const MANIFEST_PATH: &str = "search/index.json";
 
 /// The format of the manifest and the files it leads to; the script refuses others.
-const FORMAT: u64 = 2;
+const FORMAT: u64 = 3;
 /// A term shard whose JSON would be larger than this is split by one more character. Gzip
 /// makes a full shard about a quarter of this or less, so a one-word query stays well inside its
 /// budget of 100 KB (bench/SITE-RESULTS.md).
 const MAX_SHARD_BYTES: usize = 64 * 1024;
 /// How long a shard key may grow before a crowded shard stays whole.
 const MAX_KEY_CHARS: usize = 24;
-/// Experts per record file. Experts are numbered in name order and results of equal score
-/// are shown in name order, so the first page of a query that matches many experts usually
+/// Experts per record file. Results of equal score are shown in id order (oldest first), so
+/// the first page of a query that matches many experts usually
 /// lies in the first file or two: large enough for that (the script fetches file 0 together
 /// with the term shards, saving a round of requests), small enough (about 7 KB gzip at 128
 /// records) that a page whose results are scattered over several files stays in budget.
 const RECORDS_PER_FILE: usize = 128;
-/// About how many names one exact-name file holds.
+/// About how many names one exact-name file holds: from half this to this many experts'.
 const NAMES_PER_BUCKET: usize = 32;
 /// Descriptions in results are cut to this many characters.
 const SNIPPET_CHARS: usize = 140;
@@ -123,61 +124,58 @@ pub struct Entry<'a> {
     pub required_env: &'a [String],
 }
 
-/// The definition's categories; everything else in the file is in the checked record.
-#[derive(Deserialize)]
-struct VersionFile {
-    experts: BTreeMap<String, Categories>,
+/// What the index knows of every expert, in the registry's order. Everything comes from the
+/// checked records the build loaded (categories included), so no version file is read again.
+pub fn entries(registry: &Registry) -> Vec<Entry<'_>> {
+    registry.experts.values().map(entry).collect()
 }
 
-#[derive(Deserialize)]
-struct Categories {
-    #[serde(default)]
-    tags: Vec<String>,
-}
-
-/// What the index knows of every expert, in the registry's order. Categories live only in
-/// the definition, so the shown version of each expert is read again, on every core.
-pub fn entries(registry: &Registry) -> Result<Vec<Entry<'_>>, SiteError> {
-    let experts: Vec<&Expert> = registry.experts.values().collect();
-    experts.par_iter().map(|expert| entry(expert)).collect()
-}
-
-fn entry(expert: &Expert) -> Result<Entry<'_>, SiteError> {
+fn entry(expert: &Expert) -> Entry<'_> {
     let shown = view::shown_version(expert);
-    let bytes = fsutil::read(&shown.path)?;
-    let changed = || SiteError::ChangedDuringBuild {
-        path: shown.path.clone(),
-    };
-    if Hash::of(&bytes) != shown.record.blake3 {
-        return Err(changed());
-    }
-    let text = std::str::from_utf8(&bytes).map_err(|_| changed())?;
-    let definition = |source| SiteError::Definition {
-        path: shown.path.clone(),
-        source,
-    };
-    let file: VersionFile = toml::from_str(text).map_err(|e| definition(e.into()))?;
-    let categories = file
-        .experts
-        .into_values()
-        .next()
-        .ok_or_else(|| definition(DefinitionError::NoExpert))?
-        .tags;
-    Ok(Entry {
+    Entry {
         name: expert.name.as_str(),
         latest: expert.latest.as_ref().map(ToString::to_string),
         description: &shown.record.description,
         status: shown.status,
-        categories,
+        categories: shown.record.categories.clone(),
         required_env: &shown.record.required_env,
-    })
+    }
+}
+
+/// When an expert first appeared: the earliest `published` time of its versions, or `None`
+/// when some version has none (published before the time was recorded, so older than any
+/// recorded time). Times are UTC to the second in one fixed format, so they compare as text.
+pub fn first_published(expert: &Expert) -> Option<&str> {
+    expert
+        .versions
+        .values()
+        .map(|published| published.published.as_deref())
+        .min()
+        .flatten()
+}
+
+/// Sorts entries into the order experts are numbered in: experts with no recorded publish
+/// time first, then by [`first_published`], ties in natural order of names (`expert-2` before
+/// `expert-10`). Everything here is in the registry, so the same data gives the same numbers,
+/// and a new expert (published after all the others) comes last.
+pub fn publish_order<'a>(registry: &'a Registry, entries: &mut [Entry<'a>]) {
+    let first: BTreeMap<&str, Option<&str>> = registry
+        .experts
+        .values()
+        .map(|expert| (expert.name.as_str(), first_published(expert)))
+        .collect();
+    let first_of = |name: &str| first.get(name).copied().flatten();
+    entries.sort_by(|a, b| {
+        first_of(a.name)
+            .cmp(&first_of(b.name))
+            .then_with(|| view::natural_cmp(a.name, b.name))
+    });
 }
 
 /// Renders the manifest and every shard, name and record file: (relative path, bytes), in
-/// path order.
+/// path order. Experts are numbered in the order of `entries` (see [`publish_order`]).
 pub fn render(entries: &[Entry<'_>]) -> Vec<(String, Vec<u8>)> {
-    let mut ordered: Vec<&Entry<'_>> = entries.iter().collect();
-    ordered.sort_by(|a, b| view::natural_cmp(a.name, b.name));
+    let ordered: Vec<&Entry<'_>> = entries.iter().collect();
 
     let mut files = Vec::new();
     let (shard_keys, split) = term_shards(&ordered, &mut files);
@@ -382,10 +380,17 @@ fn group_by_prefix(terms: &[TermPostings], chars: usize) -> Vec<(String, &[TermP
     groups
 }
 
+/// How many exact-name files there are for `experts` experts: a power of two, so it changes
+/// only when the number of experts doubles and a publish otherwise rewrites only the buckets
+/// of its names.
+fn bucket_count(experts: usize) -> usize {
+    experts.div_ceil(NAMES_PER_BUCKET).next_power_of_two()
+}
+
 /// Writes the exact-name files into `files`; returns how many there are. Every bucket gets a
 /// file, empty or not, so a lookup never meets a missing file.
 fn name_buckets(ordered: &[&Entry<'_>], files: &mut Vec<(String, Vec<u8>)>) -> usize {
-    let count = ordered.len().div_ceil(NAMES_PER_BUCKET).max(1);
+    let count = bucket_count(ordered.len());
     let mut buckets: Vec<BTreeMap<String, Vec<usize>>> = vec![BTreeMap::new(); count];
     for (id, entry) in ordered.iter().enumerate() {
         let mut keys = vec![text::name_key(entry.name)];
