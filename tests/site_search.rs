@@ -123,7 +123,8 @@ fn a_word_in_thousands_of_experts_lists_every_one_and_stays_small() {
     assert_eq!(meeting["d"].len(), 1250, "no word is cut short");
     let expert = index.postings("expert");
     assert_eq!(expert["n"].len(), 2500);
-    // Numbered in natural order: expert-2 before expert-10.
+    // No publish time is recorded, so all are numbered in natural order: expert-2 before
+    // expert-10.
     assert_eq!(
         index.names(&[0, 1, 2, 10]),
         ["expert-0", "expert-1", "expert-2", "expert-10"]
@@ -133,6 +134,46 @@ fn a_word_in_thousands_of_experts_lists_every_one_and_stays_small() {
         let size = entry.metadata().unwrap().len();
         assert!(size < 80 * 1024, "{:?} is {size} bytes", entry.path());
     }
+}
+
+/// Records `published` for each version 1.0.0 given.
+fn published_at(registry: &TestRegistry, name: &str, times: &[(&str, &str)]) {
+    let tables: String = times
+        .iter()
+        .map(|(version, time)| format!("[versions.\"{version}\"]\npublished = \"{time}\"\n"))
+        .collect();
+    registry.file(&format!("{name}/expert.toml"), tables);
+}
+
+#[test]
+fn experts_are_numbered_in_publish_order_untimed_first() {
+    let registry = TestRegistry::empty();
+    for name in ["zeta", "alpha", "mid", "beta", "legacy-2", "legacy-10"] {
+        write_expert(&registry, name, "Does things", "");
+    }
+    published_at(&registry, "zeta", &[("1.0.0", "2026-01-01T00:00:00Z")]);
+    published_at(&registry, "alpha", &[("1.0.0", "2026-03-01T00:00:00Z")]);
+    published_at(&registry, "beta", &[("1.0.0", "2026-03-01T00:00:00Z")]);
+    // A later version of `mid` was published last, but its first came second.
+    published_at(
+        &registry,
+        "mid",
+        &[
+            ("1.0.0", "2026-02-01T00:00:00Z"),
+            ("1.1.0", "2026-09-01T00:00:00Z"),
+        ],
+    );
+    registry.file(
+        "mid/1.1.0.toml",
+        "[experts.\"mid\"]\nversion = \"1.1.0\"\ndescription = \"Does things\"\ninstruction = \"Do the work.\"\n",
+    );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let index = Index::open(&registry.out());
+    assert_eq!(
+        index.names(&[0, 1, 2, 3, 4, 5]),
+        ["legacy-2", "legacy-10", "zeta", "mid", "alpha", "beta"]
+    );
+    assert_eq!(index.postings("things")["d"], [0, 1, 2, 3, 4, 5]);
 }
 
 #[test]

@@ -120,6 +120,12 @@ fn registry() -> TestRegistry {
         write_expert(&registry, name, description, "");
     }
     deprecate(&registry, "@acme/old-crawler", "disabled");
+    // Published last, at a recorded time: numbered after every generated expert.
+    write_expert(&registry, "@org-12/newcomer", "Joins the team late", "");
+    registry.file(
+        "@org-12/newcomer/expert.toml",
+        "[versions.\"1.0.0\"]\npublished = \"2026-01-31T12:00:00Z\"\n",
+    );
     registry
 }
 
@@ -160,7 +166,7 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
         "q=expert-9000",
         "q=%40org-12%2Fexpert-982",
         "q=%40org-12",
-        "q=%40org-12&sort=name",
+        "q=%40org-12&sort=newest",
         "q=meeting",
         "q=email",
         "q=for+email",
@@ -211,8 +217,11 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
     );
     assert_eq!(names("q=%40org-12%2Fexpert-982")[0], "@org-12/expert-982");
 
-    // `@scope` lists exactly that scope, with a true count, in name order when asked.
-    let in_scope = count(|g| g.scoped_in(12));
+    // `@scope` lists exactly that scope, with a true count. Experts are numbered in publish
+    // order: the generated ones have no recorded time, so they come first, in name order, and
+    // the newcomer, published at a recorded time, last. Results of equal score show oldest
+    // first; "newest" reverses that.
+    let in_scope = count(|g| g.scoped_in(12)) + 1;
     assert_eq!(query("q=%40org-12")["status"], status_of(in_scope));
     assert!(
         names("q=%40org-12")
@@ -224,13 +233,24 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
         .map(|g| g.i)
         .collect();
     expected.sort_unstable();
-    let first: Vec<String> = expected
+    let oldest: Vec<String> = expected
         .iter()
         .take(3)
         .map(|i| format!("@org-12/expert-{i}"))
         .collect();
-    assert_eq!(names("q=%40org-12&sort=name")[..3], first[..]);
-    assert_eq!(query("q=%40org-12&sort=name")["form"]["sort"], "name");
+    assert_eq!(names("q=%40org-12")[..3], oldest[..]);
+    let newest: Vec<String> = ["@org-12/newcomer".to_owned()]
+        .into_iter()
+        .chain(
+            expected
+                .iter()
+                .rev()
+                .take(2)
+                .map(|i| format!("@org-12/expert-{i}")),
+        )
+        .collect();
+    assert_eq!(names("q=%40org-12&sort=newest")[..3], newest[..]);
+    assert_eq!(query("q=%40org-12&sort=newest")["form"]["sort"], "newest");
 
     // A word in thousands of descriptions counts every one of them.
     let meeting = count(Generated::meeting);

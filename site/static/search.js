@@ -6,8 +6,10 @@
 // A query word matches a term equal to it, a term it starts, or (from four characters, and
 // without digits) a term one typo away (from five, one typo away from the start of a term). Every word must match;
 // stop words are dropped unless the query has nothing else. `@scope` keeps that scope's
-// experts. An exact name (`@acme/researcher`, `researcher`, `tictactoe`) ranks first. The
-// query and the filters live in the URL, so Back and reload keep them.
+// experts. An exact name (`@acme/researcher`, `researcher`, `tictactoe`) ranks first. Experts
+// are numbered in publish order, so results of equal score show oldest first, and "newest"
+// lists the matches from the last published back. The query and the filters live in the URL,
+// so Back and reload keep them.
 //
 // Names and descriptions are untrusted text: results are built with textContent, never
 // innerHTML.
@@ -24,7 +26,7 @@
     return;
   }
   const root = box.dataset.root || "";
-  const FORMAT = 2;
+  const FORMAT = 3;
   const PAGE_SIZE = 20;
   // A word short enough to start terms in more shards than this matches whole terms only:
   // fetching them all would break the download budget.
@@ -281,7 +283,7 @@
     };
   }
 
-  // Every expert the query matches, best first (or in name order), with notes for the reader.
+  // Every expert the query matches, best first (or newest first), with notes for the reader.
   async function search(state) {
     const ix = await manifest();
     const query = parse(ix, state);
@@ -289,10 +291,14 @@
     if (query.words.length === 0 && !filtered && query.nameKey.length < 2) {
       return null;
     }
-    // The first record file is fetched with the shards, not after them: results of equal
-    // score are in name order, so the first page of a query matching many experts is mostly
-    // in it, and those results then show after one round of requests instead of two.
-    load(recordUrl(0)).catch(() => {});
+    // The first record file (the last, newest first) is fetched with the shards, not after
+    // them: results of equal score are in id order, so the first page of a query matching many
+    // experts is mostly in it, and those results then show after one round of requests
+    // instead of two.
+    const newest = state.sort === "newest";
+    load(recordUrl(newest ? Math.floor(Math.max(0, ix.experts - 1) / ix.records) : 0)).catch(
+      () => {}
+    );
     const files = Promise.all([
       Promise.all(query.words.map((word) => wordScores(ix, word))),
       exactNames(ix, query.nameKey),
@@ -351,11 +357,13 @@
       }
     }
     const partial = query.words.filter((_, i) => scored[i].partial);
-    // Experts are numbered in name order, so ids are already sorted by name.
-    return { ids: state.sort === "name" ? ids : byScore(ids, score), partial: partial };
+    // Experts are numbered in publish order, so ids reversed are newest first. (There is no
+    // name order: it would need the name of every match, for a common word every record file,
+    // megabytes where a query has 100 KB.)
+    return { ids: newest ? ids.reverse() : byScore(ids, score), partial: partial };
   }
 
-  // Best score first, then name: the ids grouped by score in one pass (scores take few
+  // Best score first, then oldest (lowest id) first: the ids grouped by score in one pass (scores take few
   // values), which keeps a word found in 100,000 experts fast where a sort would not be.
   function byScore(ids, score) {
     const groups = new Map();

@@ -242,7 +242,9 @@ impl<'a> Site<'a> {
             search_css: asset("search-page"),
         };
 
-        for (path, bytes) in search::render(&search::entries(registry)) {
+        let mut entries = search::entries(registry);
+        search::publish_order(registry, &mut entries);
+        for (path, bytes) in search::render(&entries) {
             // The manifest names the shards, so it follows them.
             let wave = usize::from(path == search::MANIFEST_PATH);
             prepared.push((wave, path, bytes));

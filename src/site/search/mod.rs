@@ -438,24 +438,25 @@ mod tests {
     }
 
     #[test]
-    fn experts_are_numbered_in_natural_order_and_listed_once_in_their_best_field() {
+    fn experts_are_numbered_in_the_order_given_and_listed_once_in_their_best_field() {
         let files = render(&[
+            entry("@acme/researcher-9", "Research for acme"),
             entry("tic-tac-toe", "A game of tic-tac-toe"),
             entry("@acme/researcher-10", "Finds sources"),
-            entry("@acme/researcher-9", "Research for acme"),
         ]);
         let records = json_of(&files, "search/r/0.json");
         assert_eq!(records[0][0], "@acme/researcher-9");
-        assert_eq!(records[1][0], "@acme/researcher-10");
+        assert_eq!(records[1][0], "tic-tac-toe");
+        assert_eq!(records[2][0], "@acme/researcher-10");
         let re = json_of(&files, "search/t/re.json");
-        assert_eq!(re["researcher"], json!({"n": [0, 1]}));
+        assert_eq!(re["researcher"], json!({"n": [0, 2]}));
         assert_eq!(re["research"], json!({"d": [0]}));
         let ti = json_of(&files, "search/t/ti.json");
-        assert_eq!(ti["tic"], json!({"n": [2]}), "name beats description");
+        assert_eq!(ti["tic"], json!({"n": [1]}), "name beats description");
         let scope = json_of(&files, "search/t/u-4061.json");
-        assert_eq!(scope["@acme"], json!({"x": [0, 1]}));
+        assert_eq!(scope["@acme"], json!({"x": [0, 2]}));
         let ac = json_of(&files, "search/t/ac.json");
-        assert_eq!(ac["acme"], json!({"s": [0, 1]}));
+        assert_eq!(ac["acme"], json!({"s": [0, 2]}));
     }
 
     #[test]
@@ -505,16 +506,16 @@ mod tests {
         old.categories = vec!["code-review".to_owned()];
         let files = render(&[old, entry("@a/new", "New one")]);
         let terms = |key: &str| json_of(&files, &format!("search/t/{}.json", text::file_stem(key)));
-        assert_eq!(terms("!d")["!deprecated"], json!({"x": [1]}));
-        assert_eq!(terms("!e")["!env"], json!({"x": [1]}));
-        assert_eq!(terms("!u")["!unscoped"], json!({"x": [1]}));
-        assert_eq!(terms("gi")["github"], json!({"e": [1]}));
-        assert_eq!(terms("co")["code"], json!({"t": [1]}));
+        assert_eq!(terms("!d")["!deprecated"], json!({"x": [0]}));
+        assert_eq!(terms("!e")["!env"], json!({"x": [0]}));
+        assert_eq!(terms("!u")["!unscoped"], json!({"x": [0]}));
+        assert_eq!(terms("gi")["github"], json!({"e": [0]}));
+        assert_eq!(terms("co")["code"], json!({"t": [0]}));
         assert_eq!(
             json_of(&files, "search/r/0.json"),
             json!([
-                ["@a/new", "1.0.0", "available", 0, "New one"],
-                ["old", "1.0.0", "deprecated", 1, "Old one"]
+                ["old", "1.0.0", "deprecated", 1, "Old one"],
+                ["@a/new", "1.0.0", "available", 0, "New one"]
             ])
         );
     }
@@ -528,6 +529,18 @@ mod tests {
             let names = json_of(&files, &format!("search/k/{bucket}.json"));
             assert_eq!(names[key], json!([0]), "{key}");
         }
+    }
+
+    #[test]
+    fn the_bucket_count_changes_only_when_the_experts_double() {
+        assert_eq!(bucket_count(0), 1);
+        assert_eq!(bucket_count(1), 1);
+        assert_eq!(bucket_count(NAMES_PER_BUCKET), 1);
+        assert_eq!(bucket_count(NAMES_PER_BUCKET + 1), 2);
+        assert_eq!(bucket_count(100_000), 4096);
+        assert_eq!(bucket_count(100_001), 4096);
+        assert_eq!(bucket_count(131_072), 4096);
+        assert_eq!(bucket_count(131_073), 8192);
     }
 
     #[test]
