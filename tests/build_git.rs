@@ -89,8 +89,8 @@ fn snapshot_out(registry: &TestRegistry) -> tempfile::TempDir {
 /// Edits a committed version file behind git's back: git is told the file is unchanged
 /// (`--assume-unchanged`), so only a build that reads the file itself sees the edit. A build
 /// that trusts git takes the file from its cache; one that walks the directory finds a
-/// published version changed and refuses it. (The website's search index reads each expert's
-/// shown version again and would stop the build too, so these builds are `--no-site`.)
+/// published version changed and refuses it. (A website page rendered again reads its
+/// definition and would stop the build too, so these builds are `--no-site`.)
 fn edit_behind_gits_back(registry: &TestRegistry, relative: &str) {
     git(
         registry.root(),
@@ -332,4 +332,118 @@ fn the_loader_through_git_loads_what_the_full_walk_loads_after_each_edit() {
     compare("committing everything");
     git(root, &["rm", "-q", "-r", "registry-data/@acme/researcher"]);
     compare("an expert removed");
+}
+
+/// Whether a build returned the last one's result because git showed nothing changed.
+fn took_shortcut(run: &Run) -> bool {
+    run.stderr()
+        .contains("git shows nothing changed since the last build")
+}
+
+/// Builds (not quietly, to read its summary) and asserts whether it took the shortcut.
+fn build_expecting(registry: &TestRegistry, args: &[&str], with_git: bool, shortcut: bool) {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let built = run(registry, &all, with_git);
+    built.expect_code(0);
+    assert_eq!(took_shortcut(&built), shortcut, "{}", built.stderr());
+}
+
+#[test]
+fn a_rebuild_that_git_shows_nothing_changed_for_returns_the_last_build_untouched() {
+    let registry = built_checkout();
+    let before = tree(&registry.out());
+    build_expecting(&registry, &[], true, true);
+    assert_eq!(tree(&registry.out()), before);
+    let plan = run(&registry, &["plan", "--format", "json"], true);
+    plan.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
+    assert_eq!(
+        plan["files"],
+        serde_json::json!([]),
+        "a deploy has nothing to upload"
+    );
+    assert_eq!(plan["serial"], 1);
+
+    // A commit that touches nothing below the data directory changes nothing either.
+    fs::write(registry.root().join("NOTES.md"), "notes\n").unwrap();
+    commit_all(registry.root(), "notes");
+    build_expecting(&registry, &[], true, true);
+    assert_eq!(tree(&registry.out()), before);
+}
+
+#[test]
+fn anything_git_the_options_or_the_output_show_changed_makes_a_full_build() {
+    let registry = built_checkout();
+
+    // A committed new version.
+    // (Every new file is aged: one modified in the seconds before a build is read again by
+    // the next whatever git says, and so is never skipped.)
+    registry.version("solo", "1.1.0", "");
+    age_files(&registry);
+    commit_all(registry.root(), "solo 1.1.0");
+    build_expecting(&registry, &[], true, false);
+    assert!(
+        registry
+            .out()
+            .join("api/registry/v1/experts/solo@1.1.0")
+            .exists()
+    );
+    build_expecting(&registry, &[], true, true);
+
+    // An untracked version file: built, and the build it made is not one to skip to, since
+    // what it read is not a commit.
+    registry.version("solo", "1.2.0", "");
+    age_files(&registry);
+    build_expecting(&registry, &[], true, false);
+    assert!(
+        registry
+            .out()
+            .join("api/registry/v1/experts/solo@1.2.0")
+            .exists()
+    );
+    commit_all(registry.root(), "solo 1.2.0");
+    build_expecting(&registry, &[], true, false);
+    build_expecting(&registry, &[], true, true);
+
+    // Other options.
+    build_expecting(&registry, &["--no-site"], true, false);
+    build_expecting(&registry, &["--no-site"], true, true);
+    build_expecting(&registry, &[], true, false);
+    build_expecting(&registry, &["--no-cache"], true, false);
+    build_expecting(&registry, &[], true, false);
+
+    // A root that is not the one the last build wrote: something else wrote the output.
+    let root = registry.out().join("v1/root.json");
+    let mut bytes = fs::read(&root).unwrap();
+    bytes.push(b'\n');
+    fs::write(&root, &bytes).unwrap();
+    build_expecting(&registry, &[], true, false);
+    build_expecting(&registry, &[], true, true);
+
+    // A build killed while writing: the next one completes its work.
+    fs::write(registry.out().join(".perstack-build/writing"), "").unwrap();
+    build_expecting(&registry, &[], true, false);
+    build_expecting(&registry, &[], true, true);
+
+    // Without git, nothing vouches for the data.
+    build_expecting(&registry, &[], false, false);
+}
+
+#[test]
+fn a_build_with_warnings_is_never_skipped_so_they_are_shown_again() {
+    let registry = built_checkout();
+    registry.version("solo", "1.1.0", "unknownField = 1\n");
+    age_files(&registry);
+    commit_all(registry.root(), "solo 1.1.0 with a field Perstack ignores");
+    for _ in 0..2 {
+        let built = run(&registry, &["build"], true);
+        built.expect_code(0);
+        assert!(!took_shortcut(&built), "{}", built.stderr());
+        assert!(
+            built.stderr().contains("unknownField"),
+            "{}",
+            built.stderr()
+        );
+    }
 }

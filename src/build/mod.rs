@@ -13,6 +13,7 @@
 
 pub mod log;
 pub mod plan;
+pub mod unchanged;
 pub mod writeonce;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::common::diagnostic::Diagnostic;
+use crate::common::diagnostic::{Diagnostic, Severity};
 use crate::common::fsutil::{self, IoContext, IoError, Staging};
 use crate::common::json::Document;
 use crate::common::model::{ExpertName, Hash, Status};
@@ -33,6 +34,7 @@ use crate::common::signing::{self, PublicKey, SecretKey};
 use crate::common::timestamp;
 use crate::common::transport::Source;
 use crate::data::build_cache;
+use crate::data::git_changes;
 use crate::data::load;
 use crate::data::validate::{self, Expert, Registry};
 use crate::format::api::{self, ApiExpert, ApiVersion};
@@ -85,6 +87,9 @@ pub struct BuildReport {
     /// `.perstack-build/plan.json`).
     pub plan: Plan,
     pub warnings: Vec<Diagnostic>,
+    /// Whether git showed nothing had changed since the last build, which was returned as it
+    /// was ([`unchanged`]).
+    pub unchanged: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +121,34 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     fsutil::create_real_dir(&state_dir)?;
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
-    let (registry, problems) = load_and_validate(options, &state_dir, progress)?;
+    let marker = state_dir.join(WRITING_MARKER);
+    if let Some(record) =
+        unchanged::check(options, &state_dir, marker.exists(), signed_root_still_good)
+    {
+        let plan = Plan {
+            format: plan::FORMAT,
+            serial: record.serial,
+            files: Vec::new(),
+        };
+        plan.write(&options.out_dir)?;
+        return Ok(BuildOutcome::Built(BuildReport {
+            experts: record.experts,
+            versions: record.versions,
+            serial: record.serial,
+            files_written: 0,
+            plan,
+            warnings: Vec::new(),
+            unchanged: true,
+        }));
+    }
+    // Removed before anything is written, so a build killed from here on leaves no record
+    // that the next one could take for a description of the output.
+    unchanged::forget(&state_dir)?;
+    let Checked {
+        registry,
+        problems,
+        clean_commit,
+    } = load_and_validate(options, &state_dir, progress)?;
     let Some(registry) = registry else {
         return Ok(BuildOutcome::Invalid(problems));
     };
@@ -127,7 +159,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
 
     // The staging marker stays until the plan is written, so a build killed at any point
     // after this is recovered from by the next one.
-    let staging = Staging::for_build(&options.out_dir, state_dir.join("writing"))?;
+    let staging = Staging::for_build(&options.out_dir, marker)?;
     let writer = Writer {
         out: &options.out_dir,
         staging: &staging,
@@ -138,14 +170,33 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     written.files += writer.root(&decision.root)?;
     remove_stale_api_documents(&written.api_stale)?;
     written.plan.write(&options.out_dir)?;
+    drop(staging);
+    let counts = (
+        registry.experts.len(),
+        registry.version_count(),
+        decision.serial,
+    );
+    // A build with warnings is not skipped next time, so they are shown again.
+    let skippable = clean_commit.filter(|_| decision.warnings.is_empty());
+    unchanged::save(options, &state_dir, skippable, counts)?;
     Ok(BuildOutcome::Built(BuildReport {
-        experts: registry.experts.len(),
-        versions: registry.version_count(),
-        serial: decision.serial,
+        experts: counts.0,
+        versions: counts.1,
+        serial: counts.2,
         files_written: written.files,
         plan: written.plan,
         warnings: decision.warnings,
+        unchanged: false,
     }))
+}
+
+/// The data, loaded and validated.
+struct Checked {
+    /// None when the data breaks a rule.
+    registry: Option<Registry>,
+    problems: Vec<Diagnostic>,
+    /// The commit the data matched exactly, if git knows one.
+    clean_commit: Option<String>,
 }
 
 /// Loads `registry-data/`, reading the build cache while the directory is walked, and
@@ -155,27 +206,53 @@ fn load_and_validate(
     options: &BuildOptions,
     state_dir: &Path,
     progress: &dyn Progress,
-) -> Result<(Option<Registry>, Vec<Diagnostic>), BuildError> {
+) -> Result<Checked, BuildError> {
     let cache_path = state_dir.join(build_cache::FILE_NAME);
     let (loaded, cache) = load::load_with_cache(
         &options.data_dir,
         options.use_cache.then_some(cache_path.as_path()),
         &|done, total| progress.stage("checking", done, total),
     )?;
+    let clean_commit = cache.as_ref().and_then(|cache| cache.clean_commit.clone());
     let (registry, problems) = validate::validate(loaded);
     let Some(registry) = registry else {
-        return Ok((None, problems));
+        return Ok(Checked {
+            registry: None,
+            problems,
+            clean_commit: None,
+        });
     };
+    // A file with a warning is left out of the cache and its expert walked again next time,
+    // so every build reads it and shows the warning again, as the first did.
+    let warned: BTreeSet<&Path> = problems
+        .iter()
+        .filter(|problem| problem.severity == Severity::Warning)
+        .map(|problem| problem.file.as_path())
+        .collect();
     // Saved now, not after writing, so its lookup table is freed before the documents are
     // rendered: the cache records file contents, which the rest of the build cannot change.
     if let Some(cache) = cache
-        && !cache.fully_reused()
+        && (!cache.fully_reused() || !warned.is_empty())
     {
-        let git = cache.next_git.clone();
+        let mut git = cache.next_git.clone();
         drop(cache);
-        build_cache::save(&cache_path, git.as_ref(), registry.cache_entries())?;
+        if let Some(git) = &mut git {
+            let expert_dirs = warned.iter().filter_map(|file| {
+                let relative = file.strip_prefix(&options.data_dir).ok()?.to_str()?;
+                git_changes::expert_dir_of(relative)
+            });
+            git.reread.extend(expert_dirs.map(str::to_owned));
+        }
+        let entries = registry
+            .cache_entries()
+            .filter(|(path, ..)| !warned.contains(path));
+        build_cache::save(&cache_path, git.as_ref(), entries)?;
     }
-    Ok((Some(registry), problems))
+    Ok(Checked {
+        registry: Some(registry),
+        problems,
+        clean_commit,
+    })
 }
 
 /// Whether the registry may be published, decided before anything is written.
@@ -594,6 +671,28 @@ fn signed_root(
     Ok(Document::render(&root))
 }
 
+/// Whether a signed root may be served again as it is by a build that changes nothing: signed by
+/// exactly `signing`'s keys and not yet in the second half of its validity.
+fn signed_root_still_good(old: &[u8], signing: &Signing) -> bool {
+    let Ok(mut unsigned) = serde_json::from_slice::<Value>(old) else {
+        return false;
+    };
+    if let Some(object) = unsigned.as_object_mut() {
+        object.remove("expires");
+        object.remove("signatures");
+    }
+    let signers = signing
+        .keys
+        .iter()
+        .map(|k| k.public().to_string())
+        .collect();
+    let Ok(now) = timestamp::build_time() else {
+        return false;
+    };
+    let window = i64::from(signing.expires_in_days) * 86_400;
+    still_good(old, &unsigned, &signers, now, window)
+}
+
 /// Whether an existing signed root says what `unsigned` says, carries a valid signature by
 /// each of `signers` and by no other key, is not in the second half of its validity, and does
 /// not outlive the validity asked for now.
@@ -632,6 +731,10 @@ fn still_good(
         && verified == *signers
         && expires.is_some_and(|expires| expires - now > window / 2 && expires - now <= window)
 }
+
+/// The staging marker in the state directory: present while a build writes, so its presence
+/// at the start of a build means the last one was killed.
+const WRITING_MARKER: &str = "writing";
 
 /// Takes the build lock, which the operating system releases if the process dies.
 fn lock(path: &Path) -> Result<File, BuildError> {

@@ -54,6 +54,16 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, IoError> {
     }
 }
 
+/// Removes a file that may legitimately be missing.
+pub fn remove_file_if_exists(path: &Path) -> Result<(), IoError> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+            Err(IoError::new("cannot remove", path, err))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A directory walk's error as an [`IoError`] naming the path it failed on (or `root`).
 pub fn walk_error(err: walkdir::Error, root: &Path) -> IoError {
     let path = err.path().unwrap_or(root).to_path_buf();

@@ -120,6 +120,10 @@ pub struct BuildCache {
     /// The git state of this build's records, once the loader knows it: saving the cache is
     /// needed when it differs from `git`.
     pub next_git: Option<GitRecord>,
+    /// The commit the data directory matched exactly when this build read it (git reported
+    /// no modified, untracked or ignored file, and no file was too recent to trust its stamp),
+    /// if it did: a later build that git tells nothing changed since can skip its work.
+    pub clean_commit: Option<String>,
 }
 
 /// A cache file read and its header decoded; the entries are decoded by [`OpenedCache::load`].
@@ -174,6 +178,7 @@ impl OpenedCache {
             racy_after: SystemTime::now() - RACY_WINDOW,
             git,
             next_git: None,
+            clean_commit: None,
         }
     }
 }

@@ -228,6 +228,8 @@ pub fn load_with_cache(
         }
     }
     if let (Some(cache), Some(view)) = (loaded_cache.as_mut(), view) {
+        cache.clean_commit =
+            (view.dirty.is_empty() && reread.is_empty()).then(|| view.head.clone());
         cache.next_git = Some(GitRecord {
             commit: view.head,
             reread,

@@ -37,10 +37,15 @@ pub fn build(args: BuildArgs) -> Result<(), CliError> {
         }
         BuildOutcome::Built(report) => {
             report_problems(report.warnings, output.format, output.quiet)?;
+            let how = if report.unchanged {
+                " (git shows nothing changed since the last build; --no-cache rebuilds anyway)"
+            } else {
+                ""
+            };
             printer::status(
                 output.quiet,
                 &format!(
-                    "built {}: {} experts, {} versions, serial {}, {} files written in {:.2}s",
+                    "built {}: {} experts, {} versions, serial {}, {} files written in {:.2}s{how}",
                     args.out.display(),
                     report.experts,
                     report.versions,

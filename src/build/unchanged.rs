@@ -1,0 +1,164 @@
+//! The no-change fast path: a rebuild that git shows has nothing new to read returns the last
+//! build's result without loading the data.
+//!
+//! Even with the build cache, a rebuild that finds nothing changed still validates every
+//! expert, renders every index document for its hash and computes the website's keys: seconds
+//! at a million versions, for an answer known in advance. After a complete build from a clean
+//! git checkout (no modified, untracked or ignored file below the data directory, none too
+//! recent to trust, no warning to repeat), the build records what it was made from in
+//! [`FILE_NAME`]: the commit, the executable that built it, the options, and the BLAKE3 of the
+//! root it wrote. The next build takes the shortcut only when every one of those still holds:
+//! git reports no change below the data directory since that commit, in commits or in the
+//! working tree; the same executable (templates and rules are compiled in) with the same
+//! options; the root in the output directory is the one recorded, so nothing else wrote there;
+//! no build was interrupted since; and a signed root is not yet due to be signed again.
+//! Anything else (no git, `--no-cache`, `--previous`, a record that cannot be read) is a full
+//! build, which removes the record before it writes anything, so an interrupted build never
+//! leaves a record describing output it changed.
+//!
+//! The shortcut trusts the output directory as the last build left it: a file deleted from it
+//! by hand is written again by `--no-cache`, not by the shortcut.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::build::{BuildOptions, Signing};
+use crate::common::fsutil::{self, IoError};
+use crate::common::model::Hash;
+use crate::data::git_changes;
+use crate::format::index;
+
+/// The record's file name in the build's state directory.
+pub const FILE_NAME: &str = "unchanged.json";
+/// The record's format; another is not read.
+const FORMAT: u32 = 1;
+/// A record is a few hundred bytes; anything much larger is not one.
+const MAX_RECORD_BYTES: u64 = 64 * 1024;
+
+/// What a complete build was made from and what it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    format: u32,
+    /// The BLAKE3 of the executable that built it.
+    executable: Hash,
+    inputs: Inputs,
+    /// The commit the data directory matched exactly.
+    commit: String,
+    /// The BLAKE3 of the root it wrote.
+    root: Hash,
+    pub experts: usize,
+    pub versions: usize,
+    pub serial: u64,
+}
+
+/// The options that shape the output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Inputs {
+    /// The data directory, made absolute, so another directory's commit is never mistaken for
+    /// this one's.
+    data_dir: PathBuf,
+    site: bool,
+    /// The public keys that sign the root and how long a signed root lasts.
+    signing: Option<(Vec<String>, u32)>,
+}
+
+impl Inputs {
+    fn of(options: &BuildOptions) -> Option<Inputs> {
+        Some(Inputs {
+            data_dir: std::path::absolute(&options.data_dir).ok()?,
+            site: options.site,
+            signing: options.signing.as_ref().map(|signing| {
+                let mut keys: Vec<String> = signing
+                    .keys
+                    .iter()
+                    .map(|k| k.public().to_string())
+                    .collect();
+                keys.sort();
+                (keys, signing.expires_in_days)
+            }),
+        })
+    }
+}
+
+/// The BLAKE3 of the running executable, which holds the templates and the rules.
+fn executable() -> Option<Hash> {
+    let path = std::env::current_exe().ok()?;
+    Some(Hash::of(&std::fs::read(path).ok()?))
+}
+
+/// Whether the last build's record says this build would change nothing; `Some(record)` when
+/// it may be skipped. `still_signed` says whether a signed root's bytes may be served again.
+pub fn check(
+    options: &BuildOptions,
+    state_dir: &Path,
+    interrupted: bool,
+    still_signed: impl Fn(&[u8], &Signing) -> bool,
+) -> Option<Record> {
+    if !options.use_cache || options.previous.is_some() || interrupted {
+        return None;
+    }
+    let path = state_dir.join(FILE_NAME);
+    if std::fs::metadata(&path).ok()?.len() > MAX_RECORD_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(&path).ok()?;
+    let record: Record = serde_json::from_slice(&bytes).ok()?;
+    if record.format != FORMAT || Some(&record.inputs) != Inputs::of(options).as_ref() {
+        return None;
+    }
+    let root = std::fs::read(options.out_dir.join(index::ROOT_PATH)).ok()?;
+    if Hash::of(&root) != record.root {
+        return None;
+    }
+    if let Some(signing) = &options.signing
+        && !still_signed(&root, signing)
+    {
+        return None;
+    }
+    if executable()? != record.executable {
+        return None;
+    }
+    // Last, as the slowest: git reads the index and looks at every tracked file's stamp.
+    let view = git_changes::view(&options.data_dir, Some(&record.commit))?;
+    view.changed
+        .is_some_and(|changed| changed.is_empty())
+        .then_some(record)
+}
+
+/// Records a complete build made from `commit`, or removes the record when the build may not
+/// be skipped next time (`commit` is `None`).
+pub fn save(
+    options: &BuildOptions,
+    state_dir: &Path,
+    commit: Option<String>,
+    counts: (usize, usize, u64),
+) -> Result<(), IoError> {
+    let path = state_dir.join(FILE_NAME);
+    let record = (|| {
+        let root = std::fs::read(options.out_dir.join(index::ROOT_PATH)).ok()?;
+        let (experts, versions, serial) = counts;
+        Some(Record {
+            format: FORMAT,
+            executable: executable()?,
+            inputs: Inputs::of(options)?,
+            commit: commit?,
+            root: Hash::of(&root),
+            experts,
+            versions,
+            serial,
+        })
+    })();
+    match record {
+        Some(record) if options.use_cache && options.previous.is_none() => {
+            let bytes = serde_json::to_vec_pretty(&record).expect("a record always serializes");
+            fsutil::write_atomic(&path, &bytes, false)
+        }
+        _ => forget(state_dir),
+    }
+}
+
+/// Removes the record, before a build writes anything.
+pub fn forget(state_dir: &Path) -> Result<(), IoError> {
+    fsutil::remove_file_if_exists(&state_dir.join(FILE_NAME))
+}
