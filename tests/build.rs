@@ -203,8 +203,8 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
     // One blob, one index document, one bin (the registry is small enough for a single level),
     // one Perstack API document and the publish log's new partial tile and entry bundle are
     // new; the
-    // readable document of the expert, its API documents whose tags moved, its version list
-    // and the root changed; nothing else moved.
+    // readable document of the expert, its API documents whose tags moved, its version list,
+    // its publish log hint file and the root changed; nothing else moved.
     assert_eq!(added.len(), 6, "{added:?}");
     assert_eq!(
         added
@@ -236,6 +236,7 @@ fn a_new_version_writes_only_new_files_and_bumps_the_serial() {
             "api/registry/v1/experts/tic-tac-toe@stable",
             "v1/experts/tic-tac-toe.json",
             "v1/log/checkpoint",
+            "v1/log/experts/tic-tac-toe.json",
             "v1/root.json"
         ]
     );

@@ -8,6 +8,10 @@
 //! in version (or tag) order. The log is write-once: a previous log whose right edge does not
 //! give the tree hash its root pins, or an output directory holding a published tile with other
 //! bytes, is refused rather than rewritten.
+//!
+//! The build also writes each expert's hint file (where its versions' publish entries are),
+//! for the experts with new events only, extending the previous registry's copy (see
+//! `hints` for when it writes them all).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -18,7 +22,7 @@ use crate::common::model::{ExpertName, Hash, LATEST, Status};
 use crate::common::signing::SecretKey;
 use crate::data::validate::{Expert, Registry};
 use crate::format::index::IndexRef;
-use crate::format::log::{self, Event, LogPin, ReaderTiles};
+use crate::format::log::{self, Event, Hint, LogPin, ReaderTiles};
 use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
 use crate::format::tlog::tiles::{self, Appender};
 
@@ -37,6 +41,13 @@ pub struct LogUpdate {
     pub new_tiles: Vec<String>,
     /// Whether the checkpoint differs from the previous registry's.
     pub checkpoint_changed: bool,
+    /// Hint files (`v1/log/experts/<name>.json`) to write, by path relative to the registry
+    /// root: those of the experts with new events, or every expert's when this build read the
+    /// whole log (a log that starts now, a copy for a host replaced whole, hints written for
+    /// the first time).
+    pub hints: BTreeMap<String, Vec<u8>>,
+    /// The hint files whose bytes the previous registry does not serve, for the deploy plan.
+    pub changed_hints: Vec<String>,
     /// How many entries this build appended.
     pub appended: u64,
 }
@@ -80,6 +91,8 @@ pub fn update(
     };
 
     let mut tiles = BTreeMap::new();
+    // Where every version was published, when this build reads the whole previous log anyway.
+    let mut replayed: Option<BTreeMap<String, Hint>> = None;
     let mut appender = match (&previous_pin, sources.previous) {
         (Some(pin), Some(previous))
             if sources.previous_elsewhere && existing_pin != previous_pin =>
@@ -90,7 +103,13 @@ pub fn update(
                 reader: previous.reader.as_ref(),
             };
             let location = previous.reader.location(log::LOG_DIR);
-            log::replay(&store, &location, pin, |_, _| Ok(()))?
+            let mut published = BTreeMap::new();
+            let appender = log::replay(&store, &location, pin, |index, entry| {
+                record_publish(&mut published, index, entry);
+                Ok(())
+            })?;
+            replayed = Some(published);
+            appender
         }
         (Some(pin), Some(previous)) => {
             let store = ReaderTiles {
@@ -101,7 +120,9 @@ pub fn update(
         _ => Appender::empty(),
     };
     let start = appender.size();
-    for event in &events {
+    let mut appended_publishes = BTreeMap::new();
+    for (index, event) in (start..).zip(&events) {
+        record_publish(&mut appended_publishes, index, &event.entry());
         if let Err(why) = appender.append(&event.entry()) {
             return Ok(Logged::Refused(vec![Diagnostic::error(
                 "log-entry-too-long",
@@ -171,6 +192,14 @@ pub fn update(
             size: checkpoint.len() as u64,
         },
     };
+    let (hints, changed_hints) = hints(
+        sources,
+        registry,
+        changes,
+        previous_pin.as_ref(),
+        replayed,
+        appended_publishes,
+    )?;
     let previous_size = previous_pin.as_ref().map_or(0, |p| p.size);
     let new_tiles = tiles
         .keys()
@@ -183,8 +212,162 @@ pub fn update(
         tiles,
         checkpoint,
         new_tiles,
+        hints,
+        changed_hints,
         appended: size - start,
     }))
+}
+
+/// Notes where `entry` (at `index`) publishes a version, when it is a publish.
+fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {
+    if let Ok(Event::Publish { name, version, .. }) = Event::parse(entry) {
+        published
+            .entry(name)
+            .or_default()
+            .publish
+            .insert(version, index);
+    }
+}
+
+/// The hint files this build writes, and those of them the previous registry lacks or serves
+/// with other bytes (for the plan).
+///
+/// A hint only grows when its expert gets a publish, and is rewritten only for experts with
+/// new events, starting from the previous registry's copy; so a publish reads and writes the
+/// hints of what it changes. The whole set is written when this build knows every publish
+/// anyway (a log that starts now, a previous log copied whole for a host replaced at each
+/// deploy), and once, by replaying the previous log, when the previous registry has no hints
+/// yet (it was built before they existed) or one is missing or unreadable.
+fn hints(
+    sources: &Sources<'_>,
+    registry: &Registry,
+    changes: &Changes,
+    previous_pin: Option<&LogPin>,
+    replayed: Option<BTreeMap<String, Hint>>,
+    appended: BTreeMap<String, Hint>,
+) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>), BuildError> {
+    let touched: BTreeSet<String> = appended.keys().cloned().collect();
+    let previous = match (previous_pin, sources.previous) {
+        (Some(pin), Some(previous)) => Some((pin, previous)),
+        _ => None,
+    };
+    // (every publish before this build's, whether every expert's hint is written anew)
+    let (mut published, whole, all_changed) = match (previous, replayed) {
+        (None, _) => (BTreeMap::new(), true, true),
+        (Some((_, previous)), Some(replayed)) => {
+            let all_changed = !hints_published(previous, registry, changes)?;
+            (replayed, true, all_changed)
+        }
+        (Some((pin, previous)), None) => {
+            let held = if hints_published(previous, registry, changes)? {
+                previous_hints(previous, changes, &touched)?
+            } else {
+                None
+            };
+            match held {
+                Some(held) => (held, false, false),
+                None => (replay_publishes(previous, pin)?, true, true),
+            }
+        }
+    };
+    for (name, hint) in appended {
+        published
+            .entry(name)
+            .or_default()
+            .publish
+            .extend(hint.publish);
+    }
+    let mut files = BTreeMap::new();
+    let mut changed = Vec::new();
+    for (name, hint) in &published {
+        let Ok(expert) = ExpertName::parse(name) else {
+            continue;
+        };
+        if !whole && !touched.contains(name) {
+            continue;
+        }
+        let path = log::hint_path(&expert);
+        if all_changed || touched.contains(name) {
+            changed.push(path.clone());
+        }
+        files.insert(path, hint.render(&expert));
+    }
+    Ok((files, changed))
+}
+
+/// Whether the previous registry publishes hint files: it does when it holds the hint of an
+/// expert it already served (one read; every expert it served has publish entries).
+fn hints_published(
+    previous: &PublishedRegistry,
+    registry: &Registry,
+    changes: &Changes,
+) -> Result<bool, PublishedError> {
+    let served_before = registry.experts.keys().find(|name| {
+        changes
+            .experts
+            .get(name.as_str())
+            .is_none_or(|(old, _)| old.is_some())
+    });
+    let Some(name) = served_before else {
+        return Ok(true);
+    };
+    Ok(previous
+        .reader
+        .read_at_most(&log::hint_path(name), log::MAX_HINT_BYTES)?
+        .is_some())
+}
+
+/// The previous hints of the experts `touched`, or `None` when one that the previous registry
+/// served is missing or unreadable.
+fn previous_hints(
+    previous: &PublishedRegistry,
+    changes: &Changes,
+    touched: &BTreeSet<String>,
+) -> Result<Option<BTreeMap<String, Hint>>, PublishedError> {
+    let mut hints = BTreeMap::new();
+    for name in touched {
+        let served_before = changes
+            .experts
+            .get(name.as_str())
+            .is_none_or(|(old, _)| old.is_some());
+        if !served_before {
+            continue;
+        }
+        let Ok(expert) = ExpertName::parse(name) else {
+            continue;
+        };
+        let path = log::hint_path(&expert);
+        let Some(bytes) = previous.reader.read_at_most(&path, log::MAX_HINT_BYTES)? else {
+            return Ok(None);
+        };
+        match Hint::parse(&previous.reader.location(&path), &expert, &bytes) {
+            Ok(hint) => hints.insert(name.clone(), hint),
+            Err(_) => return Ok(None),
+        };
+    }
+    Ok(Some(hints))
+}
+
+/// Every publish of the previous log, read from its entry bundles and checked against the
+/// pinned tree hash.
+fn replay_publishes(
+    previous: &PublishedRegistry,
+    pin: &LogPin,
+) -> Result<BTreeMap<String, Hint>, PublishedError> {
+    let store = ReaderTiles {
+        reader: previous.reader.as_ref(),
+    };
+    let mut published = BTreeMap::new();
+    log::replay(
+        &store,
+        &previous.reader.location(log::LOG_DIR),
+        pin,
+        |index, entry| {
+            record_publish(&mut published, index, entry);
+            Ok(())
+        },
+    )?;
+    Ok(published)
 }
 
 /// The log a registry's root pins, if any.

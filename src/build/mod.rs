@@ -524,6 +524,10 @@ fn write_before_root(
         .len();
     files += writer.log_tiles(&decision.log)?;
     plan.add_all(plan::Kind::Tile, decision.log.new_tiles.iter().cloned());
+    plan.add_all(
+        plan::Kind::LogHint,
+        decision.log.changed_hints.iter().cloned(),
+    );
     if decision.log.checkpoint_changed {
         plan.add_all(
             plan::Kind::Checkpoint,
@@ -979,15 +983,17 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Writes the publish log's tiles and entry bundles. A file this build appended to may
-    /// exist with other bytes only where no root pinned it (a build killed before its root, the
-    /// data changed since); `log::update` refused the build otherwise. Returns how many files
-    /// were written.
+    /// Writes the publish log's tiles and entry bundles, and its hint files. A tile this build
+    /// appended to may exist with other bytes only where no root pinned it (a build killed
+    /// before its root, the data changed since); `log::update` refused the build otherwise.
+    /// Returns how many files were written.
     fn log_tiles(&self, log: &log::LogUpdate) -> Result<usize, IoError> {
-        self.progress.stage("log", 0, log.tiles.len());
+        self.progress
+            .stage("log", 0, log.tiles.len() + log.hints.len());
         let written: Vec<bool> = log
             .tiles
             .par_iter()
+            .chain(log.hints.par_iter())
             .map(|(relative, bytes)| {
                 self.staging
                     .write_if_changed(&self.out.join(relative), bytes, false)

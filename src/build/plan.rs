@@ -40,6 +40,12 @@ pub enum Kind {
     Bin,
     /// `v1/log/tile/`: the publish log's tiles and entry bundles (immutable).
     Tile,
+    /// `v1/log/experts/`: where each expert's publish entries are in the log (mutable). After
+    /// the tiles, since a hint names entries that must be there to prove; before the
+    /// checkpoint and root, which it does not depend on (a client reads a hint only for a
+    /// version its root serves, whose entry an older hint already lists).
+    #[serde(rename = "log-hint")]
+    LogHint,
     /// `v1/experts/`: index documents at readable paths.
     Readable,
     /// `api/registry/v1/`: the Perstack API documents.

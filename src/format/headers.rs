@@ -18,7 +18,7 @@ pub fn header_policy() -> String {
 
 /// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
 /// they are cached for a year as immutable, and so are the publish log's tiles (each width of a
-/// partial tile has its own path); the root, the log's checkpoint, readable documents and Perstack API
+/// partial tile has its own path); the root, the log's checkpoint and hint files, readable documents and Perstack API
 /// documents change per publish, so caches must revalidate them after a minute (the API
 /// documents have no file extension, so their type is set here). The website's pages, search
 /// index and recent list revalidate like the root, its hash-named assets are immutable, and every
@@ -44,6 +44,8 @@ pub fn headers_file() -> String {
 /v1/log/checkpoint
   Cache-Control: public, max-age=60, must-revalidate
   Content-Type: text/plain; charset=utf-8
+/v1/log/experts/*
+  Cache-Control: public, max-age=60, must-revalidate
 /v1/root.json
   Cache-Control: public, max-age=60, must-revalidate
 /v1/experts/*

@@ -1,14 +1,18 @@
 //! The publish log as a registry serves it: `v1/log/checkpoint` and the C2SP tiles under
-//! `v1/log/tile/`, the entries' JSON, the root's pin of the tree head, and reading a
-//! published log back (bounded, verified against the pin).
+//! `v1/log/tile/`, the entries' JSON, the root's pin of the tree head, the per-expert hint
+//! files under `v1/log/experts/` that say where each version's publish entry is, and reading
+//! a published log back (bounded, verified against the pin).
 //!
 //! The building blocks (RFC 6962 hashing, tiles, signed notes) are in [`crate::format::tlog`];
 //! this module gives them their place in the registry. The build (`build::log`) decides which
 //! events to append; clients read the log through [`ReaderTiles`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::common::model::Hash;
+use crate::common::json::render_json;
+use crate::common::model::{ExpertName, Hash};
 // The root's pin of the log is rendered with the root (index) and read with it (reader);
 // they are named here too, where the rest of the log is.
 pub use crate::format::index::LogPin;
@@ -265,6 +269,85 @@ pub fn replay(
     Ok(appender)
 }
 
+/// The most bytes of a hint file: 16 MiB, hundreds of thousands of versions.
+pub const MAX_HINT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The hint file of `name`: where its publish entries are in the log (`v1/log/experts/<name>.json`,
+/// the name written as in `v1/experts/`, `@scope/` a directory).
+pub fn hint_path(name: &ExpertName) -> String {
+    format!("{LOG_DIR}/experts/{name}.json")
+}
+
+/// One expert's hint file: the index in the log of each of its versions' publish entries.
+///
+/// Not pinned and not signed: a client proves each index it uses with an inclusion proof
+/// against the tree hash the root pins, so a wrong index fails that proof, and the hint only
+/// needs to be right, not trusted. Rendered like every JSON document (two spaces, a final
+/// newline), versions in SemVer precedence, so its bytes follow from the log alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hint {
+    /// Version -> index of its publish entry.
+    pub publish: BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHint {
+    name: String,
+    publish: BTreeMap<String, u64>,
+}
+
+impl Hint {
+    /// The file's bytes for the expert `name`.
+    pub fn render(&self, name: &ExpertName) -> Vec<u8> {
+        let mut versions: Vec<(semver::Version, &String, &u64)> = self
+            .publish
+            .iter()
+            .filter_map(|(text, index)| Some((semver::Version::parse(text).ok()?, text, index)))
+            .collect();
+        versions.sort_by(|a, b| a.0.cmp_precedence(&b.0).then_with(|| a.1.cmp(b.1)));
+        let publish: serde_json::Map<String, serde_json::Value> = versions
+            .into_iter()
+            .map(|(_, text, index)| (text.clone(), serde_json::Value::from(*index)))
+            .collect();
+        let mut document = serde_json::Map::new();
+        document.insert("name".to_owned(), serde_json::Value::from(name.as_str()));
+        document.insert("publish".to_owned(), serde_json::Value::Object(publish));
+        render_json(&document)
+    }
+
+    /// Reads the hint file of `name` from `bytes` (named `location` in errors): its name must
+    /// be `name` and every key a version. Its indexes are not checked here: the inclusion
+    /// proof checks each one used.
+    pub fn parse(location: &str, name: &ExpertName, bytes: &[u8]) -> Result<Hint, PublishedError> {
+        let invalid = |message: String| PublishedError::Invalid {
+            location: location.to_owned(),
+            message,
+        };
+        let raw: RawHint = serde_json::from_slice(bytes)
+            .map_err(|err| invalid(format!("not a publish log hint file: {err}")))?;
+        if raw.name != name.as_str() {
+            return Err(invalid(format!(
+                "is the hint file of \"{}\", not of {name}",
+                raw.name.escape_debug()
+            )));
+        }
+        if let Some(bad) = raw
+            .publish
+            .keys()
+            .find(|version| semver::Version::parse(version).is_err())
+        {
+            return Err(invalid(format!(
+                "\"{}\" is not a version",
+                bad.escape_debug()
+            )));
+        }
+        Ok(Hint {
+            publish: raw.publish,
+        })
+    }
+}
+
 /// The hash of an entry as the tree holds it.
 pub fn entry_hash(entry: &[u8]) -> TreeHash {
     merkle::leaf_hash(entry)
@@ -316,6 +399,39 @@ mod tests {
             r#"{"event":"unpublish","name":"a"}"#,
         ] {
             assert!(Event::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hints_list_versions_in_semver_order_and_parse_back() {
+        let name = ExpertName::parse("@acme/researcher").unwrap();
+        assert_eq!(hint_path(&name), "v1/log/experts/@acme/researcher.json");
+        let hint = Hint {
+            publish: [("1.10.0", 9), ("1.2.0", 3), ("1.2.0-rc.1", 2)]
+                .into_iter()
+                .map(|(v, i)| (v.to_owned(), i))
+                .collect(),
+        };
+        let bytes = hint.render(&name);
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            "{\n  \"name\": \"@acme/researcher\",\n  \"publish\": {\n    \"1.2.0-rc.1\": 2,\n    \"1.2.0\": 3,\n    \"1.10.0\": 9\n  }\n}\n"
+        );
+        assert_eq!(Hint::parse("x", &name, &bytes).unwrap(), hint);
+        let other = ExpertName::parse("@acme/other").unwrap();
+        assert!(
+            Hint::parse("x", &other, &bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("not of @acme/other")
+        );
+        for bad in [
+            r#"{"name":"@acme/researcher","publish":{"v1":1}}"#,
+            r#"{"name":"@acme/researcher","publish":{"1.0.0":-1}}"#,
+            r#"{"name":"@acme/researcher","publish":{},"x":1}"#,
+            r#"{"name":"@acme/researcher"}"#,
+        ] {
+            assert!(Hint::parse("x", &name, bad.as_bytes()).is_err(), "{bad}");
         }
     }
 
