@@ -452,7 +452,7 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
     assert_eq!(
         over_http.stderr(),
         format!(
-            "{} is intact: 3 experts, 6 versions, 17 files and 17 Perstack API documents checked\n",
+            "{} is intact: 3 experts, 6 versions, 20 files and 17 Perstack API documents checked\n",
             s.server.url
         )
     );

@@ -168,7 +168,48 @@ fn check_log(out: &Path) -> (u64, H) {
         let path = tile("1", n as u64, chunk.len() as u64);
         assert_eq!(fs::read(out.join(&path)).unwrap(), chunk.concat(), "{path}");
     }
+    check_hints(out, &all);
     (all.len() as u64, hash)
+}
+
+/// Every expert with publish entries has a hint file listing each of its versions' entry
+/// index, in SemVer order, and nothing else; and no other hint file exists.
+fn check_hints(out: &Path, all: &[Vec<u8>]) {
+    let mut want: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for (index, entry) in all.iter().enumerate() {
+        let event: serde_json::Value = serde_json::from_slice(entry).unwrap();
+        if event["event"] == "publish" {
+            want.entry(event["name"].as_str().unwrap().to_owned())
+                .or_default()
+                .insert(event["version"].as_str().unwrap().to_owned(), index as u64);
+        }
+    }
+    let mut found = BTreeMap::new();
+    for (path, bytes) in tree(out)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("v1/log/experts/"))
+    {
+        let name = path["v1/log/experts/".len()..path.len() - ".json".len()].to_owned();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.ends_with("}\n"), "{path}");
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["name"], name.as_str(), "{path}");
+        let versions: Vec<(String, u64)> = doc["publish"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(v, i)| (v.clone(), i.as_u64().unwrap()))
+            .collect();
+        let mut sorted = versions.clone();
+        sorted.sort_by(|a, b| {
+            semver::Version::parse(&a.0)
+                .unwrap()
+                .cmp_precedence(&semver::Version::parse(&b.0).unwrap())
+        });
+        assert_eq!(versions, sorted, "{path}: versions in SemVer order");
+        found.insert(name, versions.into_iter().collect::<BTreeMap<_, _>>());
+    }
+    assert_eq!(found, want);
 }
 
 /// The registry's tiles, for the proofs the program computes from them.
@@ -590,6 +631,15 @@ fn a_build_against_a_registry_elsewhere_copies_the_whole_log_and_plans_only_the_
             assert_eq!(fs::read(fresh.join(&path)).unwrap(), bytes, "{path}");
         }
     }
+    // And so is every expert's hint file, the changed one with its new version.
+    let hints = |dir: &Path| -> Vec<String> {
+        tree(dir)
+            .into_keys()
+            .filter(|p| p.starts_with("v1/log/experts/"))
+            .collect()
+    };
+    assert_eq!(hints(&fresh), hints(&deployed));
+    assert_eq!(hints(&fresh).len(), 263);
     let plan = run_in(registry.root(), &["plan", "--out", fresh.to_str().unwrap()]).stdout();
     let planned: Vec<&str> = plan.lines().filter(|l| l.starts_with("v1/log/")).collect();
     assert_eq!(
@@ -597,6 +647,7 @@ fn a_build_against_a_registry_elsewhere_copies_the_whole_log_and_plans_only_the_
         [
             tile("0", 1, size - 256).as_str(),
             tile("entries", 1, size - 256).as_str(),
+            "v1/log/experts/tic-tac-toe.json",
             "v1/log/checkpoint",
         ]
     );
@@ -882,4 +933,472 @@ fn a_mirror_follows_the_log_fetching_only_the_checkpoint_and_the_new_entries() {
         assert!(mirrored.contains_key(&path), "{path}");
     }
     run_in(registry.root(), &["verify", mirror.to_str().unwrap()]).expect_code(0);
+}
+
+/// `resolve`, `fetch` (or `lock`) with `--require-log`, against `registry` through `cache`.
+fn require_log(root: &Path, command: &str, key: &str, registry: &str, cache: &Path) -> common::Run {
+    run_in(
+        root,
+        &[
+            command,
+            key,
+            "--registry",
+            registry,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--require-log",
+            "--quiet",
+        ],
+    )
+}
+
+#[test]
+fn require_log_proves_each_version_published_over_http_and_from_a_directory() {
+    use common::server::TestServer;
+
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let cache = registry.root().join("cache");
+    let dir = out.to_str().unwrap();
+    let run = require_log(registry.root(), "resolve", "tic-tac-toe", dir, &cache);
+    run.expect_code(0);
+    assert!(
+        run.stdout().starts_with("tic-tac-toe@1.0.0 "),
+        "{}",
+        run.stdout()
+    );
+
+    // More publishes, across the first entry bundle's end: every version still proves.
+    for i in 0..255 {
+        registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
+    }
+    build(&registry);
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.version("@acme/searcher", "1.1.0", "");
+    build(&registry);
+    let (size, _) = check_log(&out);
+    assert_eq!(size, 263);
+    let server = TestServer::serve(&out);
+    for key in [
+        "tic-tac-toe@1.0.0",
+        "tic-tac-toe",
+        "@acme/researcher@1.0.0",
+        "@acme/searcher",
+        "@many/e254",
+    ] {
+        require_log(registry.root(), "resolve", key, dir, &cache).expect_code(0);
+        let http_cache = registry.root().join("http-cache");
+        server.reset_requests();
+        let run = require_log(registry.root(), "resolve", key, &server.url, &http_cache);
+        run.expect_code(0);
+        // Each file of the proof is read once: the hint and the tiles. No entry bundle: the
+        // entry is the one the index document implies, and the proof shows the log holds it.
+        let log_reads: Vec<String> = server
+            .requests()
+            .into_iter()
+            .filter(|p| p.starts_with("v1/log/"))
+            .collect();
+        let mut once = log_reads.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!(once.len(), log_reads.len(), "{log_reads:?}");
+        let name = key
+            .rsplit_once('@')
+            .filter(|(n, _)| !n.is_empty())
+            .map_or(key, |(n, _)| n);
+        assert!(
+            log_reads.contains(&format!("v1/log/experts/{name}.json")),
+            "{log_reads:?}"
+        );
+        assert!(
+            !log_reads
+                .iter()
+                .any(|p| p.starts_with("v1/log/tile/entries/")),
+            "{log_reads:?}"
+        );
+    }
+    let fetched = registry.root().join("fetched.toml");
+    run_in(
+        registry.root(),
+        &[
+            "fetch",
+            "tic-tac-toe@1.1.0",
+            "--registry",
+            &server.url,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--require-log",
+            "--quiet",
+            "--output",
+            fetched.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(
+        fs::read_to_string(&fetched).unwrap(),
+        common::version_file("tic-tac-toe", "1.1.0", "")
+    );
+
+    // lock proves every version it pins.
+    server.reset_requests();
+    let toml = registry.root().join("perstack.toml");
+    fs::write(
+        &toml,
+        "[experts.\"mine\"]\ninstruction = \"x\"\ndelegates = [\"@acme/researcher\"]\n",
+    )
+    .unwrap();
+    run_in(
+        registry.root(),
+        &[
+            "lock",
+            toml.to_str().unwrap(),
+            "--registry",
+            &server.url,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--require-log",
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    let locked = fs::read_to_string(registry.root().join("perstack-registry.lock")).unwrap();
+    assert!(locked.contains("tic-tac-toe@"), "{locked}");
+    for name in ["@acme/researcher", "@acme/searcher", "tic-tac-toe"] {
+        assert_eq!(
+            server.count(&format!("v1/log/experts/{name}.json")),
+            1,
+            "{name}"
+        );
+    }
+
+    // Without the flag, no hint, bundle or tile is read (a fresh cache: no consistency proof).
+    server.reset_requests();
+    let plain_cache = registry.root().join("plain-cache");
+    for command in ["resolve", "fetch"] {
+        run_in(
+            registry.root(),
+            &[
+                command,
+                "tic-tac-toe",
+                "--registry",
+                &server.url,
+                "--cache",
+                plain_cache.to_str().unwrap(),
+                "--quiet",
+            ],
+        )
+        .expect_code(0);
+    }
+    assert!(
+        !server.requests().iter().any(|p| p.starts_with("v1/log/")),
+        "{:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn require_log_refuses_what_the_log_does_not_prove() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    // Entries: 0, 1 @acme/researcher 1.0.0 and 1.1.0, 2 its status, 3 @acme/searcher 1.0.0,
+    // 4 tic-tac-toe 1.0.0, 5 its tag.
+    let hint = "v1/log/experts/tic-tac-toe.json";
+    let copy = |name: &str| {
+        let dir = registry.root().join(name);
+        common::copy_tree(&out, &dir);
+        dir
+    };
+    let resolve = |dir: &Path| {
+        let cache = dir.with_extension("cache");
+        require_log(
+            registry.root(),
+            "resolve",
+            "tic-tac-toe",
+            dir.to_str().unwrap(),
+            &cache,
+        )
+    };
+    resolve(&out).expect_code(0);
+
+    // A hint that points at another expert's publish entry.
+    let wrong = copy("wrong-index");
+    fs::write(
+        wrong.join(hint),
+        "{\n  \"name\": \"tic-tac-toe\",\n  \"publish\": {\n    \"1.0.0\": 3\n  }\n}\n",
+    )
+    .unwrap();
+    let run = resolve(&wrong);
+    run.expect_code(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("cannot prove that tic-tac-toe 1.0.0 was published"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("entry 3 (where v1/log/experts/tic-tac-toe.json places it)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&tile("entries", 0, 6)), "{stderr}");
+
+    // A hint past the log's end, one without the version, and none at all.
+    for (name, text, why) in [
+        (
+            "past-end",
+            "{\"name\":\"tic-tac-toe\",\"publish\":{\"1.0.0\":6}}",
+            "past the 6 entries the root pins",
+        ),
+        (
+            "no-version",
+            "{\"name\":\"tic-tac-toe\",\"publish\":{}}",
+            "lists no publish entry for this version",
+        ),
+        (
+            "other-name",
+            "{\"name\":\"tic-tac-toes\",\"publish\":{\"1.0.0\":4}}",
+            "not of tic-tac-toe",
+        ),
+    ] {
+        let dir = copy(name);
+        fs::write(dir.join(hint), text).unwrap();
+        let run = resolve(&dir);
+        run.expect_code(1);
+        assert!(run.stderr().contains(why), "{name}: {}", run.stderr());
+        assert!(
+            run.stderr().contains(&format!("{name}/{hint}")),
+            "{name}: {}",
+            run.stderr()
+        );
+    }
+    let missing = copy("missing");
+    fs::remove_file(missing.join(hint)).unwrap();
+    let run = resolve(&missing);
+    run.expect_code(1);
+    assert!(run.stderr().contains("hint file"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("missing/v1/log/experts/tic-tac-toe.json"),
+        "{}",
+        run.stderr()
+    );
+
+    // An entry rewritten (here: the version's size) in its bundle.
+    let bundle = copy("bundle");
+    let path = bundle.join(tile("entries", 0, 6));
+    let mut bytes = fs::read(&path).unwrap();
+    let size = common::version_file("tic-tac-toe", "1.0.0", "").len();
+    let (old, new) = (
+        format!("\"size\":{size}}}"),
+        format!("\"size\":{}}}", size + 1),
+    );
+    assert_eq!(old.len(), new.len());
+    let at = bytes
+        .windows(old.len())
+        .position(|w| w == old.as_bytes())
+        .unwrap();
+    bytes[at..at + old.len()].copy_from_slice(new.as_bytes());
+    fs::write(&path, &bytes).unwrap();
+    // The bundle alone does not decide: the tree commits to the entry, so the proof holds
+    // (verify reports the damaged bundle).
+    resolve(&bundle).expect_code(0);
+    run_in(registry.root(), &["verify", bundle.to_str().unwrap()]).expect_code(1);
+    // With a tile damaged too, the proof fails, and the message says the entry differs.
+    let tile0 = bundle.join(tile("0", 0, 6));
+    let mut hashes = fs::read(&tile0).unwrap();
+    hashes[0] ^= 1;
+    fs::write(&tile0, hashes).unwrap();
+    let run = resolve(&bundle);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(&format!(
+            "bundle/{}: --require-log: cannot prove that tic-tac-toe 1.0.0 was published: entry 4 (where v1/log/experts/tic-tac-toe.json places it) is not its publish as the index document gives it",
+            tile("entries", 0, 6)
+        )),
+        "{}",
+        run.stderr()
+    );
+
+    // A hash tile rewritten: the entry is right, the proof fails.
+    let tiles = copy("tiles");
+    let path = tiles.join(tile("0", 0, 6));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&path, bytes).unwrap();
+    let run = resolve(&tiles);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(
+            "the inclusion proof of its publish entry, entry 4, in the log of 6 entries the root pins fails"
+        ),
+        "{}",
+        run.stderr()
+    );
+
+    // A registry whose root pins no log: accepted without the flag, refused with it.
+    let unlogged = copy("unlogged");
+    let mut root = root_of(&unlogged);
+    root.as_object_mut().unwrap().remove("log");
+    fs::write(
+        unlogged.join("v1/root.json"),
+        serde_json::to_vec_pretty(&root).unwrap(),
+    )
+    .unwrap();
+    let run = resolve(&unlogged);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("the root pins no publish log"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("unlogged/v1/root.json"),
+        "{}",
+        run.stderr()
+    );
+    run_in(
+        registry.root(),
+        &[
+            "resolve",
+            "tic-tac-toe",
+            "--registry",
+            unlogged.to_str().unwrap(),
+            "--cache",
+            registry
+                .root()
+                .join("unlogged-plain.cache")
+                .to_str()
+                .unwrap(),
+        ],
+    )
+    .expect_code(0);
+
+    // verify finds the hints that disagree with the log.
+    let run = run_in(registry.root(), &["verify", wrong.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains(
+            "disagrees with the log on tic-tac-toe: 1.0.0 at 3, but its publish entry is 4"
+        ),
+        "{}",
+        run.stderr()
+    );
+    let run = run_in(registry.root(), &["verify", missing.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("v1/log/experts/tic-tac-toe.json"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_mirror_serves_require_log_clients_and_keeps_its_hints_with_its_log() {
+    use common::server::TestServer;
+
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    let source = TestServer::serve(&out);
+    let mirror = registry.root().join("mirror");
+    let archive = registry.root().join("mirror.tar");
+    let cache = registry.root().join("cache");
+    let mirrored = TestServer::serve(&mirror);
+    for version in ["1.1.0", "1.2.0"] {
+        registry.version("tic-tac-toe", version, "");
+        build(&registry);
+        for dest in [&mirror, &archive] {
+            run_in(
+                registry.root(),
+                &["mirror", &source.url, dest.to_str().unwrap(), "--quiet"],
+            )
+            .expect_code(0);
+        }
+        check_log(&mirror);
+        let run = require_log(
+            registry.root(),
+            "resolve",
+            "tic-tac-toe",
+            &mirrored.url,
+            &cache,
+        );
+        run.expect_code(0);
+        assert!(
+            run.stdout().starts_with(&format!("tic-tac-toe@{version} ")),
+            "{}",
+            run.stdout()
+        );
+        require_log(
+            registry.root(),
+            "resolve",
+            "@acme/researcher@1.0.0",
+            &mirrored.url,
+            &cache,
+        )
+        .expect_code(0);
+        require_log(
+            registry.root(),
+            "resolve",
+            &format!("tic-tac-toe@{version}"),
+            archive.to_str().unwrap(),
+            &registry.root().join("archive-cache"),
+        )
+        .expect_code(0);
+    }
+    // The mirror's hints are the source's, byte for byte.
+    for (path, bytes) in tree(&out)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("v1/log/experts/"))
+    {
+        assert_eq!(fs::read(mirror.join(&path)).unwrap(), bytes, "{path}");
+    }
+    run_in(registry.root(), &["verify", mirror.to_str().unwrap()]).expect_code(0);
+    run_in(registry.root(), &["verify", archive.to_str().unwrap()]).expect_code(0);
+
+    // A mirror made before hints existed gets them at its next run, from its own copy.
+    fs::remove_dir_all(mirror.join("v1/log/experts")).unwrap();
+    source.reset_requests();
+    run_in(
+        registry.root(),
+        &["mirror", &source.url, mirror.to_str().unwrap(), "--quiet"],
+    )
+    .expect_code(0);
+    assert!(
+        !source
+            .requests()
+            .iter()
+            .any(|p| p.starts_with("v1/log/tile/")),
+        "{:?}",
+        source.requests()
+    );
+    check_log(&mirror);
+}
+
+#[test]
+fn a_build_over_a_registry_without_hints_writes_every_expert_s_once() {
+    let registry = TestRegistry::valid();
+    build(&registry);
+    let out = registry.out();
+    // As a build before hints existed left it.
+    fs::remove_dir_all(out.join("v1/log/experts")).unwrap();
+    registry.version("tic-tac-toe", "1.1.0", "");
+    build(&registry);
+    check_log(&out);
+    let plan = run_in(registry.root(), &["plan", "--out", out.to_str().unwrap()]).stdout();
+    for name in ["@acme/researcher", "@acme/searcher", "tic-tac-toe"] {
+        assert!(
+            plan.contains(&format!("v1/log/experts/{name}.json")),
+            "{plan}"
+        );
+    }
+    // Then only the experts with new events.
+    registry.version("@acme/searcher", "1.1.0", "");
+    build(&registry);
+    check_log(&out);
+    let plan = run_in(registry.root(), &["plan", "--out", out.to_str().unwrap()]).stdout();
+    let hints: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with("v1/log/experts/"))
+        .collect();
+    assert_eq!(hints, ["v1/log/experts/@acme/searcher.json"]);
 }

@@ -1,10 +1,11 @@
 //! Every document a client reads from a registry it does not trust: the root, a bin, a
 //! format-1 snapshot, an expert index document, and of the publish log an entry, an entry
-//! bundle, a tile path and the checkpoint (a signed note).
+//! bundle, a tile path, the checkpoint (a signed note) and an expert's hint file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use perstack_registry::format::log::Event;
+use perstack_registry::common::model::ExpertName;
+use perstack_registry::format::log::{Event, Hint};
 use perstack_registry::format::reader::{self, SnapshotDoc};
 use perstack_registry::format::tlog::{note, tiles};
 
@@ -18,6 +19,11 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = reader::parse_json::<SnapshotDoc>("fuzz/v1/snapshots/x.json", bytes);
     let _ = reader::parse_index("fuzz/v1/index/x.json", bytes);
     let _ = Event::parse(bytes);
+    if let Ok(name) = ExpertName::parse("@fuzz/hint")
+        && let Ok(hint) = Hint::parse("fuzz/v1/log/experts/@fuzz/hint.json", &name, bytes)
+    {
+        let _ = hint.render(&name);
+    }
     let _ = tiles::parse_bundle("fuzz/v1/log/tile/entries/000", bytes, 256);
     let _ = tiles::parse_bundle("fuzz/v1/log/tile/entries/000.p/3", bytes, 3);
     if let Ok(text) = std::str::from_utf8(bytes) {

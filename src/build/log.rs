@@ -53,7 +53,7 @@ pub struct LogUpdate {
 }
 
 pub enum Logged {
-    Update(LogUpdate),
+    Update(Box<LogUpdate>),
     /// The build would rewrite or drop published entries.
     Refused(Vec<Diagnostic>),
 }
@@ -192,7 +192,7 @@ pub fn update(
             size: checkpoint.len() as u64,
         },
     };
-    let (hints, changed_hints) = hints(
+    let hints = hints(
         sources,
         registry,
         changes,
@@ -206,16 +206,16 @@ pub fn update(
         .filter(|path| previous_pin.is_none() || !covered(path, previous_size))
         .cloned()
         .collect();
-    Ok(Logged::Update(LogUpdate {
+    Ok(Logged::Update(Box::new(LogUpdate {
         checkpoint_changed: previous_pin.as_ref().map(|p| p.checkpoint) != Some(pin.checkpoint),
         pin,
         tiles,
         checkpoint,
         new_tiles,
-        hints,
-        changed_hints,
+        hints: hints.files,
+        changed_hints: hints.changed,
         appended: size - start,
-    }))
+    })))
 }
 
 /// Notes where `entry` (at `index`) publishes a version, when it is a publish.
@@ -229,8 +229,15 @@ fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u
     }
 }
 
-/// The hint files this build writes, and those of them the previous registry lacks or serves
-/// with other bytes (for the plan).
+/// The hint files a build writes.
+struct HintFiles {
+    /// By path relative to the registry root.
+    files: BTreeMap<String, Vec<u8>>,
+    /// Those the previous registry lacks or serves with other bytes, for the plan.
+    changed: Vec<String>,
+}
+
+/// The hint files this build writes.
 ///
 /// A hint only grows when its expert gets a publish, and is rewritten only for experts with
 /// new events, starting from the previous registry's copy; so a publish reads and writes the
@@ -245,7 +252,7 @@ fn hints(
     previous_pin: Option<&LogPin>,
     replayed: Option<BTreeMap<String, Hint>>,
     appended: BTreeMap<String, Hint>,
-) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>), BuildError> {
+) -> Result<HintFiles, BuildError> {
     let touched: BTreeSet<String> = appended.keys().cloned().collect();
     let previous = match (previous_pin, sources.previous) {
         (Some(pin), Some(previous)) => Some((pin, previous)),
@@ -292,7 +299,7 @@ fn hints(
         }
         files.insert(path, hint.render(&expert));
     }
-    Ok((files, changed))
+    Ok(HintFiles { files, changed })
 }
 
 /// Whether the previous registry publishes hint files: it does when it holds the hint of an

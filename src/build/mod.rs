@@ -375,7 +375,7 @@ fn decide<'r>(
         options.signing.as_ref().map_or(&no_keys, |s| &s.keys),
     )? {
         log::Logged::Refused(violations) => return Ok(Decided::Refused(violations)),
-        log::Logged::Update(update) => update,
+        log::Logged::Update(update) => *update,
     };
 
     let serial = match &previous {

@@ -404,6 +404,11 @@ pub struct RegistryArgs {
     /// Use only what the cache holds; make no request.
     #[arg(long)]
     pub offline: bool,
+    /// Accept a version only with a proof that the publish log the root pins holds its
+    /// publish entry (an RFC 6962 inclusion proof read from the log's tiles); refuse a
+    /// registry without a log. Reads the expert's hint file and a few of the log's tiles.
+    #[arg(long, conflicts_with = "offline")]
+    pub require_log: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::client::publog::{self, SourceTiles};
 use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
 use crate::client::resolve::{self, Request, ResolveError, Resolved};
 use crate::client::trust::{self, TrustError, TrustState};
@@ -23,6 +24,7 @@ use crate::common::timestamp;
 use crate::common::transport::{Conditional, FetchError, Source};
 use crate::format::index;
 use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, Reader, RootDoc};
+use crate::format::tlog::tiles::Memo;
 
 /// The cache directory when `--cache` is not given: `$XDG_CACHE_HOME/perstack-registry`, else
 /// `~/.cache/perstack-registry`.
@@ -45,6 +47,9 @@ pub struct ClientOptions {
     pub offline: bool,
     /// Keys trusted in addition to those recorded in the cache.
     pub trust: Vec<PublicKey>,
+    /// Accept a version only with a proof that the publish log the root pins holds its
+    /// publish entry (`--require-log`; see `publog::prove_published`).
+    pub require_log: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,10 @@ pub enum ClientError {
     NotCached(PathBuf),
     #[error("offline, and the cache does not hold {0}; run once online to fetch it")]
     NotCachedVersion(String),
+    #[error(
+        "--require-log: cannot prove that {0} was published while offline (the cache keeps no copy of the publish log); run online"
+    )]
+    OfflineLog(String),
 }
 
 impl From<crate::common::fsutil::IoError> for ClientError {
@@ -91,6 +100,7 @@ impl ClientError {
             | ClientError::NoRegistry(_)
             | ClientError::NotCached(_)
             | ClientError::NotCachedVersion(_)
+            | ClientError::OfflineLog(_)
             | ClientError::Fetch(FetchError::CrossHostRedirect { .. })
             | ClientError::Fetch(FetchError::TooLarge { .. })
             | ClientError::Fetch(FetchError::Archive(_)) => ErrorClass::Data,
@@ -110,6 +120,9 @@ pub struct Client {
     registry: PublishedRegistry,
     /// The upstream root (online) or `None` (offline).
     upstream: Option<(Vec<u8>, RootDoc)>,
+    /// With `--require-log` online: the source's log files, each read once.
+    log_tiles: Option<Memo<SourceTiles>>,
+    require_log: bool,
 }
 
 impl Client {
@@ -125,6 +138,8 @@ impl Client {
                 replica,
                 registry,
                 upstream: None,
+                log_tiles: None,
+                require_log: options.require_log,
             });
         }
         let replica = Arc::new(Replica::open(&dir, Some(options.source.clone()), true)?);
@@ -146,6 +161,10 @@ impl Client {
             replica,
             registry,
             upstream: Some((root_bytes, root)),
+            log_tiles: options
+                .require_log
+                .then(|| Memo::new(SourceTiles(options.source.clone()))),
+            require_log: options.require_log,
         })
     }
 
@@ -162,9 +181,41 @@ impl Client {
         Ok(self.registry.read_index(name)?)
     }
 
+    /// Resolves `request`; with `require_log`, only to a version proven published.
     pub fn resolve(&self, request: &Request) -> Result<Resolved, ClientError> {
         let index = self.index(request.name.as_str())?;
-        Ok(resolve::resolve(request, index.as_ref())?)
+        let resolved = resolve::resolve(request, index.as_ref())?;
+        if self.require_log {
+            self.prove_published(&resolved)?;
+        }
+        Ok(resolved)
+    }
+
+    /// Proves `resolved`'s publish entry is in the log the upstream root pins. Offline there
+    /// is nothing to prove it with: the cache keeps no copy of the log.
+    fn prove_published(&self, resolved: &Resolved) -> Result<u64, ClientError> {
+        let (Some((_, root)), Some(tiles)) = (&self.upstream, &self.log_tiles) else {
+            return Err(ClientError::OfflineLog(resolved.key()));
+        };
+        let source = &tiles.inner().0;
+        let pin = root
+            .log
+            .as_ref()
+            .map(|log| log.pin())
+            .transpose()
+            .map_err(|message| PublishedError::Invalid {
+                location: source.location(index::ROOT_PATH),
+                message,
+            })?;
+        Ok(publog::prove_published(
+            source,
+            tiles,
+            pin.as_ref(),
+            &resolved.name,
+            &resolved.version,
+            resolved.blake3,
+            resolved.size,
+        )?)
     }
 
     /// The bytes of a resolved version, verified against its BLAKE3 before anything is

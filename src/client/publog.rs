@@ -9,6 +9,11 @@
 //! here on the entries themselves); a log that does not is a split view, or a rewritten log,
 //! and is refused, naming both sizes.
 //!
+//! `resolve`, `fetch` and `lock --require-log` prove each version they accept published
+//! ([`prove_published`]): the expert's hint file says where its publish entry is, the entry
+//! bundle gives the entry, and an RFC 6962 inclusion proof read from the hash tiles ties it to
+//! the tree hash the root pins.
+//!
 //! `verify` audits the whole log against the registry ([`audit`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,15 +22,15 @@ use std::path::PathBuf;
 use crate::client::replica::Replica;
 use crate::client::trust::SeenLog;
 use crate::common::diagnostic::Diagnostic;
-use crate::common::model::{Hash, LATEST, Status};
+use crate::common::model::{ExpertName, Hash, LATEST, Status};
 use crate::common::signing::PublicKey;
 use crate::common::transport::{FetchError, Source};
 use crate::format::index;
-use crate::format::log::{self, Event, LogPin, MAX_CHECKPOINT_BYTES};
+use crate::format::log::{self, Event, Hint, LogPin, MAX_CHECKPOINT_BYTES};
 use crate::format::reader::{self, IndexDoc, PublishedError};
 use crate::format::tlog::merkle;
 use crate::format::tlog::note::{self, Checkpoint};
-use crate::format::tlog::tiles::{Appender, Memo, TILE_WIDTH, TileReader, TileStore};
+use crate::format::tlog::tiles::{self, Appender, Memo, TILE_WIDTH, TileReader, TileStore};
 
 /// The log's files from the mirror's own copy, else from the source (tiles never change, so a
 /// local copy of one is the source's).
@@ -62,6 +67,120 @@ impl TileStore for Local<'_> {
     }
 }
 
+/// The log's files read from a registry that the store owns, so a client can keep one
+/// [`Memo`] of them for as long as it lives.
+#[derive(Debug)]
+pub struct SourceTiles(pub Source);
+
+impl TileStore for SourceTiles {
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        log::ReaderTiles { reader: &self.0 }.read(path)
+    }
+}
+
+/// Proves that the log `pin` describes (`None`: the root pins no log) holds the publish entry
+/// of `name` `version` with the BLAKE3 and size the index document gives, reading from
+/// `source` the expert's hint file, the entry bundle holding the entry, and the hash tiles of
+/// an inclusion proof (through `tiles`, which reads each once). Returns the entry's index.
+pub fn prove_published(
+    source: &Source,
+    tiles: &impl TileStore,
+    pin: Option<&LogPin>,
+    name: &ExpertName,
+    version: &str,
+    blake3: Hash,
+    size: u64,
+) -> Result<u64, PublishedError> {
+    let refused = |relative: &str, why: String| PublishedError::Invalid {
+        location: source.location(relative),
+        message: format!("--require-log: cannot prove that {name} {version} was published: {why}"),
+    };
+    let Some(pin) = pin else {
+        return Err(refused(
+            index::ROOT_PATH,
+            "the root pins no publish log".to_owned(),
+        ));
+    };
+    let hint_path = log::hint_path(name);
+    let bytes = source
+        .get_at_most(&hint_path, log::MAX_HINT_BYTES)?
+        .ok_or_else(|| {
+            refused(
+                &hint_path,
+                "the hint file that says where its publish entry is in the log is missing"
+                    .to_owned(),
+            )
+        })?;
+    let hint = Hint::parse(&source.location(&hint_path), name, &bytes)?;
+    let Some(&entry_index) = hint.publish.get(version) else {
+        return Err(refused(
+            &hint_path,
+            "the hint file lists no publish entry for this version".to_owned(),
+        ));
+    };
+    if entry_index >= pin.size {
+        return Err(refused(
+            &hint_path,
+            format!(
+                "the hint file places its publish entry at index {entry_index}, past the {} entries the root pins",
+                pin.size
+            ),
+        ));
+    }
+    // The entry is the one the index document implies: its leaf hash, proven at that index
+    // against the pinned tree hash, shows the log holds exactly these bytes there, so the
+    // entry bundle is not needed to prove it (it is read only to say why a proof failed).
+    let expected = Event::Publish {
+        name: name.as_str().to_owned(),
+        version: version.to_owned(),
+        blake3,
+        size,
+    }
+    .entry();
+    let reader = TileReader {
+        store: tiles,
+        size: pin.size,
+    };
+    let proof = merkle::inclusion_proof(&reader, entry_index, pin.size)
+        .map_err(|err| refused(log::LOG_DIR, err.to_string()))?;
+    if merkle::verify_inclusion(
+        &log::entry_hash(&expected),
+        entry_index,
+        pin.size,
+        &proof,
+        &pin.hash,
+    )
+    .is_ok()
+    {
+        return Ok(entry_index);
+    }
+    let tile = entry_index / TILE_WIDTH;
+    let width = (pin.size - tile * TILE_WIDTH).min(TILE_WIDTH);
+    let bundle_path = tiles::tile_path("entries", tile, width);
+    let bundle_relative = log::log_path(&bundle_path);
+    let entry = tiles
+        .read(&bundle_path)
+        .ok()
+        .flatten()
+        .and_then(|bundle| tiles::parse_bundle(&bundle_path, &bundle, width).ok())
+        .and_then(|entries| entries.into_iter().nth((entry_index % TILE_WIDTH) as usize));
+    Err(match entry {
+        Some(entry) if entry != expected => refused(
+            &bundle_relative,
+            format!(
+                "entry {entry_index} (where {hint_path} places it) is not its publish as the index document gives it ({blake3}, {size} bytes)"
+            ),
+        ),
+        _ => refused(
+            log::LOG_DIR,
+            format!(
+                "the inclusion proof of its publish entry, entry {entry_index}, in the log of {} entries the root pins fails: a tile or an entry was rewritten",
+                pin.size
+            ),
+        ),
+    })
+}
+
 /// The log pinned by the root the mirror holds now, if any.
 pub fn held_pin(replica: &Replica) -> Option<LogPin> {
     let bytes = replica.read_local(index::ROOT_PATH).ok()??;
@@ -78,14 +197,21 @@ pub fn copy(
     pin: &LogPin,
     held: Option<&LogPin>,
 ) -> Result<(), PublishedError> {
+    let hints_held = pin.size == 0 || replica.dir.join(HINTS_DIR).is_dir();
     // Already held: nothing to read, not even the checkpoint.
     if held == Some(pin)
+        && hints_held
         && replica
             .read_local(log::CHECKPOINT_PATH)?
             .is_some_and(|bytes| Hash::of(&bytes) == pin.checkpoint.hash)
     {
         return Ok(());
     }
+    // Where the entries read here publish versions. Every entry is read when the mirror starts
+    // the log over; otherwise only the new ones, and the hints held are extended, except in
+    // a mirror made before hints existed, whose held entries are then read once, locally.
+    let mut published: BTreeMap<String, Hint> = BTreeMap::new();
+    let mut read_from = 0;
     let location = source.location(log::LOG_DIR);
     let store = LocalFirst { replica, source };
     let split_view = |held: &LogPin| PublishedError::Invalid {
@@ -105,12 +231,35 @@ pub fn copy(
         Some(held) => log::open_appender(&Local(replica), &location, held).ok(),
         None => None,
     };
+    let start = match (start, held) {
+        (Some(_), Some(held)) if !hints_held => {
+            let local = log::replay(&Local(replica), &location, held, |index, entry| {
+                record_publish(&mut published, index, entry);
+                Ok(())
+            });
+            local.ok()
+        }
+        (start, Some(held)) => {
+            read_from = held.size;
+            start
+        }
+        (start, None) => start,
+    };
     let appender = match (start, held) {
         (Some(appender), _) => appender,
         (None, Some(held)) => {
-            let appender = log::extend(&store, &location, Appender::empty(), held.size, |_, _| {
-                Ok(())
-            })?;
+            read_from = 0;
+            published.clear();
+            let appender = log::extend(
+                &store,
+                &location,
+                Appender::empty(),
+                held.size,
+                |index, entry| {
+                    record_publish(&mut published, index, entry);
+                    Ok(())
+                },
+            )?;
             if appender.root() != held.hash {
                 return Err(split_view(held));
             }
@@ -118,7 +267,10 @@ pub fn copy(
         }
         (None, None) => Appender::empty(),
     };
-    let appender = log::extend(&store, &location, appender, pin.size, |_, _| Ok(()))?;
+    let appender = log::extend(&store, &location, appender, pin.size, |index, entry| {
+        record_publish(&mut published, index, entry);
+        Ok(())
+    })?;
     if appender.root() != pin.hash {
         return Err(match held {
             Some(held) => split_view(held),
@@ -134,6 +286,7 @@ pub fn copy(
     for (path, bytes) in appender.finish() {
         replica.write(&log::log_path(&path), &bytes, false)?;
     }
+    write_hints(replica, published, read_from > 0)?;
     let checkpoint = source
         .get_at_most(
             log::CHECKPOINT_PATH,
@@ -150,6 +303,44 @@ pub fn copy(
         });
     }
     replica.write(log::CHECKPOINT_PATH, &checkpoint, false)?;
+    Ok(())
+}
+
+/// Where a registry's hint files are, relative to its root.
+const HINTS_DIR: &str = "v1/log/experts";
+
+/// Notes where `entry` (at `index`) publishes a version, when it is a publish.
+fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {
+    if let Ok(Event::Publish { name, version, .. }) = Event::parse(entry) {
+        published
+            .entry(name)
+            .or_default()
+            .publish
+            .insert(version, index);
+    }
+}
+
+/// Writes the hint file of each expert in `published`; with `extend`, the entries read were
+/// only the new ones, so each is added to the hint the mirror holds.
+fn write_hints(
+    replica: &Replica,
+    published: BTreeMap<String, Hint>,
+    extend: bool,
+) -> Result<(), PublishedError> {
+    for (name, new) in published {
+        let Ok(expert) = ExpertName::parse(&name) else {
+            continue;
+        };
+        let path = log::hint_path(&expert);
+        let mut hint = Hint::default();
+        if extend && let Some(bytes) = replica.read_local(&path)? {
+            // The mirror's own file, written from entries it verified: read back as written.
+            let location = replica.dir.join(&path).display().to_string();
+            hint = Hint::parse(&location, &expert, &bytes)?;
+        }
+        hint.publish.extend(new.publish);
+        replica.write(&path, &hint.render(&expert), false)?;
+    }
     Ok(())
 }
 
@@ -317,6 +508,7 @@ pub fn audit(
     }
 
     let mut logged: BTreeMap<String, Logged> = BTreeMap::new();
+    let mut published: BTreeMap<String, Hint> = BTreeMap::new();
     for (index, event) in events {
         let at = format!("{location} entry {index}");
         let event = match event {
@@ -326,12 +518,78 @@ pub fn audit(
                 continue;
             }
         };
+        if let Event::Publish { name, version, .. } = &event {
+            published
+                .entry(name.clone())
+                .or_default()
+                .publish
+                .insert(version.clone(), index);
+        }
         if let Err(why) = apply(&mut logged, &event) {
             problems.push(problem("log-write-once", &at, why));
         }
     }
     compare(&logged, indexes, &mut problems);
+    files += check_hints(source, &published, &mut problems)?;
     Ok((problems, files))
+}
+
+/// Each expert's hint file lists every publish entry of that expert at its index in the log,
+/// and nothing else. Returns how many files were read.
+fn check_hints(
+    source: &Source,
+    published: &BTreeMap<String, Hint>,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<usize, FetchError> {
+    let mut files = 0;
+    for (name, want) in published {
+        let Ok(expert) = ExpertName::parse(name) else {
+            continue;
+        };
+        let path = log::hint_path(&expert);
+        let at = PathBuf::from(&path);
+        let Some(bytes) = source.get_at_most(&path, log::MAX_HINT_BYTES)? else {
+            problems.push(Diagnostic::error(
+                "log-hint",
+                &at,
+                format!("missing: {name} has publish entries in the log, so clients with --require-log need it"),
+            ));
+            continue;
+        };
+        files += 1;
+        let hint = match Hint::parse(&path, &expert, &bytes) {
+            Ok(hint) => hint,
+            Err(err) => {
+                problems.push(Diagnostic::error("log-hint", &at, err.to_string()));
+                continue;
+            }
+        };
+        let mut wrong: Vec<String> = Vec::new();
+        for (version, index) in &want.publish {
+            match hint.publish.get(version) {
+                Some(listed) if listed == index => {}
+                Some(listed) => wrong.push(format!(
+                    "{version} at {listed}, but its publish entry is {index}"
+                )),
+                None => wrong.push(format!("{version} missing (its publish entry is {index})")),
+            }
+        }
+        for (version, listed) in &hint.publish {
+            if !want.publish.contains_key(version) {
+                wrong.push(format!(
+                    "{version} at {listed}, but the log never published it"
+                ));
+            }
+        }
+        if !wrong.is_empty() {
+            problems.push(Diagnostic::error(
+                "log-hint",
+                &at,
+                format!("disagrees with the log on {name}: {}", wrong.join("; ")),
+            ));
+        }
+    }
+    Ok(files)
 }
 
 /// The checkpoint states the pinned tree head, and a signed root's key signs it.

@@ -223,6 +223,7 @@ fn open_client(args: &RegistryArgs) -> Result<Client, CliError> {
         cache: args.cache_dir()?,
         offline: args.offline,
         trust: args.trust.trust.clone(),
+        require_log: args.require_log,
     })?)
 }
 

@@ -93,6 +93,7 @@ pub trait TileStore {
 /// A [`TileStore`] that reads each path from `inner` once. A proof visits the same tile for
 /// several of its hashes, and over HTTP each visit would be a request; tiles never change
 /// once written, so the first answer is the answer for as long as the store lives.
+#[derive(Debug)]
 pub struct Memo<S> {
     inner: S,
     read: std::sync::Mutex<BTreeMap<String, Option<Vec<u8>>>>,
@@ -104,6 +105,11 @@ impl<S: TileStore> Memo<S> {
             inner,
             read: std::sync::Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The store it reads from.
+    pub fn inner(&self) -> &S {
+        &self.inner
     }
 }
 
