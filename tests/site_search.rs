@@ -352,25 +352,45 @@ fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
         assert!(index.contains(link), "{link}\n{index}");
     }
 
-    // Three pages of E, 100 at most each, every expert once, expert-2 before expert-10.
+    // The pages of E, followed by their "Next" links: 100 at most each, every expert once,
+    // expert-2 before expert-10; a later page is named after the expert it begins with.
+    let next = |html: &str| -> Option<String> {
+        let at = html.find("\" rel=\"next\"")?;
+        let start = html[..at].rfind("href=\"../").unwrap() + "href=\"../".len();
+        Some(html[start..at].to_owned())
+    };
+    let mut path = "browse/experts-e.html".to_owned();
     let mut listed = Vec::new();
-    for path in [
-        "browse/experts-e.html",
-        "browse/experts-e-2.html",
-        "browse/experts-e-3.html",
-    ] {
-        let html = page(path);
+    let mut pages = 0;
+    loop {
+        let html = page(&path);
         let on_page = names(&html);
-        assert!(on_page.len() <= 100, "{path}");
+        assert!(!on_page.is_empty() && on_page.len() <= 100, "{path}");
+        if pages > 0 {
+            assert_eq!(path, format!("browse/experts-e-from-{}.html", on_page[0]));
+        }
+        assert!(html.contains(&format!(
+            "{} to {}, in name order",
+            on_page[0],
+            on_page.last().unwrap()
+        )));
+        assert!(
+            !html.contains("<span class=\"count\">"),
+            "no counts that every publish changes"
+        );
         listed.extend(on_page);
+        pages += 1;
+        match next(&html) {
+            Some(following) => {
+                assert!(page(&following).contains(&format!("<a href=\"../{path}\" rel=\"prev\">")));
+                path = following;
+            }
+            None => break,
+        }
     }
-    assert!(!out.join("browse/experts-e-4.html").exists());
+    assert!(pages >= 3, "{pages} pages");
     let expected: Vec<String> = (0..250).map(|n| format!("expert-{n}")).collect();
     assert_eq!(listed, expected);
-    let second = page("browse/experts-e-2.html");
-    assert!(second.contains("101 to 200 of 250, in name order; page 2 of 3."));
-    assert!(second.contains("<a href=\"../browse/experts-e.html\" rel=\"prev\">"));
-    assert!(second.contains("<a href=\"../browse/experts-e-3.html\" rel=\"next\">"));
 
     // Experts are listed by their name without the scope.
     assert_eq!(
@@ -402,4 +422,114 @@ fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
     for field in ["q", "scope", "status", "env", "sort"] {
         assert!(search.contains(&format!("name=\"{field}\"")), "{field}");
     }
+}
+
+/// What a second build changed below `out`, on the website only: files added or rewritten.
+fn site_changes(
+    before: &BTreeMap<String, Vec<u8>>,
+    after: &BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(path, _)| {
+            !path.starts_with("v1/")
+                && !path.starts_with("api/")
+                && !path.starts_with(".perstack-build/")
+                && path.as_str() != "_headers"
+        })
+        .filter(|(path, bytes)| before.get(*path) != Some(*bytes))
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+#[test]
+fn a_new_expert_rewrites_a_bounded_set_of_site_files() {
+    // Enough experts that every listing has many pages and the index many files: 3,000, two
+    // in three in seven scopes, each published a minute after the one before.
+    let registry = TestRegistry::empty();
+    let words = ["meeting", "invoice", "research", "notes", "email", "budget"];
+    for n in 0..3000 {
+        let name = if n % 3 == 0 {
+            format!("expert-{n}")
+        } else {
+            format!("@org-{}/expert-{n}", n % 7)
+        };
+        let description = format!("Handles {} and {}", words[n % 6], words[n / 6 % 6]);
+        write_expert(&registry, &name, &description, "");
+        let time = format!(
+            "2026-01-{:02}T{:02}:{:02}:00Z",
+            1 + n / 1440,
+            n / 60 % 24,
+            n % 60
+        );
+        published_at(&registry, &name, &[("1.0.0", &time)]);
+    }
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let before = tree(&out);
+
+    // A newcomer whose name sorts in the middle of its listings, published after all others.
+    let newcomer = "@org-3/expert-1500-newcomer";
+    write_expert(&registry, newcomer, "Handles meeting and budget", "");
+    published_at(&registry, newcomer, &[("1.0.0", "2026-02-01T00:00:00Z")]);
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let changed = site_changes(&before, &tree(&out));
+    let under = |prefix: &str| -> Vec<&String> {
+        changed.iter().filter(|p| p.starts_with(prefix)).collect()
+    };
+
+    // The newcomer's number is the next one: only the last record file changes.
+    let manifest = read_json(&out, "search/index.json");
+    let last_records = format!(
+        "search/r/{}.json",
+        3000 / manifest["records"].as_u64().unwrap()
+    );
+    assert_eq!(under("search/r/"), [&last_records]);
+    assert!(under("search/k/").len() <= 2, "{:?}", under("search/k/"));
+    // Its terms: name, scope, description words and filters, each in one shard.
+    assert!(under("search/t/").len() <= 8, "{:?}", under("search/t/"));
+    // Listings: the page it lands on (and rarely its neighbours) in each it appears in.
+    let expert_pages = under("browse/experts-e");
+    assert!(
+        !expert_pages.is_empty() && expert_pages.len() <= 2,
+        "{expert_pages:?}"
+    );
+    assert!(
+        under("browse/scopes-").len() <= 1,
+        "the row that counts @org-3"
+    );
+    let scope_pages = under("scopes/@org-3/");
+    assert!(
+        !scope_pages.is_empty() && scope_pages.len() <= 2,
+        "{scope_pages:?}"
+    );
+    assert!(under("scopes/").len() == scope_pages.len());
+    // And the files every publish changes: its own pages, the counts, the recent list.
+    let others: Vec<&String> = changed
+        .iter()
+        .filter(|p| {
+            ![
+                "search/r/",
+                "search/k/",
+                "search/t/",
+                "browse/experts-e",
+                "browse/scopes-",
+                "scopes/",
+            ]
+            .iter()
+            .any(|prefix| p.starts_with(prefix))
+        })
+        .collect();
+    assert_eq!(
+        others,
+        [
+            "browse/index.html",
+            &format!("experts/{newcomer}/1.0.0.html"),
+            &format!("experts/{newcomer}/index.html"),
+            "index.html",
+            "recent.json",
+            "search.html",
+            "search/index.json",
+        ]
+    );
 }

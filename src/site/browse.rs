@@ -6,22 +6,26 @@
 //! by their name without the scope (`@acme/researcher` under R), so a person who knows a name
 //! finds it whatever its scope. Everything is in natural order (`expert-2` before
 //! `expert-10`).
+//!
+//! Pages begin where [`Paging`] says, by name, and a group's later pages are named after the
+//! name they begin with (`experts-e-from-expert-1042.html`); no page shows a count that every
+//! publish would change (the index page does). Publishing an expert therefore rewrites the
+//! page it lands on, the index, and only when its name begins a page, that page's
+//! neighbours.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::data::validate::Expert;
+use crate::site::paging::{self, Paging};
 use crate::site::view::{self, Summary, UNSCOPED};
-use crate::site::{Site, SiteError, page_links};
+use crate::site::{Site, SiteError};
 
 pub const INDEX_PATH: &str = "browse/index.html";
-/// Experts on one page: about 30 KB of HTML.
-const EXPERTS_PER_PAGE: usize = 100;
-/// Scopes on one page: each is one short line.
-const SCOPES_PER_PAGE: usize = 200;
 
 /// The group a name is listed under: its first letter, or `0-9` for a digit.
 fn group_of(name: &str) -> String {
@@ -41,20 +45,35 @@ fn label_of(group: &str) -> String {
     }
 }
 
-fn page_path(kind: &str, group: &str, number: usize) -> String {
-    if number == 1 {
-        format!("browse/{kind}-{group}.html")
-    } else {
-        format!("browse/{kind}-{group}-{number}.html")
+/// A group's first page, or the page beginning with `first` (a name, or a scope with its `@`).
+fn page_path(kind: &str, group: &str, first: Option<&str>) -> String {
+    match first {
+        None => format!("browse/{kind}-{group}.html"),
+        Some(name) => format!(
+            "browse/{kind}-{group}-from-{}.html",
+            paging::file_stem(name)
+        ),
     }
 }
 
-/// A link to a group's first page, with how many it lists.
+/// A link to a group's first page, with how many it lists (left out on the listing pages).
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupLink {
     pub label: String,
     pub href: String,
-    pub count: usize,
+    pub count: Option<usize>,
+}
+
+/// Group links without their counts, for the listing pages: a count there would change every
+/// page of every group with each publish.
+fn without_counts(groups: Vec<GroupLink>) -> Vec<GroupLink> {
+    groups
+        .into_iter()
+        .map(|group| GroupLink {
+            count: None,
+            ..group
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -64,19 +83,26 @@ struct ScopeRow<'a> {
     count: usize,
 }
 
-/// One file of the listings.
+/// One file of the listings: a page is its group's and its index among the group's pages.
 #[derive(Debug, Clone, Copy)]
 enum Listing {
     Index,
-    Experts { group: usize, number: usize },
-    Scopes { group: usize, number: usize },
+    Experts { group: usize, page: usize },
+    Scopes { group: usize, page: usize },
+}
+
+/// The items of one group and where its pages begin.
+struct Group<T> {
+    key: String,
+    items: Vec<T>,
+    pages: Vec<Range<usize>>,
 }
 
 pub struct Browse<'a> {
     /// Experts in each group, in natural order of their names without scope.
-    experts: Vec<(String, Vec<&'a Expert>)>,
+    experts: Vec<Group<&'a Expert>>,
     /// Scopes in each group, with how many experts each has.
-    scopes: Vec<(String, Vec<(&'a str, usize)>)>,
+    scopes: Vec<Group<(&'a str, usize)>>,
     unscoped: usize,
     listings: Vec<Listing>,
 }
@@ -112,20 +138,28 @@ impl<'a> Browse<'a> {
         for list in scope_groups.values_mut() {
             list.sort_by(|a, b| view::natural_cmp(a.0, b.0));
         }
-        let experts: Vec<(String, Vec<&Expert>)> = by_group.into_iter().collect();
-        let scopes: Vec<(String, Vec<(&str, usize)>)> = scope_groups.into_iter().collect();
+        let experts: Vec<Group<&Expert>> = by_group
+            .into_iter()
+            .map(|(key, items)| {
+                let names: Vec<&str> = items.iter().map(|e| e.name.as_str()).collect();
+                let pages = Paging::EXPERTS.pages(&names);
+                Group { key, items, pages }
+            })
+            .collect();
+        let scopes: Vec<Group<(&str, usize)>> = scope_groups
+            .into_iter()
+            .map(|(key, items)| {
+                let names: Vec<&str> = items.iter().map(|(scope, _)| *scope).collect();
+                let pages = Paging::SCOPES.pages(&names);
+                Group { key, items, pages }
+            })
+            .collect();
         let mut listings = vec![Listing::Index];
-        for (group, (_, list)) in experts.iter().enumerate() {
-            listings.extend(
-                (1..=page_count(list.len(), EXPERTS_PER_PAGE))
-                    .map(|number| Listing::Experts { group, number }),
-            );
+        for (group, list) in experts.iter().enumerate() {
+            listings.extend((0..list.pages.len()).map(|page| Listing::Experts { group, page }));
         }
-        for (group, (_, list)) in scopes.iter().enumerate() {
-            listings.extend(
-                (1..=page_count(list.len(), SCOPES_PER_PAGE))
-                    .map(|number| Listing::Scopes { group, number }),
-            );
+        for (group, list) in scopes.iter().enumerate() {
+            listings.extend((0..list.pages.len()).map(|page| Listing::Scopes { group, page }));
         }
         Browse {
             experts,
@@ -148,10 +182,10 @@ impl<'a> Browse<'a> {
     pub fn expert_groups(&self) -> Vec<GroupLink> {
         self.experts
             .iter()
-            .map(|(group, list)| GroupLink {
-                label: label_of(group),
-                href: page_path("experts", group, 1),
-                count: list.len(),
+            .map(|group| GroupLink {
+                label: label_of(&group.key),
+                href: page_path("experts", &group.key, None),
+                count: Some(group.items.len()),
             })
             .collect()
     }
@@ -159,10 +193,10 @@ impl<'a> Browse<'a> {
     fn scope_groups(&self) -> Vec<GroupLink> {
         self.scopes
             .iter()
-            .map(|(group, list)| GroupLink {
-                label: label_of(group),
-                href: page_path("scopes", group, 1),
-                count: list.len(),
+            .map(|group| GroupLink {
+                label: label_of(&group.key),
+                href: page_path("scopes", &group.key, None),
+                count: Some(group.items.len()),
             })
             .collect()
     }
@@ -177,57 +211,62 @@ impl<'a> Browse<'a> {
                     listing => "index",
                     expert_groups => Serde(self.expert_groups()),
                     scope_groups => Serde(self.scope_groups()),
-                    scope_count => self.scopes.iter().map(|(_, list)| list.len()).sum::<usize>(),
+                    scope_count => self.scopes.iter().map(|group| group.items.len()).sum::<usize>(),
                     unscoped => context! {
                         count => self.unscoped,
-                        href => view::scope_page_path(UNSCOPED, 1),
+                        href => view::scope_page_path(UNSCOPED, None),
                     },
                 },
             ),
-            Listing::Experts { group, number } => {
-                let (key, list) = &self.experts[group];
-                let (first, shown) = page_of(list, number, EXPERTS_PER_PAGE);
+            Listing::Experts { group, page } => {
+                let group = &self.experts[group];
+                let path = |page: usize| {
+                    let first =
+                        (page > 0).then(|| group.items[group.pages[page].start].name.as_str());
+                    page_path("experts", &group.key, first)
+                };
+                let shown = &group.items[group.pages[page].clone()];
                 let experts: Vec<Summary> = shown.iter().map(|e| Summary::of(e)).collect();
                 site.page(
                     "browse.html",
-                    page_path("experts", key, number),
+                    path(page),
                     "",
                     context! {
                         listing => "experts",
-                        title => format!("Experts starting with {}", label_of(key)),
-                        total => list.len(),
-                        first => first + 1,
-                        last => first + experts.len(),
+                        title => format!("Experts starting with {}", label_of(&group.key)),
+                        range => range_of(shown.iter().map(|e| e.name.as_str())),
                         experts => Serde(&experts),
-                        pagination => pagination("experts", key, number, list.len(), EXPERTS_PER_PAGE),
-                        groups => Serde(self.expert_groups()),
+                        pagination => pagination(page, group.pages.len(), path),
+                        groups => Serde(without_counts(self.expert_groups())),
                     },
                 )
             }
-            Listing::Scopes { group, number } => {
-                let (key, list) = &self.scopes[group];
-                let (first, shown) = page_of(list, number, SCOPES_PER_PAGE);
+            Listing::Scopes { group, page } => {
+                let group = &self.scopes[group];
+                let path = |page: usize| {
+                    let first = (page > 0).then(|| group.items[group.pages[page].start].0);
+                    page_path("scopes", &group.key, first)
+                };
+                let shown = &group.items[group.pages[page].clone()];
                 let scopes: Vec<ScopeRow<'_>> = shown
                     .iter()
                     .map(|(name, count)| ScopeRow {
                         name,
-                        href: view::scope_page_path(name, 1),
+                        href: view::scope_page_path(name, None),
                         count: *count,
                     })
                     .collect();
                 site.page(
                     "browse.html",
-                    page_path("scopes", key, number),
+                    path(page),
                     "",
                     context! {
                         listing => "scopes",
-                        title => format!("Scopes starting with {}", label_of(key)),
-                        total => list.len(),
-                        first => first + 1,
-                        last => first + scopes.len(),
+                        title => format!("Scopes starting with {}", label_of(&group.key)),
+                        range => range_of(shown.iter().map(|(scope, _)| *scope)),
                         scopes => Serde(&scopes),
-                        pagination => pagination("scopes", key, number, list.len(), SCOPES_PER_PAGE),
-                        groups => Serde(self.scope_groups()),
+                        pagination => pagination(page, group.pages.len(), path),
+                        groups => Serde(without_counts(self.scope_groups())),
                     },
                 )
             }
@@ -236,34 +275,25 @@ impl<'a> Browse<'a> {
 }
 
 fn local_name(expert: &Expert) -> &str {
-    let name = expert.name.as_str();
-    name.split_once('/').map_or(name, |(_, local)| local)
+    view::local_name(&expert.name)
 }
 
-fn page_count(items: usize, per_page: usize) -> usize {
-    items.div_ceil(per_page).max(1)
+/// The first and last name a page lists, which is what says where in the group it is.
+fn range_of<'n>(mut names: impl Iterator<Item = &'n str>) -> Value {
+    let first = names.next();
+    let last = names.last().or(first);
+    context! { first => first, last => last }
 }
 
-/// The items of page `number` (from 1), with the index of the first.
-fn page_of<T>(items: &[T], number: usize, per_page: usize) -> (usize, &[T]) {
-    let first = ((number - 1) * per_page).min(items.len());
-    let last = (first + per_page).min(items.len());
-    (first, &items[first..last])
-}
-
-/// The navigation of a listing with more than one page: previous, next and page numbers.
-fn pagination(kind: &str, group: &str, current: usize, items: usize, per_page: usize) -> Value {
-    let pages = page_count(items, per_page);
-    if pages == 1 {
+/// The navigation of a listing with more than one page: the previous and the next page. No
+/// page numbers: a page's number would change with every page added before it.
+pub fn pagination(current: usize, pages: usize, path: impl Fn(usize) -> String) -> Value {
+    if pages <= 1 {
         return Value::from(());
     }
-    let href = |n: usize| page_path(kind, group, n);
     context! {
-        previous => (current > 1).then(|| href(current - 1)),
-        next => (current < pages).then(|| href(current + 1)),
-        links => Serde(page_links(current, pages, href)),
-        number => current,
-        pages => pages,
+        previous => (current > 0).then(|| path(current - 1)),
+        next => (current + 1 < pages).then(|| path(current + 1)),
     }
 }
 
@@ -280,15 +310,27 @@ mod tests {
     }
 
     #[test]
-    fn first_pages_have_short_stable_paths() {
-        assert_eq!(page_path("experts", "r", 1), "browse/experts-r.html");
-        assert_eq!(page_path("scopes", "0-9", 3), "browse/scopes-0-9-3.html");
+    fn pages_have_stable_paths_named_after_their_first_name() {
+        assert_eq!(page_path("experts", "r", None), "browse/experts-r.html");
+        assert_eq!(
+            page_path("experts", "r", Some("@acme/researcher")),
+            "browse/experts-r-from-@acme.researcher.html"
+        );
+        assert_eq!(
+            page_path("scopes", "0-9", Some("@9lives")),
+            "browse/scopes-0-9-from-@9lives.html"
+        );
     }
 
     #[test]
-    fn a_page_past_the_end_is_empty_not_a_panic() {
-        let items = [1, 2, 3];
-        assert_eq!(page_of(&items, 2, 2), (2, &items[2..]));
-        assert_eq!(page_of(&items, 5, 2), (3, &items[3..]));
+    fn one_page_has_no_navigation_and_the_ends_link_one_way() {
+        let path = |n: usize| format!("{n}.html");
+        assert!(pagination(0, 1, path).is_none());
+        let first = pagination(0, 3, path);
+        assert!(first.get_attr("previous").unwrap().is_none());
+        assert_eq!(first.get_attr("next").unwrap().as_str(), Some("1.html"));
+        let last = pagination(2, 3, path);
+        assert_eq!(last.get_attr("previous").unwrap().as_str(), Some("1.html"));
+        assert!(last.get_attr("next").unwrap().is_none());
     }
 }

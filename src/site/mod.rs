@@ -22,11 +22,13 @@ pub mod browse;
 pub mod highlight;
 pub mod markdown;
 pub mod page_cache;
+pub mod paging;
 pub mod recent;
 pub mod search;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::path::PathBuf;
 
 use minijinja::value::Serde;
@@ -44,10 +46,6 @@ use view::{Summary, UNSCOPED};
 
 /// How many scopes the home page lists.
 const HOME_SCOPES: usize = 24;
-
-/// How many experts one page of a scope's listing shows: enough to scan, small enough that the
-/// largest scope's pages stay light (about 30 KB each) however large the registry grows.
-pub const SCOPE_PAGE_SIZE: usize = 100;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../site/templates/base.html")),
@@ -145,7 +143,7 @@ pub enum Page<'a> {
     Expert(&'a ExpertName),
     /// One version's page.
     Version(&'a ExpertName, &'a semver::Version),
-    /// A page of a scope's listing: the scope and the page's number, from 1.
+    /// A page of a scope's listing: the scope and the page's index among its pages, from 0.
     Scope(&'a str, usize),
     Home,
     Search,
@@ -173,15 +171,6 @@ struct Assets {
     search_css: String,
 }
 
-/// One link of a scope listing's page navigation; `href` is absent for the gap between page
-/// numbers shown.
-#[derive(Serialize)]
-struct PageLink {
-    number: usize,
-    href: Option<String>,
-    current: bool,
-}
-
 pub struct Site<'a> {
     registry: &'a Registry,
     env: Environment<'static>,
@@ -196,6 +185,9 @@ pub struct Site<'a> {
     version_count: usize,
     /// Each scope's experts, in natural order of their names.
     scopes: BTreeMap<&'a str, Vec<&'a Expert>>,
+    /// Where each scope's pages begin ([`paging`]): by name, so a publish moves no boundary
+    /// but the ones around the expert it adds.
+    scope_pages: BTreeMap<&'a str, Vec<Range<usize>>>,
     recent: Vec<Summary>,
     browse: browse::Browse<'a>,
     /// `perstackApiBaseUrl` for this registry, when `[site] url` gives it; otherwise the pages
@@ -307,6 +299,13 @@ impl<'a> Site<'a> {
             prepared,
             used_by: view::used_by(&registry.experts),
             browse: browse::Browse::new(registry.experts.values(), &scopes),
+            scope_pages: scopes
+                .iter()
+                .map(|(scope, experts)| {
+                    let names: Vec<&str> = experts.iter().map(|e| e.name.as_str()).collect();
+                    (*scope, paging::Paging::EXPERTS.pages(&names))
+                })
+                .collect(),
             scopes,
             recent: recent_summaries,
         })
@@ -324,8 +323,8 @@ impl<'a> Site<'a> {
             waves[1].push(Page::Expert(name));
             waves[1].extend(expert.versions.keys().map(|v| Page::Version(name, v)));
         }
-        for (scope, experts) in &self.scopes {
-            waves[2].extend((1..=page_count(experts.len())).map(|n| Page::Scope(scope, n)));
+        for (scope, pages) in &self.scope_pages {
+            waves[2].extend((0..pages.len()).map(|n| Page::Scope(scope, n)));
         }
         waves[2].extend([Page::Home, Page::Search, Page::Api, Page::NotFound]);
         waves[2].extend((0..self.browse.len()).map(Page::Browse));
@@ -375,7 +374,7 @@ impl<'a> Site<'a> {
                 let expert = &self.registry.experts[name];
                 self.version(expert, &expert.versions[version])
             }
-            Page::Scope(scope, number) => self.scope(scope, number),
+            Page::Scope(scope, page) => self.scope(scope, page),
             Page::Home => self.page(
                 "home.html",
                 "index.html".to_owned(),
@@ -454,44 +453,40 @@ impl<'a> Site<'a> {
         )
     }
 
-    /// Page `number` of a scope's listing, with links to the others.
-    fn scope(&self, scope: &str, number: usize) -> Result<(String, Vec<u8>), SiteError> {
+    /// Page `page` (from 0) of a scope's listing, with links to the pages before and after.
+    fn scope(&self, scope: &str, page: usize) -> Result<(String, Vec<u8>), SiteError> {
         let all = &self.scopes[scope];
-        let pages = page_count(all.len());
-        let first = number.saturating_sub(1) * SCOPE_PAGE_SIZE;
-        let experts: Vec<Summary> = all
-            .iter()
-            .skip(first)
-            .take(SCOPE_PAGE_SIZE)
-            .map(|e| Summary::of(e))
-            .collect();
+        let pages = &self.scope_pages[scope];
+        let path = |page: usize| {
+            let first = (page > 0).then(|| view::local_name(&all[pages[page].start].name));
+            view::scope_page_path(scope, first)
+        };
+        let shown = &all[pages[page].clone()];
+        let experts: Vec<Summary> = shown.iter().map(|e| Summary::of(e)).collect();
         let title = if scope == UNSCOPED {
             "Experts without a scope".to_owned()
         } else {
             format!("Experts in {scope}")
         };
-        let href = |n: usize| view::scope_page_path(scope, n);
-        let pagination = (pages > 1).then(|| {
-            context! {
-                previous => (number > 1).then(|| href(number - 1)),
-                next => (number < pages).then(|| href(number + 1)),
-                links => Serde(page_links(number, pages, href)),
-            }
-        });
         self.page(
             "scope.html",
-            href(number),
+            path(page),
             "",
             context! {
-                scope => context! { name => scope, title => title, count => all.len() },
+                scope => context! {
+                    name => scope,
+                    title => title,
+                    // Only the first page says how many: a count on every page would change
+                    // them all with each publish.
+                    count => (page == 0).then_some(all.len()),
+                    href => path(0),
+                },
                 experts => Serde(&experts),
                 page => context! {
-                    number => number,
-                    pages => pages,
-                    first => first + 1,
-                    last => first + experts.len(),
+                    first => shown.first().map(|e| e.name.as_str()),
+                    last => shown.last().map(|e| e.name.as_str()),
                 },
-                pagination => pagination,
+                pagination => browse::pagination(page, pages.len(), path),
                 owners => self.registry.settings.scope_owners.get(scope).cloned(),
             },
         )
@@ -521,7 +516,7 @@ impl<'a> Site<'a> {
                 } else {
                     scope
                 },
-                href: view::scope_page_path(scope, 1),
+                href: view::scope_page_path(scope, None),
                 count: experts.len(),
             })
             .collect()
@@ -590,39 +585,6 @@ fn read_version(published: &Published) -> Result<String, SiteError> {
     String::from_utf8(bytes).map_err(|_| changed())
 }
 
-/// How many pages a listing of `experts` takes; an empty one still has its first page.
-fn page_count(experts: usize) -> usize {
-    experts.div_ceil(SCOPE_PAGE_SIZE).max(1)
-}
-
-/// The page numbers a listing's navigation links to: the first, the last, and the three on
-/// each side of the current one, with a gap (no `href`) where numbers are left out, so the
-/// navigation stays short at a thousand pages.
-fn page_links(current: usize, pages: usize, href: impl Fn(usize) -> String) -> Vec<PageLink> {
-    const AROUND: usize = 3;
-    let mut links = Vec::new();
-    for number in 1..=pages {
-        let shown = number == 1 || number == pages || number.abs_diff(current) <= AROUND;
-        if shown {
-            links.push(PageLink {
-                number,
-                href: Some(href(number)),
-                current: number == current,
-            });
-        } else if links
-            .last()
-            .is_some_and(|link: &PageLink| link.href.is_some())
-        {
-            links.push(PageLink {
-                number,
-                href: None,
-                current: false,
-            });
-        }
-    }
-    links
-}
-
 /// Escapes text for HTML, in element content and in quoted attributes, which are the only
 /// places templates put values. Unlike minijinja's default it leaves `/` alone, so the many
 /// relative links stay readable and pages stay small.
@@ -669,36 +631,6 @@ fn recent_list(input: &SiteInput<'_>) -> Result<Recent, SiteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_navigation_shows_the_ends_and_the_pages_around_the_current_one() {
-        let shown = |current, pages| -> Vec<String> {
-            page_links(current, pages, |n| format!("{n}.html"))
-                .into_iter()
-                .map(|link| match (link.href, link.current) {
-                    (None, _) => "…".to_owned(),
-                    (Some(_), true) => format!("[{}]", link.number),
-                    (Some(href), false) => {
-                        assert_eq!(href, format!("{}.html", link.number));
-                        link.number.to_string()
-                    }
-                })
-                .collect()
-        };
-        assert_eq!(shown(1, 2), ["[1]", "2"]);
-        assert_eq!(
-            shown(5, 20),
-            ["1", "2", "3", "4", "[5]", "6", "7", "8", "…", "20"]
-        );
-        assert_eq!(
-            shown(10, 20),
-            ["1", "…", "7", "8", "9", "[10]", "11", "12", "13", "…", "20"]
-        );
-        assert_eq!(shown(20, 20), ["1", "…", "17", "18", "19", "[20]"]);
-        assert_eq!(page_count(0), 1);
-        assert_eq!(page_count(SCOPE_PAGE_SIZE), 1);
-        assert_eq!(page_count(SCOPE_PAGE_SIZE + 1), 2);
-    }
 
     #[test]
     fn files_are_written_in_waves_so_nothing_links_ahead() {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::model::{ExpertKey, ExpertName, Selector, Status};
 use crate::data::validate::{Expert, Published as PublishedVersion};
 use crate::format::index;
-use crate::site::{highlight, markdown};
+use crate::site::{highlight, markdown, paging};
 
 /// Where an expert's page lives, relative to the registry root.
 pub fn expert_page_path(name: &ExpertName) -> String {
@@ -43,14 +43,21 @@ pub fn scope_of(name: &ExpertName) -> &str {
 /// with `@`.
 pub const UNSCOPED: &str = "unscoped";
 
-/// Where page `number` (from 1) of a scope's listing lives: the first is the scope's
-/// `index.html`, so links to a scope stay the same however many pages it grows.
-pub fn scope_page_path(scope: &str, number: usize) -> String {
-    if number <= 1 {
-        format!("scopes/{scope}/index.html")
-    } else {
-        format!("scopes/{scope}/{number}.html")
+/// Where a page of a scope's listing lives: the first is the scope's `index.html`, so links to
+/// a scope stay the same however many pages it grows; a later one is named after the expert it
+/// begins with (`first`, its name without the scope), so it keeps its address when experts are
+/// added before it (see [`crate::site::paging`]).
+pub fn scope_page_path(scope: &str, first: Option<&str>) -> String {
+    match first {
+        None => format!("scopes/{scope}/index.html"),
+        Some(name) => format!("scopes/{scope}/from-{}.html", paging::file_stem(name)),
     }
+}
+
+/// A name without its scope.
+pub fn local_name(name: &ExpertName) -> &str {
+    let name = name.as_str();
+    name.split_once('/').map_or(name, |(_, local)| local)
 }
 
 /// Orders names as people count: `expert-2` before `expert-10`. Runs of digits compare by
@@ -337,7 +344,7 @@ fn scope_link(name: &ExpertName) -> Link {
     let scope = scope_of(name);
     Link {
         text: scope.to_owned(),
-        href: scope_page_path(scope, 1),
+        href: scope_page_path(scope, None),
     }
 }
 
@@ -553,7 +560,10 @@ mod tests {
             version_page_href(&name, "1.0.0+build.5"),
             "experts/@acme/researcher/1.0.0%2Bbuild.5.html"
         );
-        assert_eq!(scope_page_path("@acme", 1), "scopes/@acme/index.html");
-        assert_eq!(scope_page_path("@acme", 3), "scopes/@acme/3.html");
+        assert_eq!(scope_page_path("@acme", None), "scopes/@acme/index.html");
+        assert_eq!(
+            scope_page_path("@acme", Some("researcher")),
+            "scopes/@acme/from-researcher.html"
+        );
     }
 }

@@ -161,7 +161,7 @@ try {
     "api.html",
   ].map((path) => base + path);
   if (hosted) {
-    axePages.push(hosted + "scopes/@bulk/2.html", hosted + "a/b/c/missing");
+    axePages.push(hosted + "scopes/@bulk/index.html", hosted + "a/b/c/missing");
     expectedMissing.add(hosted + "a/b/c/missing");
   }
   report.axe = {};
@@ -344,9 +344,11 @@ try {
     report.scopePages = await texts(site, ".pagination a");
     await site.screenshot({ path: join(shots, "scope-desktop.png"), fullPage: true });
     await site.getByRole("link", { name: "Next page" }).click();
-    await site.waitForURL(/scopes\/@bulk\/2\.html$/);
+    await site.waitForURL(/scopes\/@bulk\/from-[a-z0-9_-]+\.html$/);
+    report.scopeSecondUrl = site.url().slice(hosted.length);
     report.scopeSecond = await texts(site, ".expert-card-title a");
-    report.scopeSecondCurrent = await site.locator(".pagination [aria-current=page]").textContent();
+    report.scopeSecondCount = await site.locator("#listing-count").textContent();
+    report.scopeSecondPages = await texts(site, ".pagination a");
     await site.setViewportSize(PHONE);
     await site.screenshot({ path: join(shots, "scope-phone.png"), fullPage: true });
     await site.setViewportSize(DESKTOP);
