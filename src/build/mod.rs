@@ -40,6 +40,7 @@ use crate::data::validate::{self, Expert, Registry};
 use crate::format::api::{self, ApiExpert, ApiVersion};
 use crate::format::index::{self, BinTree, IndexRef, RootCounts};
 use crate::format::reader::{Diff, PublishedError, PublishedRegistry};
+use crate::format::site_manifest;
 use crate::site::page_cache::{self, PageCache};
 use crate::site::{Site, SiteError, SiteInput};
 use plan::Plan;
@@ -167,7 +168,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     };
     let mut written = write_before_root(options, &state_dir, &writer, &registry, &decision)?;
     written.files += writer.checkpoint(&decision.log)?;
-    written.files += writer.root(&decision.root)?;
+    written.files += writer.root(written.root.as_ref().unwrap_or(&decision.root))?;
     remove_stale_api_documents(&written.api_stale)?;
     written.plan.write(&options.out_dir)?;
     drop(staging);
@@ -405,7 +406,12 @@ fn decide<'r>(
         existing.as_ref(),
         &bins,
         counts,
-        &log.pin,
+        Pins {
+            log: &log.pin,
+            // The website's pin is known once it is rendered: `write_site` settles the root
+            // again.
+            site: None,
+        },
         &mut warnings,
     )?;
     // An expert `out` lacks is one whose index document differs from the one `out` lists.
@@ -459,6 +465,13 @@ fn open_previous(
     })
 }
 
+/// What the root pins besides the bins: the publish log, and the website manifest once the
+/// website is rendered.
+struct Pins<'a> {
+    log: &'a crate::format::log::LogPin,
+    site: Option<&'a index::SitePin>,
+}
+
 /// The root: signed with the build's keys, or unsigned, with a warning when the root in `out`
 /// was signed.
 fn root(
@@ -467,7 +480,7 @@ fn root(
     existing: Option<&PublishedRegistry>,
     bins: &BinTree,
     counts: RootCounts,
-    log: &crate::format::log::LogPin,
+    Pins { log, site }: Pins<'_>,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Document, BuildError> {
     match &options.signing {
@@ -479,10 +492,10 @@ fn root(
                     "the previous root was signed, but this build writes an unsigned one, which clients that trust the registry refuse; pass --sign-key-env",
                 ));
             }
-            Ok(index::root(bins, counts, Some(log)))
+            Ok(index::root(bins, counts, Some(log), site))
         }
         Some(signing) => signed_root(
-            index::root_value(bins, counts, Some(log)),
+            index::root_value(bins, counts, Some(log), site),
             &registry.settings.trust_keys,
             signing,
             existing.map(|e| e.root_bytes.as_slice()),
@@ -497,6 +510,8 @@ struct Written {
     files: usize,
     /// API documents of versions no longer served, removed once the new root is in place.
     api_stale: Vec<PathBuf>,
+    /// The root pinning the website, when this build renders one; otherwise the decision's.
+    root: Option<Document>,
 }
 
 /// Writes everything the root points at, each stage after what it points at: blobs and API
@@ -534,14 +549,20 @@ fn write_before_root(
             [crate::format::log::CHECKPOINT_PATH.to_owned()],
         );
     }
-    if options.site {
-        files += write_site(options, state_dir, writer, registry, decision, &mut plan)?;
-    }
+    let root = if options.site {
+        let (site_files, root) =
+            write_site(options, state_dir, writer, registry, decision, &mut plan)?;
+        files += site_files;
+        Some(root)
+    } else {
+        None
+    };
     files += writer.fixed_documents()?;
     Ok(Written {
         plan,
         files,
         api_stale,
+        root,
     })
 }
 
@@ -588,8 +609,8 @@ fn write_versions_beside_plan(
     Ok((plan, files, api_stale))
 }
 
-/// Renders and writes the website, and adds the files written to the plan. Returns how many
-/// files were written.
+/// Renders and writes the website and its manifest, and adds the files written to the plan.
+/// Returns how many files were written and the root, which pins the manifest.
 fn write_site(
     options: &BuildOptions,
     state_dir: &Path,
@@ -597,7 +618,7 @@ fn write_site(
     registry: &Registry,
     decision: &Decision<'_>,
     plan: &mut Plan,
-) -> Result<usize, BuildError> {
+) -> Result<(usize, Document), BuildError> {
     let site = Site::prepare(SiteInput {
         registry,
         published: decision.bins.top.document.hash,
@@ -611,15 +632,37 @@ fn write_site(
     // torn, so every page is rendered and compared instead.
     let pages =
         (options.use_cache && !writer.staging.recovering()).then(|| PageCache::load(&pages_path));
-    let site_written = writer.site(&site, pages.as_ref())?;
+    let rendered = writer.site(&site, pages.as_ref())?;
     // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
     // site files this build wrote: every one of them when building into a fresh directory,
-    // as deploys do.
-    plan.add_all(plan::Kind::Site, site_written.iter().cloned());
+    // as deploys do. The manifest's documents likewise.
+    plan.add_all(plan::Kind::Site, rendered.written.iter().cloned());
+    let manifest = site_manifest::Manifest::build(rendered.files);
+    let manifest_written = writer.hashed("site manifest", manifest.documents())?;
+    plan.add_all(plan::Kind::SiteManifest, manifest_written.iter().cloned());
     if let Some(pages) = pages {
         pages.save(&pages_path)?;
     }
-    Ok(site_written.len())
+    let counts = RootCounts {
+        serial: decision.serial,
+        experts: registry.experts.len(),
+        versions: registry.version_count(),
+    };
+    // The decision's root said the same but for the website; any warning it gave is given.
+    let root = root(
+        options,
+        registry,
+        decision.existing.as_ref(),
+        &decision.bins,
+        counts,
+        Pins {
+            log: &decision.log.pin,
+            site: Some(&manifest.pin()),
+        },
+        &mut Vec::new(),
+    )?;
+    plan.set_root(&root, decision.previous.as_ref());
+    Ok((rendered.written.len() + manifest_written.len(), root))
 }
 
 /// Removes the API documents of versions no longer served, once the new root is in place.
@@ -752,6 +795,12 @@ fn lock(path: &Path) -> Result<File, BuildError> {
     }
 }
 
+/// What writing the website gave: the files written, and every file with its hash and size.
+struct SiteFiles {
+    written: Vec<String>,
+    files: Vec<(String, IndexRef)>,
+}
+
 struct Writer<'a> {
     out: &'a Path,
     staging: &'a Staging,
@@ -880,31 +929,48 @@ impl Writer<'_> {
 
     /// Renders and writes the website, wave by wave so no page links to a file not yet
     /// written, rewriting only the files whose bytes changed and skipping the pages the cache
-    /// knows are unchanged.
-    fn site(&self, site: &Site<'_>, cache: Option<&PageCache>) -> Result<Vec<String>, SiteError> {
+    /// knows are unchanged. Returns the files written and every file of the website with its
+    /// hash and size (a skipped page's from the cache), for the manifest.
+    fn site(&self, site: &Site<'_>, cache: Option<&PageCache>) -> Result<SiteFiles, SiteError> {
         let mut written = Vec::new();
+        let mut files = Vec::new();
         for wave in site.waves() {
             self.progress.stage("site", 0, wave.len());
-            let wrote: Vec<Option<String>> = wave
+            let wrote: Vec<(String, IndexRef, bool)> = wave
                 .into_par_iter()
                 .map(|page| {
-                    if let (Some(cache), Some((path, key))) = (cache, site.page_key(page))
-                        && cache.is_fresh(self.out, &path, key)
+                    let keyed = site.page_key(page);
+                    if let (Some(cache), Some((path, key))) = (cache, &keyed)
+                        && let Some(entry) = cache.fresh(self.out, path, *key)
                     {
-                        return Ok(None);
+                        return Ok((path.clone(), entry, false));
                     }
                     let (relative, bytes) = site.render(page)?;
+                    let entry = site_manifest::entry_of(&bytes);
+                    if let (Some(cache), Some((path, key))) = (cache, &keyed) {
+                        cache.remember(path, *key, entry);
+                    }
                     let changed =
                         self.staging
                             .write_if_changed(&self.out.join(&relative), &bytes, false)?;
-                    Ok(changed.then_some(relative))
+                    Ok((relative, entry, changed))
                 })
                 .collect::<Result<_, SiteError>>()?;
-            let mut wrote: Vec<String> = wrote.into_iter().flatten().collect();
-            wrote.sort();
-            written.extend(wrote);
+            let mut wrote_now: Vec<String> = Vec::new();
+            for (relative, entry, changed) in wrote {
+                if changed {
+                    wrote_now.push(relative.clone());
+                }
+                // The site renders only website files; the filter keeps the registry's own
+                // out of the manifest whatever a template names.
+                if site_manifest::is_site_file(&relative) {
+                    files.push((relative, entry));
+                }
+            }
+            wrote_now.sort();
+            written.extend(wrote_now);
         }
-        Ok(written)
+        Ok(SiteFiles { written, files })
     }
 
     /// Writes the index documents of changed experts, rendered again (they were rendered once

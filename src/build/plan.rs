@@ -7,7 +7,8 @@
 //! them until the root does, so among them the order does not matter, and a bin need not follow
 //! its children), the publish log's tiles (immutable, named by nothing but the checkpoint), then
 //! readable documents (which only name blobs), then anything else that shows or configures the
-//! registry, the log's checkpoint, and the root (which pins the checkpoint) last. A new kind of output (pages of a site, say) gets
+//! registry, the log's checkpoint, and the root (which pins the checkpoint) last. The website
+//! manifest's documents follow the website's files, which they name. A new kind of output gets
 //! its place in this order and nothing else changes. The build writes the plan to
 //! `<out>/.perstack-build/plan.json`, outside the served tree; `perstack-registry plan` prints
 //! it for deploy scripts.
@@ -56,6 +57,10 @@ pub enum Kind {
     ApiFormat,
     /// The website: pages, assets, search index (written by this build).
     Site,
+    /// `v1/site/`: the website manifest's documents, by hash, after the files they list (a
+    /// mirror that reads a document finds every file it names).
+    #[serde(rename = "site-manifest")]
+    SiteManifest,
     /// `_headers`: caching rules for the host.
     Headers,
     /// `v1/log/checkpoint`: the publish log's checkpoint, after its tiles, before the root
@@ -117,6 +122,15 @@ impl Plan {
         self.files
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
         self.files.dedup();
+    }
+
+    /// Plans the root when `root` differs from the root `previous` serves: for a root settled
+    /// after [`compute`] ran (one that pins the website, which is rendered later).
+    pub fn set_root(&mut self, root: &Document, previous: Option<&PublishedRegistry>) {
+        self.files.retain(|file| file.kind != Kind::Root);
+        if previous.is_none_or(|p| p.root_bytes != root.bytes) {
+            self.add(Kind::Root, index::ROOT_PATH.to_owned());
+        }
     }
 
     /// Where the build keeps the plan for the registry in `out_dir`.

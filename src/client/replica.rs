@@ -114,21 +114,39 @@ impl Replica {
         hash: &Hash,
         limit: u64,
     ) -> Result<Option<Vec<u8>>, FetchError> {
+        Ok(self
+            .fetch_verified(relative, hash, limit, true)?
+            .map(|(bytes, _)| bytes))
+    }
+
+    /// Like [`Replica::fetch_hashed`] for any file whose hash is known (a website file its
+    /// manifest lists), with whether the replica already held it intact. Without `store`, the
+    /// bytes a download or the seed gives are returned unwritten, for the caller to write once
+    /// every file it needs is verified.
+    pub fn fetch_verified(
+        &self,
+        relative: &str,
+        hash: &Hash,
+        limit: u64,
+        store: bool,
+    ) -> Result<Option<(Vec<u8>, bool)>, FetchError> {
         if let Some(bytes) = self.read_local(relative)?
             && Hash::of(&bytes) == *hash
         {
             lock(&self.present).insert(relative.to_owned());
-            return Ok(Some(bytes));
+            return Ok(Some((bytes, true)));
         }
         if let Some(seed) = &self.seed
             && seed.size(relative).is_some_and(|size| size <= limit)
             && let Some(bytes) = seed.read(relative)?
             && Hash::of(&bytes) == *hash
         {
-            self.staging
-                .write(&self.dir.join(relative), &bytes, false)?;
+            if store {
+                self.staging
+                    .write(&self.dir.join(relative), &bytes, false)?;
+            }
             lock(&self.present).insert(relative.to_owned());
-            return Ok(Some(bytes));
+            return Ok(Some((bytes, false)));
         }
         let Some(upstream) = &self.upstream else {
             return Ok(None);
@@ -141,11 +159,13 @@ impl Replica {
             return Ok(None);
         };
         if Hash::of(&bytes) == *hash {
-            self.staging
-                .write(&self.dir.join(relative), &bytes, false)?;
+            if store {
+                self.staging
+                    .write(&self.dir.join(relative), &bytes, false)?;
+            }
             lock(&self.downloaded).insert(relative.to_owned());
         }
-        Ok(Some(bytes))
+        Ok(Some((bytes, false)))
     }
 
     /// Writes a file at a stable path when its content differs. Returns whether it wrote.
@@ -197,6 +217,8 @@ impl Replica {
             },
             // The source's log pin stays in `v1/upstream-root.json`: a replica that lists
             // fewer experts does not serve that log.
+            None,
+            // Nor does it serve the source's website, whose pages list every expert.
             None,
         );
         if let Some((keys, days)) = sign.filter(|(keys, _)| !keys.is_empty()) {

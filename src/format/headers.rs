@@ -16,8 +16,8 @@ pub fn header_policy() -> String {
     format!("{PAGE_POLICY}; frame-ancestors 'none'")
 }
 
-/// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files never change, so
-/// they are cached for a year as immutable, and so are the publish log's tiles (each width of a
+/// `_headers` for Netlify- and Cloudflare-Pages-style hosts: hash-named files (the website
+/// manifest's included) never change, so they are cached for a year as immutable, and so are the publish log's tiles (each width of a
 /// partial tile has its own path); the root, the log's checkpoint and hint files, readable documents and Perstack API
 /// documents change per publish, so caches must revalidate them after a minute (the API
 /// documents have no file extension, so their type is set here). The website's pages, search
@@ -37,6 +37,8 @@ pub fn headers_file() -> String {
 /v1/bins/*
   Cache-Control: public, max-age=31536000, immutable
 /v1/snapshots/*
+  Cache-Control: public, max-age=31536000, immutable
+/v1/site/*
   Cache-Control: public, max-age=31536000, immutable
 /v1/log/tile/*
   Cache-Control: public, max-age=31536000, immutable

@@ -4,7 +4,9 @@
 //! level, so a client resolving one name reads the bins on that name's path and a publish
 //! rewrites only the bins on the changed names' paths (see [`BinTree`]). Format 1 (one snapshot
 //! listing every expert) is still read (`reader`) but no longer written. The root's pin of
-//! the publish log ([`LogPin`]) is here too, rendered with the root; `log` builds on it.
+//! the publish log ([`LogPin`]) is here too, rendered with the root; `log` builds on it, and so
+//! is the pin of the website manifest ([`SitePin`]), a tree shaped like the bins whose
+//! documents `site_manifest` renders with the same code ([`TreeShape`]).
 //!
 //! Documents are rendered to bytes here and nowhere else. Object keys are inserted in a fixed,
 //! documented order (serde_json's `preserve_order` keeps it), maps are walked in sorted order,
@@ -58,9 +60,14 @@ pub fn bin_path(hash: &Hash) -> String {
     format!("v1/bins/{}.json", hash.to_hex())
 }
 
+/// Where a document of the website manifest is served (`site_manifest`).
+pub fn site_manifest_path(hash: &Hash) -> String {
+    format!("v1/site/{}.json", hash.to_hex())
+}
+
 /// The hash a hash-named file's path carries (`v1/blobs/<h2>/<hash>.toml`,
-/// `v1/index/<hash>.json`, `v1/bins/<hash>.json`, `v1/snapshots/<hash>.json`), if `relative`
-/// is one.
+/// `v1/index/<hash>.json`, `v1/bins/<hash>.json`, `v1/snapshots/<hash>.json`,
+/// `v1/site/<hash>.json`), if `relative` is one.
 pub fn hash_in_path(relative: &str) -> Option<Hash> {
     let hash = |hex: &str| Hash::parse(hex);
     if let Some(rest) = relative.strip_prefix("v1/blobs/") {
@@ -72,11 +79,13 @@ pub fn hash_in_path(relative: &str) -> Option<Hash> {
         .strip_prefix("v1/index/")
         .or_else(|| relative.strip_prefix("v1/bins/"))
         .or_else(|| relative.strip_prefix("v1/snapshots/"))
+        .or_else(|| relative.strip_prefix("v1/site/"))
         .and_then(|file| file.strip_suffix(".json"))
         .and_then(hash)?;
     (index_path(&found) == relative
         || bin_path(&found) == relative
-        || snapshot_path(&found) == relative)
+        || snapshot_path(&found) == relative
+        || site_manifest_path(&found) == relative)
         .then_some(found)
 }
 
@@ -225,16 +234,41 @@ pub struct BinTree {
     pub top: Bin,
 }
 
+/// What distinguishes one tree of hashed bins from another: the format its documents carry,
+/// the key under which a leaf lists its entries, and what a reader calls one document. The
+/// slots, the depth and the inner documents are the same for every tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeShape {
+    pub format: u64,
+    pub leaf_key: &'static str,
+    pub noun: &'static str,
+}
+
+/// The experts' bins: leaves list `experts`.
+pub const BINS: TreeShape = TreeShape {
+    format: FORMAT,
+    leaf_key: "experts",
+    noun: "bin",
+};
+
 impl BinTree {
     pub fn build(experts: impl IntoIterator<Item = (String, IndexRef)>) -> BinTree {
-        let experts: Vec<(Hash, String, IndexRef)> = experts
+        BinTree::build_shaped(BINS, experts)
+    }
+
+    /// A tree of `shape` over entries keyed by name, each slotted by the BLAKE3 of its name.
+    pub fn build_shaped(
+        shape: TreeShape,
+        entries: impl IntoIterator<Item = (String, IndexRef)>,
+    ) -> BinTree {
+        let entries: Vec<(Hash, String, IndexRef)> = entries
             .into_iter()
             .map(|(name, index)| (Hash::of(name.as_bytes()), name, index))
             .collect();
-        let depth = bin_depth(experts.len());
+        let depth = bin_depth(entries.len());
         BinTree {
             depth,
-            top: build_bin(experts, 0, depth),
+            top: build_bin(shape, entries, 0, depth),
         }
     }
 
@@ -258,7 +292,12 @@ impl BinTree {
     }
 }
 
-fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> Bin {
+fn build_bin(
+    shape: TreeShape,
+    experts: Vec<(Hash, String, IndexRef)>,
+    level: u32,
+    depth: u32,
+) -> Bin {
     if level + 1 >= depth {
         let experts: BTreeMap<String, IndexRef> = experts
             .into_iter()
@@ -268,8 +307,11 @@ fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> 
         for (name, index) in &experts {
             listed.insert(name.clone(), pointer_value(index));
         }
-        let document =
-            Document::render(&json!({ "format": FORMAT, "level": level, "experts": listed }));
+        let mut document = Map::new();
+        document.insert("format".to_owned(), json!(shape.format));
+        document.insert("level".to_owned(), json!(level));
+        document.insert(shape.leaf_key.to_owned(), Value::Object(listed));
+        let document = Document::render(&Value::Object(document));
         return Bin {
             document,
             content: BinContent::Leaf(experts),
@@ -284,7 +326,7 @@ fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> 
     }
     let children: BTreeMap<usize, Bin> = groups
         .into_iter()
-        .map(|(slot, group)| (slot, build_bin(group, level + 1, depth)))
+        .map(|(slot, group)| (slot, build_bin(shape, group, level + 1, depth)))
         .collect();
     let mut listed = Map::new();
     for (slot, child) in &children {
@@ -293,7 +335,8 @@ fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> 
             pointer_value(&IndexRef::of(&child.document)),
         );
     }
-    let document = Document::render(&json!({ "format": FORMAT, "level": level, "bins": listed }));
+    let document =
+        Document::render(&json!({ "format": shape.format, "level": level, "bins": listed }));
     Bin {
         document,
         content: BinContent::Inner(children),
@@ -312,13 +355,24 @@ pub struct RootCounts {
     pub versions: usize,
 }
 
-pub fn root(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> Document {
-    Document::render(&root_value(bins, counts, log))
+pub fn root(
+    bins: &BinTree,
+    counts: RootCounts,
+    log: Option<&LogPin>,
+    site: Option<&SitePin>,
+) -> Document {
+    Document::render(&root_value(bins, counts, log, site))
 }
 
 /// The fields of an unsigned root, with the publish log's pin after `versions` when there is
-/// a log; signing (`signing`) appends `expires`, `keys` and `signatures`.
-pub fn root_value(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> Value {
+/// a log and the website manifest's after it when there is a website; signing (`signing`)
+/// appends `expires`, `keys` and `signatures`.
+pub fn root_value(
+    bins: &BinTree,
+    counts: RootCounts,
+    log: Option<&LogPin>,
+    site: Option<&SitePin>,
+) -> Value {
     let top = bins.pointer();
     let mut root = json!({
         "format": FORMAT,
@@ -334,6 +388,9 @@ pub fn root_value(bins: &BinTree, counts: RootCounts, log: Option<&LogPin>) -> V
     });
     if let (Some(log), Some(object)) = (log, root.as_object_mut()) {
         object.insert("log".to_owned(), log.value());
+    }
+    if let (Some(site), Some(object)) = (site, root.as_object_mut()) {
+        object.insert("site".to_owned(), site.value());
     }
     root["generator"] = json!(generator());
     root
@@ -366,6 +423,28 @@ impl LogPin {
             size: self.size,
             root: self.hash,
         }
+    }
+}
+
+/// What the root says of the website: the top of its manifest (`site_manifest`), the tree's
+/// depth, and how many files it lists, so a signed root covers every website file too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SitePin {
+    pub depth: u32,
+    pub top: IndexRef,
+    pub files: u64,
+}
+
+impl SitePin {
+    /// The root's `site` object, keys in the documented order.
+    pub fn value(&self) -> Value {
+        json!({
+            "fanout": BIN_FANOUT,
+            "depth": self.depth,
+            "blake3": self.top.hash.to_hex(),
+            "size": self.top.size,
+            "files": self.files,
+        })
     }
 }
 

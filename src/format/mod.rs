@@ -5,7 +5,8 @@
 //! and owns their paths; [`api`] renders the Perstack API documents the runtime requests;
 //! [`headers`] writes `_headers` and the pages' security policy; [`reader`] opens a published
 //! registry from its root and follows hashes, for the build (the registry published before)
-//! and for every client; [`log`] places the publish log (built from [`tlog`]) in the registry.
+//! and for every client; [`log`] places the publish log (built from [`tlog`]) in the registry;
+//! [`site_manifest`] lists the website's files for the root to pin.
 //!
 //! Imports from `common` and `data` (documents are rendered from checked experts).
 
@@ -14,6 +15,7 @@ pub mod headers;
 pub mod index;
 pub mod log;
 pub mod reader;
+pub mod site_manifest;
 pub mod tlog;
 
 /// The directory in the output tree that holds the build's own state (lock, the marker of a

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::common::model::{ExpertName, Hash, Status, check_tag, parse_canonical_version};
 use crate::common::transport::{FetchError, Source};
-use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef, LogPin};
+use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef, LogPin, SitePin};
 use crate::format::tlog::merkle::TreeHash;
 use crate::format::tlog::note;
 
@@ -47,6 +47,9 @@ pub const MAX_ROOT_BYTES: u64 = 1024 * 1024;
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
 /// The most bytes a bin may have, whatever its parent says: a leaf averages 64 experts.
 pub const MAX_BIN_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes a document of the website manifest may have: like a bin, a few thousand
+/// entries at most.
+pub const MAX_SITE_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 /// The most bytes a publish log checkpoint may have: three short lines and a few signatures.
 pub const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
 /// The most bytes one expert's index document may have: about 100,000 versions.
@@ -99,6 +102,10 @@ pub struct RootDoc {
     /// log have none).
     #[serde(default)]
     pub log: Option<LogPointer>,
+    /// The top of the website manifest (roots of registries built without a website, or
+    /// before the manifest, have none).
+    #[serde(default)]
+    pub site: Option<SitePointer>,
     /// When the root stops being valid (signed roots only), RFC 3339 UTC.
     #[serde(default)]
     pub expires: Option<String>,
@@ -190,6 +197,9 @@ pub struct BinDoc {
     pub bins: Option<BTreeMap<String, SizedPointer>>,
     #[serde(default)]
     pub experts: Option<BTreeMap<String, SizedPointer>>,
+    /// A website manifest's leaf: files by path (`site_manifest`).
+    #[serde(default)]
+    pub files: Option<BTreeMap<String, SizedPointer>>,
 }
 
 /// A pointer in a bin: the hash and size of a child bin or of an index document.
@@ -225,24 +235,49 @@ pub fn check_bin(
     depth: u32,
     path: &[usize],
 ) -> Result<CheckedBin, PublishedError> {
+    check_tree_node(location, bytes, index::BINS, depth, path, |name| {
+        // Names become paths in every reader of the registry, so a registry that names an
+        // expert with anything but a valid name is refused whole.
+        ExpertName::parse(name)
+            .map(drop)
+            .map_err(|err| format!("lists an invalid expert name: {err}"))
+    })
+}
+
+/// Parses one document of a tree of hashed bins of `shape` (the experts' bins, the website
+/// manifest) and checks it is the document its parent says, as [`check_bin`] does; each key a
+/// leaf lists must pass `check_key`.
+pub fn check_tree_node(
+    location: &str,
+    bytes: &[u8],
+    shape: index::TreeShape,
+    depth: u32,
+    path: &[usize],
+    check_key: impl Fn(&str) -> Result<(), String>,
+) -> Result<CheckedBin, PublishedError> {
     let doc: BinDoc = parse_json(location, bytes)?;
     let level = path.len() as u32;
+    let noun = shape.noun;
     let fail = |message: String| invalid(location, message);
-    if doc.format != index::FORMAT {
+    if doc.format != shape.format {
         return Err(fail(format!(
-            "bin format {} is not supported (this program reads format {})",
-            doc.format,
-            index::FORMAT
+            "{noun} format {} is not supported (this program reads format {})",
+            doc.format, shape.format
         )));
     }
     if doc.level != level {
         return Err(fail(format!(
-            "is a bin of level {}, but its parent puts it at level {level}",
+            "is a {noun} of level {}, but its parent puts it at level {level}",
             doc.level
         )));
     }
     let leaf = level + 1 >= depth;
-    match (doc.bins, doc.experts) {
+    let entries = if shape.leaf_key == index::BINS.leaf_key {
+        doc.experts
+    } else {
+        doc.files
+    };
+    match (doc.bins, entries) {
         (Some(children), None) if !leaf => {
             let mut checked = BTreeMap::new();
             for (key, pointer) in children {
@@ -258,20 +293,18 @@ pub fn check_bin(
             }
             Ok(CheckedBin::Inner(checked))
         }
-        (None, Some(experts)) if leaf => {
+        (None, Some(entries)) if leaf => {
             let mut checked = BTreeMap::new();
-            for (name, pointer) in experts {
-                // Names become paths in every reader of the registry, so a registry that
-                // names an expert with anything but a valid name is refused whole.
-                ExpertName::parse(&name)
-                    .map_err(|err| fail(format!("lists an invalid expert name: {err}")))?;
+            for (name, pointer) in entries {
+                check_key(&name).map_err(fail)?;
                 let misplaced = path
                     .iter()
                     .enumerate()
                     .any(|(level, slot)| index::bin_slot(&name, level as u32) != *slot);
                 if misplaced {
                     return Err(fail(format!(
-                        "lists \"{name}\", whose name's hash puts it in another bin"
+                        "lists \"{}\", whose name's hash puts it in another {noun}",
+                        name.escape_debug()
                     )));
                 }
                 checked.insert(name, pointer.into());
@@ -279,8 +312,8 @@ pub fn check_bin(
             Ok(CheckedBin::Leaf(checked))
         }
         _ => Err(fail(format!(
-            "a bin at level {level} of {depth} must list {}",
-            if leaf { "experts" } else { "bins" }
+            "a {noun} at level {level} of {depth} must list {}",
+            if leaf { shape.leaf_key } else { "bins" }
         ))),
     }
 }
@@ -803,6 +836,9 @@ pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedErro
             if let Some(Err(why)) = root.log.as_ref().map(|log| log.pin()) {
                 return fail(why);
             }
+            if let Some(Err(why)) = root.site.as_ref().map(|site| site.pin()) {
+                return fail(why);
+            }
             Ok(root)
         }
         (index::FORMAT, None, _) => fail("format 2 but names no bins".to_owned()),
@@ -891,6 +927,50 @@ impl LogPointer {
             size: self.size,
             hash,
             checkpoint: self.checkpoint.into(),
+        })
+    }
+}
+
+/// The root's `site` object as read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SitePointer {
+    pub fanout: u64,
+    pub depth: u32,
+    pub blake3: Hash,
+    pub size: u64,
+    pub files: u64,
+}
+
+impl SitePointer {
+    /// The checked pin, or why the root's `site` is not one.
+    pub fn pin(&self) -> Result<SitePin, String> {
+        if self.fanout != index::BIN_FANOUT as u64 {
+            return Err(format!(
+                "site manifest has a fan-out of {}; this program reads {}",
+                self.fanout,
+                index::BIN_FANOUT
+            ));
+        }
+        if self.depth == 0 || self.depth > index::MAX_BIN_DEPTH {
+            return Err(format!(
+                "site manifest has a depth of {}; it must be 1 to {}",
+                self.depth,
+                index::MAX_BIN_DEPTH
+            ));
+        }
+        if self.size > MAX_SITE_MANIFEST_BYTES {
+            return Err(format!(
+                "site manifest: {} bytes, more than a manifest document may have ({MAX_SITE_MANIFEST_BYTES})",
+                self.size
+            ));
+        }
+        Ok(SitePin {
+            depth: self.depth,
+            top: IndexRef {
+                hash: self.blake3,
+                size: self.size,
+            },
+            files: self.files,
         })
     }
 }
