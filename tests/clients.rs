@@ -449,12 +449,19 @@ fn lock_pins_every_reachable_delegate_and_fetch_and_verify_honour_it() {
         &["verify", &s.server.url, "--lock", lockfile],
     );
     over_http.expect_code(0);
+    // The built registry holds its website, which verify checks against the root's manifest.
+    let stderr = over_http.stderr();
+    let (summary, website) = stderr.split_once("; its website's ").unwrap();
     assert_eq!(
-        over_http.stderr(),
+        summary,
         format!(
-            "{} is intact: 3 experts, 6 versions, 20 files and 17 Perstack API documents checked\n",
+            "{} is intact: 3 experts, 6 versions, 20 files and 17 Perstack API documents checked",
             s.server.url
         )
+    );
+    assert!(
+        website.ends_with(" files match the manifest its root pins\n"),
+        "{stderr}"
     );
 
     // A lockfile that disagrees with the registry is refused by both.

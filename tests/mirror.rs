@@ -10,14 +10,16 @@ use std::path::Path;
 use common::server::{Fault, TestServer};
 use common::{TestRegistry, copy_tree, run_in, tree};
 
-/// The registry part of a tree: without the build's and the clients' own state.
-/// The files of the registry layout (what `mirror` copies): the website a build also writes is
-/// not part of it.
+/// The files of the registry layout (what `mirror` copies): without the build's and the
+/// clients' own state, and without the website a build also writes and its manifest
+/// (`v1/site/`), which only `--with-site` copies.
 fn registry_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     tree(dir)
         .into_iter()
         .filter(|(path, _)| {
-            path.starts_with("v1/") || path.starts_with("api/") || path == "_headers"
+            (path.starts_with("v1/") && !path.starts_with("v1/site/"))
+                || path.starts_with("api/")
+                || path == "_headers"
         })
         .collect()
 }
@@ -625,10 +627,27 @@ fn served_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The website's files in a tree: what is neither the registry layout nor its manifest.
+fn website_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    served_files(dir)
+        .into_iter()
+        .filter(|(path, _)| {
+            !(path.starts_with("v1/") || path.starts_with("api/") || path == "_headers")
+        })
+        .collect()
+}
+
+/// The website manifest's documents in a tree.
+fn manifest_documents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    tree(dir)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("v1/site/"))
+        .collect()
+}
+
 /// `--with-site` copies every file of the website, from a directory and through an archive, so
-/// the mirror serves what the source serves; without it only the registry is copied. Over
-/// HTTP, where a website's files cannot be listed, it is refused before anything is written,
-/// and a link in the source's website is never followed.
+/// the mirror serves what the source serves; without it only the registry is copied (not the
+/// website's manifest either). A link in the source's website is never followed.
 #[test]
 fn with_site_a_mirror_serves_the_whole_website_too() {
     let registry = TestRegistry::valid();
@@ -640,11 +659,14 @@ fn with_site_a_mirror_serves_the_whole_website_too() {
     let plain = root.join("plain");
     mirror(root, out.to_str().unwrap(), &plain, &[]).expect_code(0);
     assert_eq!(served_files(&plain), registry_files(&out));
+    let verify = run_in(root, &["verify", plain.to_str().unwrap()]);
+    verify.expect_code(0);
+    assert!(!verify.stderr().contains("website"), "{}", verify.stderr());
 
     let dest = root.join("complete");
     let run = mirror(root, out.to_str().unwrap(), &dest, &["--with-site"]);
     run.expect_code(0);
-    let site_files = served_files(&out).len() - registry_files(&out).len();
+    let site_files = website_files(&out).len();
     assert!(
         run.stderr()
             .ends_with(&format!("already present; {site_files} website file(s)\n")),
@@ -658,27 +680,26 @@ fn with_site_a_mirror_serves_the_whole_website_too() {
     let unpacked = root.join("unpacked");
     mirror(root, archive.to_str().unwrap(), &unpacked, &["--with-site"]).expect_code(0);
     assert_eq!(served_files(&unpacked), served_files(&out));
-    run_in(root, &["verify", archive.to_str().unwrap()]).expect_code(0);
-
-    let server = TestServer::serve(&out);
-    let over_http = root.join("over-http");
-    let run = mirror(root, &server.url, &over_http, &["--with-site"]);
-    run.expect_code(2);
+    let verify = run_in(root, &["verify", archive.to_str().unwrap()]);
+    verify.expect_code(0);
     assert!(
-        run.stderr().contains(
-            "--with-site needs a source whose files can be listed (a directory or an archive)"
-        ),
+        verify.stderr().ends_with(&format!(
+            "; its website's {site_files} files match the manifest its root pins\n"
+        )),
         "{}",
-        run.stderr()
+        verify.stderr()
     );
-    assert!(!over_http.exists());
-    assert!(server.requests().is_empty());
 
     let outside = root.join("outside-secret");
     fs::write(&outside, "secret").unwrap();
     let linked = root.join("linked");
     copy_tree(&out, &linked);
-    std::os::unix::fs::symlink(&outside, linked.join("assets/secret.txt")).unwrap();
+    let asset = website_files(&out)
+        .into_keys()
+        .find(|path| path.starts_with("assets/"))
+        .unwrap();
+    fs::remove_file(linked.join(&asset)).unwrap();
+    std::os::unix::fs::symlink(&outside, linked.join(&asset)).unwrap();
     let dest = root.join("from-linked");
     let run = mirror(root, linked.to_str().unwrap(), &dest, &["--with-site"]);
     run.expect_code(1);
@@ -686,10 +707,274 @@ fn with_site_a_mirror_serves_the_whole_website_too() {
         run.stderr(),
         format!(
             "error: {}: a symbolic link; refusing to copy it (the website holds only files)\n",
-            linked.join("assets/secret.txt").display()
+            linked.join(&asset).display()
         )
     );
-    assert!(!dest.join("assets/secret.txt").exists());
+    assert!(!dest.join(&asset).exists());
+    assert!(!dest.join("v1/root.json").exists());
+}
+
+#[test]
+fn with_site_over_http_a_mirror_holds_a_website_byte_identical_to_the_source() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let dest = root.join("mirror");
+    let run = mirror(root, &server.url, &dest, &["--with-site"]);
+    run.expect_code(0);
+    assert!(!website_files(&out).is_empty());
+    assert_eq!(website_files(&dest), website_files(&out));
+    assert_eq!(manifest_documents(&dest), manifest_documents(&out));
+    assert_eq!(served_files(&dest), served_files(&out));
+    run_in(root, &["verify", dest.to_str().unwrap()]).expect_code(0);
+
+    // Nothing changed: the root answers 304 and nothing else is asked for.
+    server.reset_requests();
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    assert_eq!(server.requests(), ["v1/root.json"]);
+}
+
+/// One publish changes some pages (the expert's, its versions', lists and search files), and
+/// a second mirror reads only the manifest documents on the changed files' paths and fetches
+/// only the changed files: no unchanged page is requested.
+#[test]
+fn after_one_publish_a_second_mirror_with_site_fetches_only_the_changed_files_and_manifest_documents()
+ {
+    let registry = TestRegistry::valid();
+    add_many(&registry, 120);
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let dest = root.join("mirror");
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    let site_before = website_files(&out);
+    let manifest_before = manifest_documents(&out);
+    let site_bytes: usize = site_before.values().map(Vec::len).sum();
+
+    registry.version("@bulk/expert-7", "1.2.0", "# A new version.\n");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let site_after = website_files(&out);
+    let changed: Vec<&String> = site_after
+        .iter()
+        .filter(|(path, bytes)| site_before.get(*path) != Some(*bytes))
+        .map(|(path, _)| path)
+        .collect();
+    let new_documents: Vec<String> = manifest_documents(&out)
+        .into_keys()
+        .filter(|path| !manifest_before.contains_key(path))
+        .collect();
+    assert!(changed.len() < site_after.len() / 4, "{changed:?}");
+
+    server.reset_requests();
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    assert_eq!(website_files(&dest), site_after);
+    let requested = server.requests();
+    let site_requests: Vec<&String> = requested
+        .iter()
+        .filter(|path| !(path.starts_with("v1/") || path.starts_with("api/")))
+        .collect();
+    for path in &site_requests {
+        assert!(
+            changed.contains(path),
+            "{path} did not change but was requested"
+        );
+    }
+    assert!(!requested.contains(&"experts/@bulk/expert-50/index.html".to_owned()));
+    let manifest_requests: Vec<&String> = requested
+        .iter()
+        .filter(|path| path.starts_with("v1/site/"))
+        .collect();
+    assert_eq!(
+        manifest_requests.len(),
+        new_documents.len(),
+        "{manifest_requests:?}"
+    );
+    let site_served: usize = server
+        .served()
+        .iter()
+        .filter(|(path, _)| !(path.starts_with("v1/") || path.starts_with("api/")))
+        .map(|(_, bytes)| bytes)
+        .sum();
+    assert!(
+        site_served * 4 < site_bytes,
+        "{site_served} of {site_bytes} website bytes transferred"
+    );
+    run_in(root, &["verify", dest.to_str().unwrap()]).expect_code(0);
+}
+
+#[test]
+fn a_website_file_tampered_on_the_server_is_refused_naming_its_url_and_the_mirror_keeps_its_previous_state()
+ {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let dest = root.join("mirror");
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    let website_before = website_files(&dest);
+    let root_before = fs::read(dest.join("v1/root.json")).unwrap();
+
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let page = "experts/tic-tac-toe/index.html";
+    assert_ne!(website_files(&out)[page], website_before[page]);
+    server.fault(
+        page,
+        Fault::Body(b"<p>not the page the root pins</p>".to_vec()),
+    );
+    let run = mirror(root, &server.url, &dest, &["--with-site"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().starts_with(&format!(
+            "error: {}{page}: content hashes to {}",
+            server.url,
+            blake3::hash(b"<p>not the page the root pins</p>").to_hex()
+        )),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("the website manifest lists"));
+    assert_eq!(website_files(&dest), website_before);
+    assert_eq!(fs::read(dest.join("v1/root.json")).unwrap(), root_before);
+
+    server.clear_faults();
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    assert_eq!(website_files(&dest), website_files(&out));
+}
+
+#[test]
+fn a_site_manifest_document_that_does_not_match_its_pin_is_refused() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let pinned: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("v1/root.json")).unwrap()).unwrap();
+    let top = format!(
+        "v1/site/{}.json",
+        pinned["site"]["blake3"].as_str().unwrap()
+    );
+    let mut bytes = fs::read(out.join(&top)).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains("\"files\": {"), "{text}");
+    bytes = text.replacen("index.html", "indey.html", 1).into_bytes();
+    let server = TestServer::serve(&out);
+    server.fault(&top, Fault::Body(bytes.clone()));
+    let dest = root.join("mirror");
+    let run = mirror(root, &server.url, &dest, &["--with-site"]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr(),
+        format!(
+            "error: {}{top}: content hashes to {}, but the registry expects {}: the registry is damaged\n",
+            server.url,
+            blake3::hash(&bytes).to_hex(),
+            pinned["site"]["blake3"].as_str().unwrap()
+        )
+    );
+    assert!(!dest.join("v1/root.json").exists());
+    assert!(website_files(&dest).is_empty());
+}
+
+#[test]
+fn verify_names_a_page_altered_or_missing_in_a_mirror() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let dest = root.join("mirror");
+    mirror(
+        root,
+        registry.out().to_str().unwrap(),
+        &dest,
+        &["--with-site"],
+    )
+    .expect_code(0);
+    run_in(root, &["verify", dest.to_str().unwrap()]).expect_code(0);
+    let page = "experts/@acme/researcher/index.html";
+    let mut bytes = fs::read(dest.join(page)).unwrap();
+    let size = bytes.len();
+    let listed = blake3::hash(&bytes).to_hex();
+    bytes[size / 2] ^= 1;
+    fs::write(dest.join(page), &bytes).unwrap();
+    fs::remove_file(dest.join("search.html")).unwrap();
+    let run = run_in(root, &["verify", dest.to_str().unwrap()]);
+    run.expect_code(1);
+    assert_eq!(
+        run.stderr().lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{page}: error: altered: content hashes to {} ({size} bytes), but the website manifest lists {listed} ({size} bytes)",
+                blake3::hash(&bytes).to_hex()
+            ),
+            "search.html: error: missing, but the website manifest lists it".to_owned(),
+            format!("error: {} has 2 problem(s)", dest.display()),
+        ]
+    );
+}
+
+/// Two builds of the same data give the same manifest bytes on one thread or many; and the
+/// manifest of a build whose pages came from the page cache (most of them skipped) lists the
+/// website's files as they are.
+#[test]
+fn two_builds_give_identical_manifest_bytes_whatever_the_thread_count_and_the_page_cache() {
+    let registry = TestRegistry::valid();
+    add_many(&registry, 80);
+    let build = |out: &str, threads: &str| {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(["build", "--quiet", "--out", out])
+            .current_dir(registry.root())
+            .env("RAYON_NUM_THREADS", threads)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    build("one", "1");
+    build("many", "8");
+    let one = registry.root().join("one");
+    let many = registry.root().join("many");
+    let pin = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&fs::read(dir.join("v1/root.json")).unwrap())
+            .unwrap()["site"]
+            .clone()
+    };
+    assert_eq!(pin(&one)["depth"], 2);
+    assert_eq!(pin(&one), pin(&many));
+    assert_eq!(manifest_documents(&one), manifest_documents(&many));
+
+    registry.version("@bulk/expert-3", "1.2.0", "");
+    build("many", "8");
+    assert_ne!(pin(&one), pin(&many));
+    assert_eq!(pin(&many)["files"], website_files(&many).len());
+    run_in(registry.root(), &["verify", "many"]).expect_code(0);
+}
+
+#[test]
+fn with_site_over_http_a_registry_built_without_a_website_is_refused_with_a_clear_error() {
+    let registry = TestRegistry::valid();
+    registry
+        .run(&["build", "--quiet", "--no-site"])
+        .expect_code(0);
+    let root = registry.root();
+    let pinned: serde_json::Value =
+        serde_json::from_slice(&fs::read(registry.out().join("v1/root.json")).unwrap()).unwrap();
+    assert!(pinned.get("site").is_none());
+    let server = TestServer::serve(&registry.out());
+    let dest = root.join("mirror");
+    let run = mirror(root, &server.url, &dest, &["--with-site"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().starts_with(&format!(
+            "error: --with-site needs a website manifest or a source whose files can be listed: {} is served over HTTP",
+            server.url
+        )),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(server.requests(), ["v1/root.json"]);
     assert!(!dest.join("v1/root.json").exists());
 }
 

@@ -19,6 +19,12 @@
 //! A root that pins a publish log has its log audited too (`publog::audit`): the checkpoint,
 //! every tile, every entry, and the state the entries add up to against what is served.
 //!
+//! A root that pins a website manifest has its website audited when the registry holds it (its
+//! top manifest document is there): every manifest document against its pin, and every file it
+//! lists against its BLAKE3 and size, a missing or altered file named. A registry that does not
+//! hold it (a mirror made without `--with-site`) is intact without it: the website is derived,
+//! and clients need none of it.
+//!
 //! The schema check is the cargo feature `schemas` (on by default): `jsonschema` is 38 of the
 //! program's 180 crates and a third of a clean release build's CPU time (311 s against 196 s
 //! on two cores), and nothing but this audit uses it. A build without it (`cargo install
@@ -40,8 +46,10 @@ use crate::common::signing::{self, PublicKey};
 use crate::common::timestamp;
 use crate::common::transport::{FetchError, Source};
 use crate::format::index::IndexRef;
-use crate::format::reader::{self, BinDoc, CheckedBin, IndexDoc, Pointer, RootDoc, SnapshotDoc};
-use crate::format::{api, index};
+use crate::format::reader::{
+    self, BinDoc, CheckedBin, IndexDoc, Pointer, PublishedError, RootDoc, SnapshotDoc,
+};
+use crate::format::{api, index, site_manifest};
 
 #[derive(Debug, Default)]
 pub struct AuditReport {
@@ -52,6 +60,9 @@ pub struct AuditReport {
     pub files: usize,
     /// Perstack API documents checked (none for a registry that serves none, such as a cache).
     pub api_documents: usize,
+    /// Website files checked against the manifest the root pins; `None` when the root pins
+    /// none or the registry does not hold the website.
+    pub website_files: Option<usize>,
 }
 
 /// Which schema of `schemas/` a document must match.
@@ -220,10 +231,95 @@ pub fn audit(
             Err(why) => report.problems.push(problem("log", index::ROOT_PATH, why)),
         }
     }
+    if let Some(site) = &root.site {
+        match site.pin() {
+            Ok(pin) => audit_site(source, &pin, &mut report)?,
+            Err(why) => report.problems.push(problem("site", index::ROOT_PATH, why)),
+        }
+    }
     if let Some(lock) = lock {
         check_lock(lock, &indexes, &mut report.problems);
     }
     Ok(report)
+}
+
+/// Checks the website the manifest `pin` lists, when the registry holds its top document: each
+/// manifest document against its parent, and each file against its listed BLAKE3 and size.
+fn audit_site(
+    source: &Source,
+    pin: &index::SitePin,
+    report: &mut AuditReport,
+) -> Result<(), FetchError> {
+    let top = index::site_manifest_path(&pin.top.hash);
+    match source.get_at_most(&top, pin.top.size) {
+        Ok(None) => return Ok(()),
+        // Held but not as pinned: reading the manifest reports it.
+        Ok(Some(_)) | Err(FetchError::TooLarge { .. }) => {}
+        Err(err) => return Err(err),
+    }
+    let files = match site_manifest::files(source, pin) {
+        Ok(files) => files,
+        Err(PublishedError::Fetch(err)) => return Err(err),
+        Err(PublishedError::Invalid { location, message }) => {
+            report.problems.push(Diagnostic::error(
+                "site-manifest",
+                &PathBuf::from(location),
+                message,
+            ));
+            return Ok(());
+        }
+    };
+    if files.len() as u64 != pin.files {
+        report.problems.push(Diagnostic::error(
+            "wrong-count",
+            &PathBuf::from(index::ROOT_PATH),
+            format!(
+                "the root counts {} website files; its site manifest lists {}",
+                pin.files,
+                files.len()
+            ),
+        ));
+    }
+    let problems: Vec<Option<Diagnostic>> = files
+        .par_iter()
+        .map(|(relative, entry)| {
+            let at = PathBuf::from(relative);
+            let found = match source.get_at_most(relative, entry.size) {
+                Err(FetchError::TooLarge { .. }) => {
+                    return Ok(Some(Diagnostic::error(
+                        "site-file",
+                        &at,
+                        format!(
+                            "altered: larger than the {} bytes the website manifest lists",
+                            entry.size
+                        ),
+                    )));
+                }
+                other => other?,
+            };
+            let Some(bytes) = found else {
+                return Ok(Some(Diagnostic::error(
+                    "site-file",
+                    &at,
+                    "missing, but the website manifest lists it".to_owned(),
+                )));
+            };
+            let actual = site_manifest::entry_of(&bytes);
+            Ok((actual != *entry).then(|| {
+                Diagnostic::error(
+                    "site-file",
+                    &at,
+                    format!(
+                        "altered: content hashes to {} ({} bytes), but the website manifest lists {} ({} bytes)",
+                        actual.hash, actual.size, entry.hash, entry.size
+                    ),
+                )
+            }))
+        })
+        .collect::<Result<_, FetchError>>()?;
+    report.problems.extend(problems.into_iter().flatten());
+    report.website_files = Some(files.len());
+    Ok(())
 }
 
 /// Audits a format-1 root's snapshot: its path, hash and schema. Returns the experts it lists,

@@ -25,11 +25,15 @@
 //! from the log it held before and refusing a log that does not extend that one (a split
 //! view); a partial mirror serves no log of its own.
 //!
-//! The website is not copied unless asked (`--with-site`): it is derived from the registry, no
-//! root pins its files, and it is most of a registry's files (a page per expert and version,
-//! the search index), while clients and the Perstack runtime need none of it. A static host
-//! cannot list its files, so the website is copied only from a source that can (a directory or
-//! an archive), and only by a full mirror, since its pages link to every expert.
+//! The website is not copied unless asked (`--with-site`): it is derived from the registry and
+//! is most of a registry's files (a page per expert and version, the search index), while
+//! clients and the Perstack runtime need none of it; and only by a full mirror, since its pages
+//! link to every expert. The root pins the website's manifest (`format::site_manifest`), so the
+//! website is copied from any source, HTTP included, and every file is verified against it:
+//! only the manifest documents whose hashes changed since the destination's previous root are
+//! read, and only the files whose entries changed are fetched. A source whose root pins no
+//! website (built before the manifest) is copied by listing its files where it can be listed (a
+//! directory, an archive), as its files come; over HTTP it is refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -48,10 +52,10 @@ use crate::common::progress::Progress;
 use crate::common::signing::{PublicKey, SecretKey};
 use crate::common::transport::{self, Source};
 use crate::format::api::{self, ApiExpert, ApiVersion};
-use crate::format::index;
 use crate::format::reader::{
     self, IndexDoc, IndexVersion, PublishedError, PublishedRegistry, RootDoc,
 };
+use crate::format::{index, site_manifest};
 
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
@@ -105,7 +109,7 @@ pub enum MirrorError {
     )]
     SitePartial,
     #[error(
-        "--with-site needs a source whose files can be listed (a directory or an archive): {0} is served over HTTP, and a static host cannot list its website's files. Mirror from the built directory, or build the website from registry-data"
+        "--with-site needs a website manifest or a source whose files can be listed: {0} is served over HTTP, a static host cannot list its website's files, and its root pins no website manifest (it was built with --no-site, or before the manifest). Build it again with this version, mirror from the built directory, or build the website from registry-data"
     )]
     SiteOverHttp(String),
     #[error(
@@ -114,6 +118,10 @@ pub enum MirrorError {
     SiteFileTooLarge(String),
     #[error("{0}: a symbolic link; refusing to copy it (the website holds only files)")]
     SiteLink(String),
+    #[error(
+        "{location}: {message}; the website manifest the root pins says otherwise, so nothing was written"
+    )]
+    SiteFile { location: String, message: String },
     #[error("{work}: cannot be packed into an archive: {reason}")]
     Unpackable { work: String, reason: String },
 }
@@ -156,9 +164,9 @@ impl MirrorError {
             | MirrorError::SitePartial
             | MirrorError::SiteOverHttp(_)
             | MirrorError::Unpackable { .. } => crate::common::diagnostic::ErrorClass::Environment,
-            MirrorError::SiteFileTooLarge(_) | MirrorError::SiteLink(_) => {
-                crate::common::diagnostic::ErrorClass::Data
-            }
+            MirrorError::SiteFileTooLarge(_)
+            | MirrorError::SiteLink(_)
+            | MirrorError::SiteFile { .. } => crate::common::diagnostic::ErrorClass::Data,
         }
     }
 }
@@ -236,6 +244,11 @@ fn mirror_into(
 ) -> Result<MirrorReport, MirrorError> {
     let partial = !options.scopes.is_empty();
     let (root_bytes, root, state) = fetch_trusted_root(options, replica, partial, progress)?;
+    // Refused before anything else is read: without a manifest, nothing says what the website
+    // of a host that cannot list its files is.
+    if options.site && root.site.is_none() && matches!(options.source, Source::Http(_)) {
+        return Err(MirrorError::SiteOverHttp(options.source.describe()));
+    }
     let registry = PublishedRegistry::from_root(replica.clone(), root_bytes.clone())?;
     let selected = select_experts(&registry, &options.scopes)?;
     let indexes = download_indexes_and_blobs(&registry, &selected, progress)?;
@@ -254,7 +267,7 @@ fn mirror_into(
         )?;
     }
     let site_files = if options.site {
-        Some(copy_site(&options.source, replica, progress)?)
+        Some(copy_site(options, replica, &root, progress)?)
     } else {
         None
     };
@@ -294,9 +307,6 @@ fn check_request(options: &MirrorOptions) -> Result<(), MirrorError> {
     }
     if options.site && !options.scopes.is_empty() {
         return Err(MirrorError::SitePartial);
-    }
-    if options.site && matches!(options.source, Source::Http(_)) {
-        return Err(MirrorError::SiteOverHttp(options.source.describe()));
     }
     Ok(())
 }
@@ -416,21 +426,113 @@ fn write_fixed_documents(replica: &Replica) -> Result<(), MirrorError> {
     Ok(())
 }
 
-/// Whether `relative` is a file of the website: anything outside the registry layout (`v1/`,
-/// `api/`, `_headers`) that is not hidden (a build's or a client's own state, a temporary file).
-fn is_site_file(relative: &str) -> bool {
-    !(relative.starts_with("v1/")
-        || relative.starts_with("api/")
-        || relative == crate::format::headers::HEADERS_PATH
-        || relative.split('/').any(|segment| segment.starts_with('.')))
+/// Copies the website the source's root pins, before the root is written (`copy_pinned_site`);
+/// from a source whose root pins none, every file a listing finds (`copy_listed_site`).
+/// Returns how many files the website has.
+fn copy_site(
+    options: &MirrorOptions,
+    replica: &Replica,
+    root: &RootDoc,
+    progress: &dyn Progress,
+) -> Result<usize, MirrorError> {
+    let source = &options.source;
+    match &root.site {
+        Some(site) => {
+            let pin = site.pin().map_err(|message| PublishedError::Invalid {
+                location: source.location(index::ROOT_PATH),
+                message,
+            })?;
+            copy_pinned_site(source, replica, &pin, progress)
+        }
+        None => copy_listed_site(source, replica, progress),
+    }
 }
 
-/// Copies every website file of the source that differs from the destination's, before the root
-/// is written. The website is derived from the registry and no root pins its files, so they are
-/// copied as the source holds them, bounded in size, and never through a link; files the
-/// destination has and the source no longer does are left, as a build leaves them (a cached
-/// page may still link to them). Returns how many files the website has.
-fn copy_site(
+/// The most bytes of changed website files a mirror holds in memory until every one is
+/// verified, so that a refused file leaves the destination's website as it was. A larger change
+/// (a first copy of a large website, which has no previous state to keep) is written file by
+/// file as each is verified; the root is still written only after all of them.
+const SITE_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Copies the website the manifest `pin` lists: reads the manifest documents the destination's
+/// previous root did not pin (through the replica, which verifies and keeps them), then fetches
+/// each file whose entry changed, no more than its listed size, and checks its BLAKE3 before it
+/// is written. Files the destination has and the manifest no longer lists are left, as a build
+/// leaves them (a cached page may still link to them).
+fn copy_pinned_site(
+    source: &Source,
+    replica: &Replica,
+    pin: &index::SitePin,
+    progress: &dyn Progress,
+) -> Result<usize, MirrorError> {
+    progress.stage("website manifest", 0, 1);
+    let held = held_site(replica);
+    let local = Source::dir(&replica.dir);
+    let changes = site_manifest::changes(
+        replica,
+        pin,
+        held.as_ref()
+            .map(|held| (&local as &dyn reader::Reader, held)),
+    )?;
+    let total: u64 = changes.iter().map(|change| change.new.size).sum();
+    let store = total > SITE_BUFFER_BYTES;
+    progress.stage("website", 0, changes.len());
+    let fetched: Vec<Option<(String, Vec<u8>)>> = changes
+        .par_iter()
+        .map(|change| {
+            let relative = change.path.as_str();
+            if change.new.size > MAX_SITE_FILE_BYTES {
+                return Err(MirrorError::SiteFileTooLarge(source.location(relative)));
+            }
+            if let Source::Dir(dir) = source
+                && std::fs::symlink_metadata(dir.join(relative))
+                    .is_ok_and(|meta| meta.file_type().is_symlink())
+            {
+                return Err(MirrorError::SiteLink(source.location(relative)));
+            }
+            let refused = |message: String| MirrorError::SiteFile {
+                location: source.location(relative),
+                message,
+            };
+            let (bytes, held) = replica
+                .fetch_verified(relative, &change.new.hash, change.new.size, store)?
+                .ok_or_else(|| refused("missing".to_owned()))?;
+            let actual = Hash::of(&bytes);
+            if actual != change.new.hash {
+                return Err(refused(format!(
+                    "content hashes to {actual} ({} bytes), but the website manifest lists {} ({} bytes)",
+                    bytes.len(),
+                    change.new.hash,
+                    change.new.size
+                )));
+            }
+            Ok((!held && !store).then(|| (change.path.clone(), bytes)))
+        })
+        .collect::<Result<_, MirrorError>>()?;
+    for (relative, bytes) in fetched.into_iter().flatten() {
+        replica.write(&relative, &bytes, false)?;
+    }
+    Ok(usize::try_from(pin.files).unwrap_or(usize::MAX))
+}
+
+/// The website manifest the destination holds: the one its previous root pins, when its top
+/// document is there (a mirror without `--with-site` copies none). It says which files the
+/// destination holds, so unchanged subtrees of the new manifest are not read again.
+fn held_site(replica: &Replica) -> Option<index::SitePin> {
+    let bytes = replica.read_local(index::ROOT_PATH).ok().flatten()?;
+    let root = reader::parse_root(index::ROOT_PATH, &bytes).ok()?;
+    let pin = root.site?.pin().ok()?;
+    replica
+        .dir
+        .join(index::site_manifest_path(&pin.top.hash))
+        .is_file()
+        .then_some(pin)
+}
+
+/// Copies every website file of a source whose root pins no manifest, as a listing finds them
+/// (a directory or an archive; over HTTP nothing can be listed, and the copy is refused),
+/// bounded in size and never through a link. No root vouches for these files.
+fn copy_listed_site(
     source: &Source,
     replica: &Replica,
     progress: &dyn Progress,
@@ -438,7 +540,10 @@ fn copy_site(
     let listed = source
         .list("")?
         .ok_or_else(|| MirrorError::SiteOverHttp(source.describe()))?;
-    let files: Vec<String> = listed.into_iter().filter(|f| is_site_file(f)).collect();
+    let files: Vec<String> = listed
+        .into_iter()
+        .filter(|f| site_manifest::is_site_file(f))
+        .collect();
     progress.stage("website", 0, files.len());
     files.par_iter().try_for_each(|relative| {
         if let Source::Dir(dir) = source

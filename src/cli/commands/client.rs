@@ -150,10 +150,16 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
         0 => String::new(),
         count => format!(" and {count} Perstack API documents"),
     };
+    // So is the website, which a registry may pin without holding it (a mirror made without
+    // --with-site): then nothing is said of it.
+    let website = match report.website_files {
+        Some(count) => format!("; its website's {count} files match the manifest its root pins"),
+        None => String::new(),
+    };
     printer::status(
         args.output.quiet,
         &format!(
-            "{} is intact: {} experts, {} versions, {} files{api} checked",
+            "{} is intact: {} experts, {} versions, {} files{api} checked{website}",
             args.source.describe(),
             report.experts,
             report.versions,
