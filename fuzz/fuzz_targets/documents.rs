@@ -1,12 +1,14 @@
 //! Every document a client reads from a registry it does not trust: the root, a bin, a
 //! format-1 snapshot, an expert index document, and of the publish log an entry, an entry
-//! bundle, a tile path, the checkpoint (a signed note) and an expert's hint file.
+//! bundle, a tile path, the checkpoint (a signed note) and an expert's hint file, and a
+//! document of the website manifest.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use perstack_registry::common::model::ExpertName;
 use perstack_registry::format::log::{Event, Hint};
 use perstack_registry::format::reader::{self, SnapshotDoc};
+use perstack_registry::format::site_manifest;
 use perstack_registry::format::tlog::{note, tiles};
 
 fuzz_target!(|bytes: &[u8]| {
@@ -16,6 +18,13 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 1, &[]);
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 3, &[5]);
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 3, &[5, 63]);
+    // A website manifest document at the same places: its leaves list paths a mirror writes.
+    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 1, &[]);
+    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 3, &[5]);
+    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 3, &[5, 63]);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let _ = site_manifest::check_path(text);
+    }
     let _ = reader::parse_json::<SnapshotDoc>("fuzz/v1/snapshots/x.json", bytes);
     let _ = reader::parse_index("fuzz/v1/index/x.json", bytes);
     let _ = Event::parse(bytes);
