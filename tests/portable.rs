@@ -79,7 +79,7 @@ fn an_archive_round_trip_gives_what_a_direct_mirror_gives() {
     let size = fs::metadata(&archive).unwrap().len();
     assert!(
         run.stderr().ends_with(&format!(
-            "4 experts, 5 versions, serial 1; 10 file(s) downloaded, 0 already present; archive of 39 files, {size} bytes\n"
+            "4 experts, 5 versions, serial 1; 10 file(s) downloaded, 0 already present; archive of 43 files, {size} bytes\n"
         )),
         "{}",
         run.stderr()
@@ -110,7 +110,7 @@ fn an_archive_round_trip_gives_what_a_direct_mirror_gives() {
     assert_eq!(
         verify.stderr(),
         format!(
-            "{} is intact: 4 experts, 5 versions, 18 files and 20 Perstack API documents checked\n",
+            "{} is intact: 4 experts, 5 versions, 22 files and 20 Perstack API documents checked\n",
             archive.display()
         )
     );

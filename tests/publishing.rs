@@ -538,6 +538,7 @@ fn the_plan_lists_exactly_the_new_files_in_safe_order() {
             "index",
             "bin",
             "tile",
+            "log-hint",
             "readable",
             "api",
             "site",
