@@ -11,6 +11,8 @@
 #   site-full  a build that adds the site to that registry: every page rendered and written
 #   site-noop  the same build again: every page rendered, none written
 #   site-incr  after adding one version to one expert: pages rendered, the changed ones written
+#   manifest   the website manifest (v1/site/) after site-full: documents, bytes, depth, files;
+#              after site-incr, the documents and bytes that build added (its plan's site-manifest)
 # The site's own cost is site-full (or site-noop) minus noop-api. After site-full it lists the
 # largest page of each kind (expert, version, scope, ...), in bytes and gzipped.
 # Results: bench/SITE-RESULTS.md.
@@ -96,7 +98,28 @@ find "$out" -name '*.html' ! -path "$out/api/*" -printf '%s %P\n' | awk '
   END { for (k in max) print k, max[k], at[k] }' | sort | while read -r kind bytes path; do
   printf 'largest    %-8s %9d bytes, %7d gzipped  %s\n' "$kind" "$bytes" "$(gzip -9c "$out/$path" | wc -c)" "$path"
 done
+manifest() {
+  local docs bytes
+  docs="$(find "$out/v1/site" -type f | wc -l)"
+  bytes="$(find "$out/v1/site" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')"
+  python3 - "$out/v1/root.json" "$docs" "$bytes" <<'PY'
+import json, sys
+site = json.load(open(sys.argv[1]))["site"]
+print(f"manifest   {sys.argv[2]} documents, {sys.argv[3]} bytes, depth {site['depth']}, "
+      f"{site['files']} files, top {site['size']} bytes")
+PY
+}
+manifest
 echo "site-noop  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
 first="$(find "$data" -name 1.0.0.toml | sort | awk "NR == 1")"
 sed 's/^version = "1.0.0"/version = "9.0.0"/' "$first" > "$(dirname "$first")/9.0.0.toml"
 echo "site-incr  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
+python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+plan = json.load(open(os.path.join(out, ".perstack-build", "plan.json")))
+new = [f["path"] for f in plan["files"] if f["kind"] == "site-manifest"]
+site = [f["path"] for f in plan["files"] if f["kind"] == "site"]
+size = sum(os.path.getsize(os.path.join(out, p)) for p in new)
+print(f"manifest-incr {len(new)} new documents, {size} bytes (beside {len(site)} site files rewritten)")
+PY
