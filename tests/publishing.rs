@@ -542,6 +542,7 @@ fn the_plan_lists_exactly_the_new_files_in_safe_order() {
             "readable",
             "api",
             "site",
+            "site-manifest",
             "checkpoint",
             "root"
         ]
@@ -593,6 +594,7 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
             "api/registry" => "api",
             "v1/root.json" => "root",
             "_headers" => "headers",
+            "v1/site" => "site-manifest",
             _ => "site",
         })
         .collect();
@@ -607,6 +609,7 @@ fn the_plan_is_relative_to_the_previous_registry_elsewhere() {
             "readable",
             "api",
             "site",
+            "site-manifest",
             "checkpoint",
             "root"
         ]
