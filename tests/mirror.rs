@@ -846,6 +846,31 @@ fn a_website_file_tampered_on_the_server_is_refused_naming_its_url_and_the_mirro
     assert_eq!(website_files(&dest), website_files(&out));
 }
 
+/// A run that wrote website files but not its root (killed, or refused after writing) leaves a
+/// marker, and the next run checks every file against its own bytes rather than trusting the
+/// previous manifest: here a page the manifest did not change is repaired.
+#[test]
+fn after_a_run_that_wrote_the_website_but_not_its_root_every_file_is_checked_again() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let dest = root.join("mirror");
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    assert!(!dest.join(".perstack-client/site-writing").exists());
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let unchanged = "api.html";
+    fs::write(dest.join(unchanged), "left by a run killed before its root").unwrap();
+    fs::write(dest.join(".perstack-client/site-writing"), "").unwrap();
+    server.reset_requests();
+    mirror(root, &server.url, &dest, &["--with-site"]).expect_code(0);
+    assert_eq!(website_files(&dest), website_files(&out));
+    assert_eq!(server.count(unchanged), 1);
+    assert!(!dest.join(".perstack-client/site-writing").exists());
+}
+
 #[test]
 fn a_site_manifest_document_that_does_not_match_its_pin_is_refused() {
     let registry = TestRegistry::valid();

@@ -46,7 +46,7 @@ use crate::client::publog;
 use crate::client::replica::{Replica, ReplicaError, UPSTREAM_ROOT_PATH};
 use crate::client::trust::TrustState;
 use crate::common::archive;
-use crate::common::fsutil::IoContext;
+use crate::common::fsutil::{self, IoContext};
 use crate::common::model::{ExpertName, Hash};
 use crate::common::progress::Progress;
 use crate::common::signing::{PublicKey, SecretKey};
@@ -118,9 +118,8 @@ pub enum MirrorError {
     SiteFileTooLarge(String),
     #[error("{0}: a symbolic link; refusing to copy it (the website holds only files)")]
     SiteLink(String),
-    #[error(
-        "{location}: {message}; the website manifest the root pins says otherwise, so nothing was written"
-    )]
+    /// A website file that is not what the root's website manifest lists.
+    #[error("{location}: {message}")]
     SiteFile { location: String, message: String },
     #[error("{work}: cannot be packed into an archive: {reason}")]
     Unpackable { work: String, reason: String },
@@ -272,6 +271,12 @@ fn mirror_into(
         None
     };
     write_root(options, replica, &root_bytes, &root, &selected, versions)?;
+    // The website now is what the root's manifest lists.
+    let marker = site_marker(replica);
+    match std::fs::remove_file(&marker) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        other => other.with_path("cannot remove", &marker)?,
+    }
     state
         .save(&replica.state_path())
         .map_err(ClientError::from)?;
@@ -466,7 +471,10 @@ fn copy_pinned_site(
     progress: &dyn Progress,
 ) -> Result<usize, MirrorError> {
     progress.stage("website manifest", 0, 1);
-    let held = held_site(replica);
+    // After a run that wrote website files but not its root, the previous manifest no longer
+    // says what the destination holds: every file is checked against its own bytes instead.
+    let marker = site_marker(replica);
+    let held = held_site(replica).filter(|_| !marker.exists());
     let local = Source::dir(&replica.dir);
     let changes = site_manifest::changes(
         replica,
@@ -476,6 +484,9 @@ fn copy_pinned_site(
     )?;
     let total: u64 = changes.iter().map(|change| change.new.size).sum();
     let store = total > SITE_BUFFER_BYTES;
+    if store {
+        fsutil::write_atomic(&marker, b"", false)?;
+    }
     progress.stage("website", 0, changes.len());
     let fetched: Vec<Option<(String, Vec<u8>)>> = changes
         .par_iter()
@@ -496,7 +507,7 @@ fn copy_pinned_site(
             };
             let (bytes, held) = replica
                 .fetch_verified(relative, &change.new.hash, change.new.size, store)?
-                .ok_or_else(|| refused("missing".to_owned()))?;
+                .ok_or_else(|| refused("missing, but the website manifest lists it".to_owned()))?;
             let actual = Hash::of(&bytes);
             if actual != change.new.hash {
                 return Err(refused(format!(
@@ -509,10 +520,23 @@ fn copy_pinned_site(
             Ok((!held && !store).then(|| (change.path.clone(), bytes)))
         })
         .collect::<Result<_, MirrorError>>()?;
-    for (relative, bytes) in fetched.into_iter().flatten() {
+    let verified: Vec<(String, Vec<u8>)> = fetched.into_iter().flatten().collect();
+    if !verified.is_empty() {
+        fsutil::write_atomic(&marker, b"", false)?;
+    }
+    for (relative, bytes) in verified {
         replica.write(&relative, &bytes, false)?;
     }
     Ok(usize::try_from(pin.files).unwrap_or(usize::MAX))
+}
+
+/// Present while the destination's website may differ from what its root's manifest lists:
+/// from before the first website file is written until the root is.
+fn site_marker(replica: &Replica) -> PathBuf {
+    replica
+        .dir
+        .join(crate::client::replica::STATE_DIR)
+        .join("site-writing")
 }
 
 /// The website manifest the destination holds: the one its previous root pins, when its top
