@@ -61,8 +61,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Print the deploy plan of the last build: the files new relative to the previous
     /// registry, in an order safe to upload one by one (blobs, index documents, bins,
-    /// readable documents, API documents and then their format, website, _headers, and
-    /// v1/root.json last).
+    /// readable documents, API documents and then their format, website, its manifest,
+    /// _headers, and v1/root.json last).
     ///
     /// The plan is read from OUT/.perstack-build/plan.json, which every successful build
     /// writes (and a failed one removes). Exit status: 0 printed, 2 no plan or I/O failure.
@@ -480,8 +480,9 @@ pub struct MirrorArgs {
     /// Copy only the experts of this scope (@org); repeatable.
     #[arg(long, value_name = "@ORG")]
     pub scope: Vec<String>,
-    /// Copy the website too (every file outside v1/, api/ and _headers), from a directory or
-    /// an archive; a full mirror only.
+    /// Copy the website too, from any source: each file the root's website manifest lists,
+    /// verified against it (a source built without one: every file outside v1/, api/ and
+    /// _headers, from a directory or an archive only); a full mirror only.
     #[arg(long, conflicts_with = "scope")]
     pub with_site: bool,
     #[command(flatten)]
