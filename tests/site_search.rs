@@ -389,6 +389,10 @@ fn listings_show_every_expert_once_in_natural_order_and_bounded_pages() {
         }
     }
     assert!(pages >= 3, "{pages} pages");
+    // Every first character has its page, even with nothing to list, so a first name starting
+    // with it changes only that page.
+    assert!(page("browse/experts-q.html").contains("<p id=\"listing-count\">None yet.</p>"));
+    assert!(page("browse/scopes-q.html").contains("<p id=\"listing-count\">None yet.</p>"));
     let expected: Vec<String> = (0..250).map(|n| format!("expert-{n}")).collect();
     assert_eq!(listed, expected);
 

@@ -37,6 +37,13 @@ fn group_of(name: &str) -> String {
     }
 }
 
+/// Every group a checked name can fall in, `0-9` and `a` to `z`: each has its pages even when
+/// empty, so the list of groups every listing page links to never changes, and a first expert
+/// starting with Q rewrites the Q pages, not every page that links to them.
+fn fixed_groups() -> impl Iterator<Item = String> {
+    std::iter::once("0-9".to_owned()).chain(('a'..='z').map(String::from))
+}
+
 fn label_of(group: &str) -> String {
     if group.len() == 1 {
         group.to_ascii_uppercase()
@@ -112,7 +119,8 @@ impl<'a> Browse<'a> {
         experts: impl Iterator<Item = &'a Expert>,
         scopes: &BTreeMap<&'a str, Vec<&'a Expert>>,
     ) -> Browse<'a> {
-        let mut by_group: BTreeMap<String, Vec<&Expert>> = BTreeMap::new();
+        let mut by_group: BTreeMap<String, Vec<&Expert>> =
+            fixed_groups().map(|group| (group, Vec::new())).collect();
         for expert in experts {
             let local = local_name(expert);
             by_group.entry(group_of(local)).or_default().push(expert);
@@ -124,7 +132,8 @@ impl<'a> Browse<'a> {
             });
         }
         let mut unscoped = 0;
-        let mut scope_groups: BTreeMap<String, Vec<(&str, usize)>> = BTreeMap::new();
+        let mut scope_groups: BTreeMap<String, Vec<(&str, usize)>> =
+            fixed_groups().map(|group| (group, Vec::new())).collect();
         for (&scope, members) in scopes {
             if scope == UNSCOPED {
                 unscoped = members.len();
@@ -300,6 +309,15 @@ pub fn pagination(current: usize, pages: usize, path: impl Fn(usize) -> String) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_group_a_name_can_fall_in_is_listed() {
+        let groups: Vec<String> = fixed_groups().collect();
+        assert_eq!(groups.len(), 27);
+        for name in ["9lives", "researcher", "zeta"] {
+            assert!(groups.contains(&group_of(name)), "{name}");
+        }
+    }
 
     #[test]
     fn names_group_by_their_first_letter_or_digit() {
