@@ -288,6 +288,39 @@ mod tests {
     }
 
     #[test]
+    fn a_root_pins_the_manifest_and_readers_check_the_pin() {
+        let manifest = Manifest::build(files(100));
+        let bins = BinTree::build(Vec::new());
+        let counts = index::RootCounts {
+            serial: 1,
+            experts: 0,
+            versions: 0,
+        };
+        let root = index::root(&bins, counts, None, Some(&manifest.pin()));
+        let parsed = reader::parse_root("v1/root.json", &root.bytes).unwrap();
+        assert_eq!(parsed.site.unwrap().pin(), Ok(manifest.pin()));
+        // A reader that knows nothing of `site` (one written before it) reads the rest.
+        #[derive(serde::Deserialize)]
+        struct Older {
+            serial: u64,
+        }
+        assert_eq!(
+            serde_json::from_slice::<Older>(&root.bytes).unwrap().serial,
+            1
+        );
+        let text = String::from_utf8(root.bytes).unwrap();
+        let deep = text.replace(
+            "\"depth\": 2,\n    \"blake3\"",
+            "\"depth\": 11,\n    \"blake3\"",
+        );
+        assert_ne!(deep, text);
+        let err = reader::parse_root("v1/root.json", deep.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("site manifest has a depth of 11"), "{err}");
+    }
+
+    #[test]
     fn only_website_paths_are_accepted() {
         for good in [
             "index.html",
