@@ -89,7 +89,7 @@ queries = [
     {"q": "GITHUB_TOKEN"},              # an environment variable
     {"q": "find the research"},         # stop words
     {"q": "invoice budget"},            # two words
-    {"q": "report", "env": "yes", "sort": "name"},  # filters
+    {"q": "report", "env": "yes", "sort": "newest"},  # filters
 ]
 json.dump({"queries": [urlencode(q) for q in queries]}, open(out, "w"))
 PY

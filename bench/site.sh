@@ -11,6 +11,8 @@
 #   site-full  a build that adds the site to that registry: every page rendered and written
 #   site-noop  the same build again: every page rendered, none written
 #   site-incr  after adding one version to one expert: pages rendered, the changed ones written
+#   site-new   after adding a new expert published after all others; then the site files the
+#              deploy plan rewrites, by kind
 #   manifest   the website manifest (v1/site/) after site-full: documents, bytes, depth, files;
 #              after site-incr, the documents and bytes that build added (its plan's site-manifest)
 # The site's own cost is site-full (or site-noop) minus noop-api. After site-full it lists the
@@ -24,7 +26,7 @@ data=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --experts) experts="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) data="$1"; shift ;;
   esac
 done
@@ -122,4 +124,35 @@ new = [f["path"] for f in plan["files"] if f["kind"] == "site-manifest"]
 site = [f["path"] for f in plan["files"] if f["kind"] == "site"]
 size = sum(os.path.getsize(os.path.join(out, p)) for p in new)
 print(f"manifest-incr {len(new)} new documents, {size} bytes (beside {len(site)} site files rewritten)")
+PY
+# A new expert, published after every other (a `published` time later than any the data
+# holds), in the scope of an existing one: what the deploy plan rewrites on the website, by
+# kind of file. Experts are numbered in publish order and listings cut where names say, so
+# this is a few files, not every record file, bucket and listing page after its name.
+src="$(find "$data" -mindepth 3 -name '*.toml' ! -name expert.toml -path "$data/@*" | sort | awk 'NR == 1')"
+scope_dir="$(dirname "$(dirname "$src")")"
+old_name="$(basename "$scope_dir")/$(basename "$(dirname "$src")")"
+new_name="$(basename "$scope_dir")/newcomer"
+mkdir -p "$scope_dir/newcomer"
+sed -e "s#$old_name#$new_name#g" -e 's/^version = ".*"/version = "1.0.0"/' "$src" > "$scope_dir/newcomer/1.0.0.toml"
+printf '[versions."1.0.0"]\npublished = "2099-01-01T00:00:00Z"\n' > "$scope_dir/newcomer/expert.toml"
+echo "site-new   $(seconds "$bin" build --quiet --data "$data" --out "$out")  ($new_name)"
+python3 - "$out" <<'PY'
+import collections, json, os, sys
+out = sys.argv[1]
+plan = json.load(open(os.path.join(out, ".perstack-build", "plan.json")))
+by = collections.defaultdict(lambda: [0, 0])
+for f in plan["files"]:
+    if f["kind"] != "site":
+        continue
+    path = f["path"]
+    kind = "/".join(path.split("/")[:2]) if path.startswith(("search/", "scopes/")) else path.split("/")[0]
+    if path.startswith("scopes/"):
+        kind = "scopes"
+    by[kind][0] += 1
+    by[kind][1] += os.path.getsize(os.path.join(out, path))
+files = sum(n for n, _ in by.values())
+size = sum(b for _, b in by.values())
+print(f"new-expert {files} site files rewritten, {size} bytes: " +
+      ", ".join(f"{k} {n} ({b} B)" for k, (n, b) in sorted(by.items())))
 PY
