@@ -348,6 +348,19 @@ fn the_s3_workflow_deploys_a_registry_every_client_reads() {
             "{path}"
         );
     }
+    // Hint files are JSON, revalidated like the checkpoint (a publish rewrites them).
+    for path in built_log
+        .keys()
+        .filter(|p| p.starts_with("v1/log/experts/"))
+    {
+        let (status, headers, body) = get(&format!("{base}{path}"));
+        assert_eq!((status, &body), (200, &built_log[path]), "{path}");
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        assert_eq!(
+            headers["cache-control"], "public, max-age=60, must-revalidate",
+            "{path}"
+        );
+    }
     assert_eq!(log_of(&mirror), built_log);
 
     // One more version: the second deploy uploads only what changed, the root last, and
@@ -414,6 +427,36 @@ fn the_s3_workflow_deploys_a_registry_every_client_reads() {
         "{uploads:#?}"
     );
     assert!(checkpoint < position("v1/root.json").unwrap());
+    // Only the changed expert's hint, after the new tiles and before the checkpoint; a client
+    // that requires an inclusion proof gets one from the bucket.
+    let hints: Vec<&String> = uploads
+        .iter()
+        .filter(|key| key.starts_with("v1/log/experts/"))
+        .collect();
+    assert_eq!(hints, ["v1/log/experts/tic-tac-toe.json"], "{uploads:#?}");
+    let hint = position("v1/log/experts/tic-tac-toe.json").unwrap();
+    assert!(hint < checkpoint, "{uploads:#?}");
+    assert!(
+        uploads
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| key.starts_with("v1/log/tile/"))
+            .all(|(i, _)| i < hint),
+        "{uploads:#?}"
+    );
+    run_in(
+        registry.root(),
+        &[
+            "resolve",
+            "tic-tac-toe@1.1.0",
+            "--registry",
+            &base,
+            "--cache",
+            cache,
+            "--require-log",
+        ],
+    )
+    .expect_code(0);
     let (_, _, body) = get(&format!("{base}v1/log/checkpoint"));
     assert_eq!(mirrored["v1/log/checkpoint"], body);
     let size = root["log"]["size"].as_u64().unwrap();
