@@ -7,12 +7,13 @@
 //! When the mirror held a log before, the new log must extend it: the old tree hash must be
 //! the hash of the new log's first entries (the consistency an RFC 6962 proof shows, checked
 //! here on the entries themselves); a log that does not is a split view, or a rewritten log,
-//! and is refused, naming both sizes.
+//! and is refused, naming both sizes. The mirror writes its hint files from the entries it
+//! read, so they agree with the log it holds.
 //!
 //! `resolve`, `fetch` and `lock --require-log` prove each version they accept published
-//! ([`prove_published`]): the expert's hint file says where its publish entry is, the entry
-//! bundle gives the entry, and an RFC 6962 inclusion proof read from the hash tiles ties it to
-//! the tree hash the root pins.
+//! ([`prove_published`]): the expert's hint file says where its publish entry is, the client
+//! writes the entry the index document implies, and an RFC 6962 inclusion proof of its leaf
+//! hash, read from the hash tiles, ties it to the tree hash the root pins.
 //!
 //! `verify` audits the whole log against the registry ([`audit`]).
 
@@ -197,7 +198,7 @@ pub fn copy(
     pin: &LogPin,
     held: Option<&LogPin>,
 ) -> Result<(), PublishedError> {
-    let hints_held = pin.size == 0 || replica.dir.join(HINTS_DIR).is_dir();
+    let hints_held = pin.size == 0 || replica.dir.join(log::HINTS_DIR).is_dir();
     // Already held: nothing to read, not even the checkpoint.
     if held == Some(pin)
         && hints_held
@@ -305,9 +306,6 @@ pub fn copy(
     replica.write(log::CHECKPOINT_PATH, &checkpoint, false)?;
     Ok(())
 }
-
-/// Where a registry's hint files are, relative to its root.
-const HINTS_DIR: &str = "v1/log/experts";
 
 /// Notes where `entry` (at `index`) publishes a version, when it is a publish.
 fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {

@@ -269,13 +269,15 @@ pub fn replay(
     Ok(appender)
 }
 
+/// The directory of the hint files, relative to the registry root.
+pub const HINTS_DIR: &str = "v1/log/experts";
 /// The most bytes of a hint file: 16 MiB, hundreds of thousands of versions.
 pub const MAX_HINT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The hint file of `name`: where its publish entries are in the log (`v1/log/experts/<name>.json`,
 /// the name written as in `v1/experts/`, `@scope/` a directory).
 pub fn hint_path(name: &ExpertName) -> String {
-    format!("{LOG_DIR}/experts/{name}.json")
+    format!("{HINTS_DIR}/{name}.json")
 }
 
 /// One expert's hint file: the index in the log of each of its versions' publish entries.
