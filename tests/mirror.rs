@@ -871,6 +871,39 @@ fn after_a_run_that_wrote_the_website_but_not_its_root_every_file_is_checked_aga
     assert!(!dest.join(".perstack-client/site-writing").exists());
 }
 
+/// An archive carries the website and its manifest, and the next archive takes every file the
+/// one it replaces still holds from it: after a publish, only the changed pages are downloaded.
+#[test]
+fn a_new_archive_with_site_downloads_only_the_pages_the_previous_archive_lacks() {
+    let registry = TestRegistry::valid();
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let root = registry.root();
+    let out = registry.out();
+    let server = TestServer::serve(&out);
+    let archive = root.join("registry.tar");
+    mirror(root, &server.url, &archive, &["--with-site"]).expect_code(0);
+    let unpacked = root.join("unpacked");
+    mirror(root, archive.to_str().unwrap(), &unpacked, &["--with-site"]).expect_code(0);
+    assert_eq!(served_files(&unpacked), served_files(&out));
+
+    let before = website_files(&out);
+    registry.version("tic-tac-toe", "1.1.0", "");
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    server.reset_requests();
+    mirror(root, &server.url, &archive, &["--with-site"]).expect_code(0);
+    let after = website_files(&out);
+    assert!(server.count("experts/tic-tac-toe/index.html") == 1);
+    for path in server.requests() {
+        if !(path.starts_with("v1/") || path.starts_with("api/")) {
+            assert_ne!(before.get(&path), after.get(&path), "{path} did not change");
+        }
+    }
+    let again = root.join("unpacked-again");
+    mirror(root, archive.to_str().unwrap(), &again, &["--with-site"]).expect_code(0);
+    assert_eq!(website_files(&again), after);
+    run_in(root, &["verify", archive.to_str().unwrap()]).expect_code(0);
+}
+
 #[test]
 fn a_site_manifest_document_that_does_not_match_its_pin_is_refused() {
     let registry = TestRegistry::valid();
