@@ -916,10 +916,12 @@ fn a_site_manifest_document_that_does_not_match_its_pin_is_refused() {
         "v1/site/{}.json",
         pinned["site"]["blake3"].as_str().unwrap()
     );
-    let mut bytes = fs::read(out.join(&top)).unwrap();
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.contains("\"files\": {"), "{text}");
-    bytes = text.replacen("index.html", "indey.html", 1).into_bytes();
+    // Still a well-formed document of the right level and size, but not the one the root pins.
+    let text = fs::read_to_string(out.join(&top)).unwrap();
+    let bytes = text
+        .replacen("\"level\": 0", "\"level\":0 ", 1)
+        .into_bytes();
+    assert_ne!(bytes, text.as_bytes());
     let server = TestServer::serve(&out);
     server.fault(&top, Fault::Body(bytes.clone()));
     let dest = root.join("mirror");
@@ -936,6 +938,21 @@ fn a_site_manifest_document_that_does_not_match_its_pin_is_refused() {
     );
     assert!(!dest.join("v1/root.json").exists());
     assert!(website_files(&dest).is_empty());
+
+    // A longer one is not even read past the size the root gives.
+    server.fault(&top, Fault::Body(format!("{text} ").into_bytes()));
+    let run = mirror(root, &server.url, &dest, &["--with-site"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().starts_with(&format!(
+            "error: {}{top}: larger than the {} bytes",
+            server.url,
+            text.len()
+        )),
+        "{}",
+        run.stderr()
+    );
+    assert!(!dest.join("v1/root.json").exists());
 }
 
 #[test]
