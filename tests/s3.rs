@@ -363,6 +363,44 @@ fn the_s3_workflow_deploys_a_registry_every_client_reads() {
     }
     assert_eq!(log_of(&mirror), built_log);
 
+    // The website manifest's documents are immutable JSON, and a mirror made from the bucket
+    // with --with-site holds the website the build wrote, every file checked against them.
+    let manifest: Vec<String> = tree(&built)
+        .into_keys()
+        .filter(|path| path.starts_with("v1/site/"))
+        .collect();
+    assert!(!manifest.is_empty());
+    for path in &manifest {
+        let (status, headers, body) = get(&format!("{base}{path}"));
+        assert_eq!(
+            (status, body),
+            (200, fs::read(built.join(path)).unwrap()),
+            "{path}"
+        );
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        assert_eq!(
+            headers["cache-control"], "public, max-age=31536000, immutable",
+            "{path}"
+        );
+    }
+    let complete = registry.root().join("complete");
+    run_in(
+        registry.root(),
+        &["mirror", &base, complete.to_str().unwrap(), "--with-site"],
+    )
+    .expect_code(0);
+    assert_eq!(
+        fs::read(complete.join("index.html")).unwrap(),
+        fs::read(built.join("index.html")).unwrap()
+    );
+    let verify = run_in(registry.root(), &["verify", complete.to_str().unwrap()]);
+    verify.expect_code(0);
+    assert!(
+        verify.stderr().contains("its website's"),
+        "{}",
+        verify.stderr()
+    );
+
     // One more version: the second deploy uploads only what changed, the root last, and
     // clients see it.
     let first_uploads = server.uploads().len();
