@@ -12,7 +12,7 @@
 //!   last page, and the rest of a run split by the next rule), and the rule still looks at two
 //!   neighbouring candidates only.
 //! - A run longer than [`Paging::max`] is split, from its start, before the last rarer name
-//!   (one in [`SPLIT_ONE_IN`]) that leaves a page of `min` to `max` items, so no page is heavier
+//!   (one in `SPLIT_ONE_IN`) that leaves a page of `min` to `max` items, so no page is heavier
 //!   than `max` items. A run that grows past `max` becomes two pages, and an insertion moves a
 //!   split only when the name at the edge of its window is such a name.
 //!
