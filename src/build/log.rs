@@ -105,7 +105,7 @@ pub fn update(
             let location = previous.reader.location(log::LOG_DIR);
             let mut published = BTreeMap::new();
             let appender = log::replay(&store, &location, pin, |index, entry| {
-                record_publish(&mut published, index, entry);
+                log::record_publish(&mut published, index, entry);
                 Ok(())
             })?;
             replayed = Some(published);
@@ -122,7 +122,7 @@ pub fn update(
     let start = appender.size();
     let mut appended_publishes = BTreeMap::new();
     for (index, event) in (start..).zip(&events) {
-        record_publish(&mut appended_publishes, index, &event.entry());
+        log::record_publish(&mut appended_publishes, index, &event.entry());
         if let Err(why) = appender.append(&event.entry()) {
             return Ok(Logged::Refused(vec![Diagnostic::error(
                 "log-entry-too-long",
@@ -216,17 +216,6 @@ pub fn update(
         changed_hints: hints.changed,
         appended: size - start,
     })))
-}
-
-/// Notes where `entry` (at `index`) publishes a version, when it is a publish.
-fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {
-    if let Ok(Event::Publish { name, version, .. }) = Event::parse(entry) {
-        published
-            .entry(name)
-            .or_default()
-            .publish
-            .insert(version, index);
-    }
 }
 
 /// The hint files a build writes.
@@ -370,7 +359,7 @@ fn replay_publishes(
         &previous.reader.location(log::LOG_DIR),
         pin,
         |index, entry| {
-            record_publish(&mut published, index, entry);
+            log::record_publish(&mut published, index, entry);
             Ok(())
         },
     )?;

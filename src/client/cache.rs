@@ -23,6 +23,7 @@ use crate::common::signing::PublicKey;
 use crate::common::timestamp;
 use crate::common::transport::{Conditional, FetchError, Source};
 use crate::format::index;
+use crate::format::log::LogPin;
 use crate::format::reader::{self, IndexDoc, PublishedError, PublishedRegistry, Reader, RootDoc};
 use crate::format::tlog::tiles::Memo;
 
@@ -198,15 +199,7 @@ impl Client {
             return Err(ClientError::OfflineLog(resolved.key()));
         };
         let source = &tiles.inner().0;
-        let pin = root
-            .log
-            .as_ref()
-            .map(|log| log.pin())
-            .transpose()
-            .map_err(|message| PublishedError::Invalid {
-                location: source.location(index::ROOT_PATH),
-                message,
-            })?;
+        let pin = log_pin(source, root)?;
         Ok(publog::prove_published(
             source,
             tiles,
@@ -326,15 +319,7 @@ fn check_log(
     root: &RootDoc,
     seen: Option<&crate::client::trust::SeenLog>,
 ) -> Result<Option<crate::client::trust::SeenLog>, ClientError> {
-    let pin = root
-        .log
-        .as_ref()
-        .map(|log| log.pin())
-        .transpose()
-        .map_err(|message| PublishedError::Invalid {
-            location: source.location(index::ROOT_PATH),
-            message,
-        })?;
+    let pin = log_pin(source, root)?;
     Ok(crate::client::publog::check_seen(
         source,
         pin.as_ref(),
@@ -368,4 +353,16 @@ pub fn fetch_root(
     state.root_etag = etag;
     state.root_blake3 = Some(Hash::of(&bytes));
     Ok((bytes, state))
+}
+
+/// The publish log `root` pins, if any; a pin that does not parse names the root it is in.
+fn log_pin(source: &Source, root: &RootDoc) -> Result<Option<LogPin>, PublishedError> {
+    root.log
+        .as_ref()
+        .map(|log| log.pin())
+        .transpose()
+        .map_err(|message| PublishedError::Invalid {
+            location: source.location(index::ROOT_PATH),
+            message,
+        })
 }

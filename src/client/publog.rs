@@ -235,7 +235,7 @@ pub fn copy(
     let start = match (start, held) {
         (Some(_), Some(held)) if !hints_held => {
             let local = log::replay(&Local(replica), &location, held, |index, entry| {
-                record_publish(&mut published, index, entry);
+                log::record_publish(&mut published, index, entry);
                 Ok(())
             });
             local.ok()
@@ -257,7 +257,7 @@ pub fn copy(
                 Appender::empty(),
                 held.size,
                 |index, entry| {
-                    record_publish(&mut published, index, entry);
+                    log::record_publish(&mut published, index, entry);
                     Ok(())
                 },
             )?;
@@ -269,7 +269,7 @@ pub fn copy(
         (None, None) => Appender::empty(),
     };
     let appender = log::extend(&store, &location, appender, pin.size, |index, entry| {
-        record_publish(&mut published, index, entry);
+        log::record_publish(&mut published, index, entry);
         Ok(())
     })?;
     if appender.root() != pin.hash {
@@ -305,17 +305,6 @@ pub fn copy(
     }
     replica.write(log::CHECKPOINT_PATH, &checkpoint, false)?;
     Ok(())
-}
-
-/// Notes where `entry` (at `index`) publishes a version, when it is a publish.
-fn record_publish(published: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {
-    if let Ok(Event::Publish { name, version, .. }) = Event::parse(entry) {
-        published
-            .entry(name)
-            .or_default()
-            .publish
-            .insert(version, index);
-    }
 }
 
 /// Writes the hint file of each expert in `published`; with `extend`, the entries read were

@@ -299,6 +299,18 @@ struct RawHint {
     publish: BTreeMap<String, u64>,
 }
 
+/// Notes in `hints` where `entry` (at `index`) publishes a version, when it is a publish: how
+/// the build, a mirror and `verify` all derive hint files from the entries they read.
+pub fn record_publish(hints: &mut BTreeMap<String, Hint>, index: u64, entry: &[u8]) {
+    if let Ok(Event::Publish { name, version, .. }) = Event::parse(entry) {
+        hints
+            .entry(name)
+            .or_default()
+            .publish
+            .insert(version, index);
+    }
+}
+
 impl Hint {
     /// The file's bytes for the expert `name`.
     pub fn render(&self, name: &ExpertName) -> Vec<u8> {
