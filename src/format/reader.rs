@@ -812,6 +812,24 @@ fn check_index(doc: &IndexDoc) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a pinned tree of hashed bins (the bins, or the website manifest, built by the same
+/// code) has the fan-out this program reads and a depth it allows; `subject` begins the message.
+fn check_tree_shape(subject: &str, fanout: u64, depth: u32) -> Result<(), String> {
+    if fanout != index::BIN_FANOUT as u64 {
+        return Err(format!(
+            "{subject} a fan-out of {fanout}; this program reads {}",
+            index::BIN_FANOUT
+        ));
+    }
+    if depth == 0 || depth > index::MAX_BIN_DEPTH {
+        return Err(format!(
+            "{subject} a depth of {depth}; it must be 1 to {}",
+            index::MAX_BIN_DEPTH
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a root document and checks its format: format 2 names its bins, format 1 (older
 /// registries) its snapshot.
 pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedError> {
@@ -819,19 +837,8 @@ pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedErro
     let fail = |message: String| Err(invalid(location, message));
     match (root.format, &root.bins, &root.snapshot) {
         (index::FORMAT, Some(bins), _) => {
-            if bins.fanout != index::BIN_FANOUT as u64 {
-                return fail(format!(
-                    "bins have a fan-out of {}; this program reads {}",
-                    bins.fanout,
-                    index::BIN_FANOUT
-                ));
-            }
-            if bins.depth == 0 || bins.depth > index::MAX_BIN_DEPTH {
-                return fail(format!(
-                    "bins have a depth of {}; it must be 1 to {}",
-                    bins.depth,
-                    index::MAX_BIN_DEPTH
-                ));
+            if let Err(why) = check_tree_shape("bins have", bins.fanout, bins.depth) {
+                return fail(why);
             }
             if let Some(Err(why)) = root.log.as_ref().map(|log| log.pin()) {
                 return fail(why);
@@ -944,20 +951,7 @@ pub struct SitePointer {
 impl SitePointer {
     /// The checked pin, or why the root's `site` is not one.
     pub fn pin(&self) -> Result<SitePin, String> {
-        if self.fanout != index::BIN_FANOUT as u64 {
-            return Err(format!(
-                "site manifest has a fan-out of {}; this program reads {}",
-                self.fanout,
-                index::BIN_FANOUT
-            ));
-        }
-        if self.depth == 0 || self.depth > index::MAX_BIN_DEPTH {
-            return Err(format!(
-                "site manifest has a depth of {}; it must be 1 to {}",
-                self.depth,
-                index::MAX_BIN_DEPTH
-            ));
-        }
+        check_tree_shape("site manifest has", self.fanout, self.depth)?;
         if self.size > MAX_SITE_MANIFEST_BYTES {
             return Err(format!(
                 "site manifest: {} bytes, more than a manifest document may have ({MAX_SITE_MANIFEST_BYTES})",
