@@ -198,7 +198,8 @@ pub fn bin_slot(name: &str, level: u32) -> usize {
     bin_slot_of(&hash, level)
 }
 
-fn bin_slot_of(name_hash: &Hash, level: u32) -> usize {
+/// [`bin_slot`] for a name whose BLAKE3 is known.
+pub fn bin_slot_of(name_hash: &Hash, level: u32) -> usize {
     let hex = name_hash.to_hex();
     // 16 hex digits always parse; the level is below MAX_BIN_DEPTH, so the shift is in range.
     let high = u64::from_str_radix(&hex[..16], 16).unwrap_or_default();
@@ -221,9 +222,28 @@ pub struct Bin {
 #[derive(Debug, Clone)]
 pub enum BinContent {
     /// Children by slot; only non-empty children exist.
-    Inner(BTreeMap<usize, Bin>),
+    Inner(BTreeMap<usize, Child>),
     /// Experts by name, in byte order.
     Leaf(BTreeMap<String, IndexRef>),
+}
+
+/// A child of an inner bin: rendered by this build, or kept as the published tree has it.
+#[derive(Debug, Clone)]
+pub enum Child {
+    Built(Bin),
+    /// A bin a publish did not touch, known only by its pointer: a patched tree
+    /// (`PublishedRegistry::patched_bins`) reads and renders only the bins on the changed
+    /// names' paths.
+    Kept(IndexRef),
+}
+
+impl Child {
+    pub fn pointer(&self) -> IndexRef {
+        match self {
+            Child::Built(bin) => IndexRef::of(&bin.document),
+            Child::Kept(pointer) => *pointer,
+        }
+    }
 }
 
 /// Every bin of a registry, rendered: a tree of [`bin_depth`] levels whose top bin the root
@@ -276,12 +296,15 @@ impl BinTree {
         IndexRef::of(&self.top.document)
     }
 
-    /// Every bin, children before their parent.
+    /// Every bin this tree rendered, children before their parent (a patched tree's kept
+    /// bins are not among them: they are published already).
     pub fn bins(&self) -> Vec<&Bin> {
         fn walk<'a>(bin: &'a Bin, out: &mut Vec<&'a Bin>) {
             if let BinContent::Inner(children) = &bin.content {
                 for child in children.values() {
-                    walk(child, out);
+                    if let Child::Built(child) = child {
+                        walk(child, out);
+                    }
                 }
             }
             out.push(bin);
@@ -303,19 +326,7 @@ fn build_bin(
             .into_iter()
             .map(|(_, name, index)| (name, index))
             .collect();
-        let mut listed = Map::new();
-        for (name, index) in &experts {
-            listed.insert(name.clone(), pointer_value(index));
-        }
-        let mut document = Map::new();
-        document.insert("format".to_owned(), json!(shape.format));
-        document.insert("level".to_owned(), json!(level));
-        document.insert(shape.leaf_key.to_owned(), Value::Object(listed));
-        let document = Document::render(&Value::Object(document));
-        return Bin {
-            document,
-            content: BinContent::Leaf(experts),
-        };
+        return leaf_bin(shape, level, experts);
     }
     let mut groups: BTreeMap<usize, Vec<(Hash, String, IndexRef)>> = BTreeMap::new();
     for entry in experts {
@@ -324,16 +335,37 @@ fn build_bin(
             .or_default()
             .push(entry);
     }
-    let children: BTreeMap<usize, Bin> = groups
+    let children: BTreeMap<usize, Child> = groups
         .into_iter()
-        .map(|(slot, group)| (slot, build_bin(shape, group, level + 1, depth)))
+        .map(|(slot, group)| {
+            let child = build_bin(shape, group, level + 1, depth);
+            (slot, Child::Built(child))
+        })
         .collect();
+    inner_bin(shape, level, children)
+}
+
+/// A leaf bin at `level` listing `entries`.
+pub fn leaf_bin(shape: TreeShape, level: u32, entries: BTreeMap<String, IndexRef>) -> Bin {
+    let mut listed = Map::new();
+    for (name, index) in &entries {
+        listed.insert(name.clone(), pointer_value(index));
+    }
+    let mut document = Map::new();
+    document.insert("format".to_owned(), json!(shape.format));
+    document.insert("level".to_owned(), json!(level));
+    document.insert(shape.leaf_key.to_owned(), Value::Object(listed));
+    Bin {
+        document: Document::render(&Value::Object(document)),
+        content: BinContent::Leaf(entries),
+    }
+}
+
+/// An inner bin at `level` pointing at `children`.
+pub fn inner_bin(shape: TreeShape, level: u32, children: BTreeMap<usize, Child>) -> Bin {
     let mut listed = Map::new();
     for (slot, child) in &children {
-        listed.insert(
-            slot_key(*slot),
-            pointer_value(&IndexRef::of(&child.document)),
-        );
+        listed.insert(slot_key(*slot), pointer_value(&child.pointer()));
     }
     let document =
         Document::render(&json!({ "format": shape.format, "level": level, "bins": listed }));

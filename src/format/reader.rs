@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::common::model::{ExpertName, Hash, Status, check_tag, parse_canonical_version};
 use crate::common::transport::{FetchError, Source};
-use crate::format::index::{self, Bin, BinContent, BinTree, IndexRef, LogPin, SitePin};
+use crate::format::index::{self, Bin, BinContent, BinTree, Child, IndexRef, LogPin, SitePin};
 use crate::format::tlog::merkle::TreeHash;
 use crate::format::tlog::note;
 
@@ -556,12 +556,98 @@ impl PublishedRegistry {
             _ => {
                 let old = self.experts()?;
                 let mut new_experts = BTreeMap::new();
-                collect_experts(&new.top, &mut new_experts);
+                collect_experts(&new.top, &mut new_experts).ok_or_else(|| {
+                    invalid(
+                        &self.reader.location(index::ROOT_PATH),
+                        "a tree patched from another registry cannot be compared with this one"
+                            .to_owned(),
+                    )
+                })?;
                 diff.bins = new.bins();
                 diff.experts = changed_experts(&old, &new_experts);
             }
         }
         Ok(diff)
+    }
+
+    /// This registry's bins with `changed` experts added or pointed at new index documents,
+    /// reading and rendering only the bins on their paths; every other bin is kept by its
+    /// pointer ([`Child::Kept`]). `None` when the registry is not in bins or the tree would
+    /// take another depth, where the caller builds the whole tree instead. Experts are never
+    /// removed here: a publish cannot remove one.
+    pub fn patched_bins(
+        &self,
+        changed: &BTreeMap<String, IndexRef>,
+    ) -> Result<Option<BinTree>, PublishedError> {
+        let Catalog::Bins { depth, top, .. } = &self.catalog else {
+            return Ok(None);
+        };
+        let entries: Vec<(Hash, String, IndexRef)> = changed
+            .iter()
+            .map(|(name, index)| (Hash::of(name.as_bytes()), name.clone(), *index))
+            .collect();
+        let (top, added) = self.patch_bin(Some(top), entries, 0, *depth, &mut Vec::new())?;
+        let experts = usize::try_from(self.root.experts)
+            .unwrap_or(usize::MAX)
+            .saturating_add(added);
+        if index::bin_depth(experts) != *depth {
+            return Ok(None);
+        }
+        Ok(Some(BinTree { depth: *depth, top }))
+    }
+
+    /// [`PublishedRegistry::patched_bins`] below one bin (`old`, at `path`): the bin with
+    /// `entries` listed, and how many of them it did not list before.
+    fn patch_bin(
+        &self,
+        old: Option<&IndexRef>,
+        entries: Vec<(Hash, String, IndexRef)>,
+        level: u32,
+        depth: u32,
+        path: &mut Vec<usize>,
+    ) -> Result<(Bin, usize), PublishedError> {
+        let old_bin = old
+            .map(|pointer| self.bin(pointer, depth, path))
+            .transpose()?;
+        if level + 1 >= depth {
+            let mut experts = match old_bin.as_deref() {
+                Some(CheckedBin::Leaf(experts)) => experts.clone(),
+                _ => BTreeMap::new(),
+            };
+            let mut added = 0;
+            for (_, name, index) in entries {
+                if experts.insert(name, index).is_none() {
+                    added += 1;
+                }
+            }
+            return Ok((index::leaf_bin(index::BINS, level, experts), added));
+        }
+        let mut children: BTreeMap<usize, Child> = match old_bin.as_deref() {
+            Some(CheckedBin::Inner(children)) => children
+                .iter()
+                .map(|(slot, pointer)| (*slot, Child::Kept(*pointer)))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let mut groups: BTreeMap<usize, Vec<(Hash, String, IndexRef)>> = BTreeMap::new();
+        for entry in entries {
+            let slot = index::bin_slot_of(&entry.0, level);
+            groups.entry(slot).or_default().push(entry);
+        }
+        let mut added = 0;
+        for (slot, group) in groups {
+            let old_child = match children.get(&slot) {
+                Some(Child::Kept(pointer)) => Some(*pointer),
+                _ => None,
+            };
+            path.push(slot);
+            let (child, child_added) =
+                self.patch_bin(old_child.as_ref(), group, level + 1, depth, path)?;
+            path.pop();
+            added += child_added;
+            children.insert(slot, Child::Built(child));
+        }
+        Ok((index::inner_bin(index::BINS, level, children), added))
     }
 
     fn diff_bin<'t>(
@@ -596,7 +682,20 @@ impl PublishedRegistry {
                 };
                 for (slot, child) in children {
                     path.push(*slot);
-                    self.diff_bin(old_children.get(slot), child, depth, path, diff)?;
+                    match child {
+                        Child::Built(child) => {
+                            self.diff_bin(old_children.get(slot), child, depth, path, diff)?;
+                        }
+                        // A kept bin is one of this registry's own (`patched_bins`).
+                        Child::Kept(kept) if old_children.get(slot) == Some(kept) => {}
+                        Child::Kept(_) => {
+                            return Err(invalid(
+                                &self.reader.location(index::ROOT_PATH),
+                                "a tree patched from this registry keeps a bin it does not hold"
+                                    .to_owned(),
+                            ));
+                        }
+                    }
                     path.pop();
                 }
                 for (slot, gone) in old_children {
@@ -739,15 +838,20 @@ fn read_snapshot(
         .collect()
 }
 
-fn collect_experts(bin: &Bin, out: &mut BTreeMap<String, IndexRef>) {
+/// Every expert `bin` lists; `None` when it keeps bins it did not read (a patched tree).
+fn collect_experts(bin: &Bin, out: &mut BTreeMap<String, IndexRef>) -> Option<()> {
     match &bin.content {
         BinContent::Leaf(experts) => out.extend(experts.iter().map(|(n, i)| (n.clone(), *i))),
         BinContent::Inner(children) => {
             for child in children.values() {
-                collect_experts(child, out);
+                match child {
+                    Child::Built(child) => collect_experts(child, out)?,
+                    Child::Kept(_) => return None,
+                }
             }
         }
     }
+    Some(())
 }
 
 /// The experts whose index documents differ by hash between `old` and `new`.
@@ -966,5 +1070,101 @@ impl SitePointer {
             },
             files: self.files,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+    use crate::common::transport::Source;
+    use crate::format::index::RootCounts;
+
+    fn index_ref(seed: &str) -> IndexRef {
+        IndexRef {
+            hash: Hash::of(seed.as_bytes()),
+            size: seed.len() as u64,
+        }
+    }
+
+    /// Writes `tree`'s bins and a root pinning it into `dir`, and opens it.
+    fn publish(dir: &Path, tree: &BinTree, experts: usize) -> PublishedRegistry {
+        for bin in tree.bins() {
+            let path = dir.join(index::bin_path(&bin.document.hash));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &bin.document.bytes).unwrap();
+        }
+        let counts = RootCounts {
+            serial: 1,
+            experts,
+            versions: experts,
+        };
+        let root = index::root(tree, counts, None, None);
+        std::fs::write(dir.join(index::ROOT_PATH), &root.bytes).unwrap();
+        PublishedRegistry::open(Arc::new(Source::dir(dir)))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_patched_tree_is_the_tree_built_whole_and_reads_only_the_changed_paths() {
+        for experts in [40, 5_000] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("v1/bins")).unwrap();
+            let mut listed: BTreeMap<String, IndexRef> = (0..experts)
+                .map(|i| {
+                    (
+                        format!("@org-{}/expert-{i}", i % 97),
+                        index_ref(&i.to_string()),
+                    )
+                })
+                .collect();
+            let published = publish(dir.path(), &BinTree::build(listed.clone()), experts);
+
+            // Two experts get new index documents, one expert is new.
+            let last = experts - 1;
+            let changed: BTreeMap<String, IndexRef> = [
+                ("@org-3/expert-3".to_owned(), index_ref("new 3")),
+                (
+                    format!("@org-{}/expert-{last}", last % 97),
+                    index_ref("new last"),
+                ),
+                ("@new/newcomer".to_owned(), index_ref("newcomer")),
+            ]
+            .into_iter()
+            .collect();
+            listed.extend(changed.clone());
+            let whole = BinTree::build(listed.clone());
+            let patched = published.patched_bins(&changed).unwrap().unwrap();
+            assert_eq!(patched.top.document.hash, whole.top.document.hash);
+            assert_eq!(patched.depth, whole.depth);
+
+            // The patched tree renders only the bins on the changed paths, each also in the
+            // whole tree, and the diff against the published registry names exactly the
+            // changed experts.
+            let rendered: BTreeSet<Hash> = patched.bins().iter().map(|b| b.document.hash).collect();
+            let all: BTreeSet<Hash> = whole.bins().iter().map(|b| b.document.hash).collect();
+            assert!(rendered.is_subset(&all));
+            assert!(rendered.len() <= 1 + changed.len() * (whole.depth as usize - 1));
+            let diff = published.diff(&patched).unwrap();
+            let named: BTreeSet<&String> = diff.experts.keys().collect();
+            assert_eq!(named, changed.keys().collect());
+        }
+    }
+
+    #[test]
+    fn a_patch_that_changes_the_depth_is_left_to_a_whole_build() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("v1/bins")).unwrap();
+        let listed: BTreeMap<String, IndexRef> = (0..index::BIN_LEAF_TARGET)
+            .map(|i| (format!("expert-{i}"), index_ref(&i.to_string())))
+            .collect();
+        let published = publish(dir.path(), &BinTree::build(listed), index::BIN_LEAF_TARGET);
+        let one_more = BTreeMap::from([("one-more".to_owned(), index_ref("x"))]);
+        assert!(published.patched_bins(&one_more).unwrap().is_none());
+        let replaced = BTreeMap::from([("expert-1".to_owned(), index_ref("y"))]);
+        assert!(published.patched_bins(&replaced).unwrap().is_some());
     }
 }
