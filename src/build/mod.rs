@@ -11,6 +11,7 @@
 //! next build completes the work. The deploy plan (`plan`) records the files new relative to
 //! the previous registry in the order a host should receive them.
 
+pub mod delta;
 pub mod log;
 pub mod plan;
 pub mod unchanged;
@@ -91,6 +92,8 @@ pub struct BuildReport {
     /// Whether git showed nothing had changed since the last build, which was returned as it
     /// was ([`unchanged`]).
     pub unchanged: bool,
+    /// When git named the changed experts and only they were read ([`delta`]), how many.
+    pub read_changed_only: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,9 +126,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
     let marker = state_dir.join(WRITING_MARKER);
-    if let Some(record) =
-        unchanged::check(options, &state_dir, marker.exists(), signed_root_still_good)
+    let baseline = unchanged::baseline(options, &state_dir, marker.exists());
+    if let Some(baseline) = &baseline
+        && unchanged::skippable(baseline, options, signed_root_still_good)
     {
+        let record = &baseline.record;
         let plan = Plan {
             format: plan::FORMAT,
             serial: record.serial,
@@ -140,20 +145,44 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
             plan,
             warnings: Vec::new(),
             unchanged: true,
+            read_changed_only: None,
         }));
     }
     // Removed before anything is written, so a build killed from here on leaves no record
     // that the next one could take for a description of the output.
     unchanged::forget(&state_dir)?;
-    let Checked {
-        registry,
-        problems,
-        clean_commit,
-    } = load_and_validate(options, &state_dir, progress)?;
-    let Some(registry) = registry else {
-        return Ok(BuildOutcome::Invalid(problems));
+    let partial = match &baseline {
+        Some(baseline) => delta::load(options, baseline)?,
+        None => None,
     };
-    let decision = match decide(options, &registry, problems)? {
+    let read_changed_only = partial.as_ref().map(|p| p.registry.experts.len());
+    let (registry, problems, clean_commit, whole) = match partial {
+        Some(partial) => {
+            let whole = Whole {
+                bins: partial.bins,
+                experts: partial.experts,
+                versions: partial.versions,
+            };
+            (
+                partial.registry,
+                Vec::new(),
+                partial.clean_commit,
+                Some(whole),
+            )
+        }
+        None => {
+            let Checked {
+                registry,
+                problems,
+                clean_commit,
+            } = load_and_validate(options, &state_dir, progress)?;
+            let Some(registry) = registry else {
+                return Ok(BuildOutcome::Invalid(problems));
+            };
+            (registry, problems, clean_commit, None)
+        }
+    };
+    let decision = match decide(options, &registry, whole, problems)? {
         Decided::Refused(violations) => return Ok(BuildOutcome::Refused(violations)),
         Decided::Publish(decision) => *decision,
     };
@@ -172,11 +201,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     remove_stale_api_documents(&written.api_stale)?;
     written.plan.write(&options.out_dir)?;
     drop(staging);
-    let counts = (
-        registry.experts.len(),
-        registry.version_count(),
-        decision.serial,
-    );
+    let counts = (decision.experts, decision.versions, decision.serial);
     // A build with warnings is not skipped next time, so they are shown again.
     let skippable = clean_commit.filter(|_| decision.warnings.is_empty());
     unchanged::save(options, &state_dir, skippable, counts)?;
@@ -188,6 +213,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         plan: written.plan,
         warnings: decision.warnings,
         unchanged: false,
+        read_changed_only,
     }))
 }
 
@@ -256,6 +282,14 @@ fn load_and_validate(
     })
 }
 
+/// What a build that loaded only the changed experts ([`delta`]) knows of the whole registry.
+struct Whole {
+    /// The published bins patched with the changed experts.
+    bins: BinTree,
+    experts: usize,
+    versions: usize,
+}
+
 /// Whether the registry may be published, decided before anything is written.
 enum Decided<'r> {
     /// The data would change what was published.
@@ -281,6 +315,9 @@ struct Decision<'r> {
     log: log::LogUpdate,
 
     serial: u64,
+    /// How many experts and versions the registry holds.
+    experts: usize,
+    versions: usize,
     root: Document,
     warnings: Vec<Diagnostic>,
 }
@@ -329,10 +366,13 @@ impl Changes {
 }
 
 /// Renders every index document for its hash, and from the hashes the bins; refuses what the
-/// write-once rules forbid; then settles the serial and the root.
+/// write-once rules forbid; then settles the serial and the root. `whole` is what a build that
+/// loaded only the changed experts knows of the rest ([`delta`]): then `registry` holds the
+/// changed experts only.
 fn decide<'r>(
     options: &BuildOptions,
     registry: &'r Registry,
+    whole: Option<Whole>,
     problems: Vec<Diagnostic>,
 ) -> Result<Decided<'r>, BuildError> {
     let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
@@ -341,11 +381,17 @@ fn decide<'r>(
         .iter()
         .map(|(expert, index)| (expert.name.clone(), index.hash))
         .collect();
-    let bins = BinTree::build(
-        indexes
-            .iter()
-            .map(|(expert, index)| (expert.name.to_string(), *index)),
-    );
+    let (bins, experts, versions) = match whole {
+        Some(whole) => (whole.bins, whole.experts, whole.versions),
+        None => {
+            let bins = BinTree::build(
+                indexes
+                    .iter()
+                    .map(|(expert, index)| (expert.name.to_string(), *index)),
+            );
+            (bins, registry.experts.len(), registry.version_count())
+        }
+    };
     let from_existing = Changes::between(existing.as_ref(), &bins, &indexes)?;
 
     let previous = open_previous(options, &existing)?;
@@ -396,8 +442,8 @@ fn decide<'r>(
     };
     let counts = RootCounts {
         serial,
-        experts: registry.experts.len(),
-        versions: registry.version_count(),
+        experts,
+        versions,
     };
     let mut warnings = problems;
     let root = root(
@@ -430,6 +476,8 @@ fn decide<'r>(
         from_previous,
         log,
         serial,
+        experts,
+        versions,
         root,
         warnings,
     })))
@@ -645,8 +693,8 @@ fn write_site(
     }
     let counts = RootCounts {
         serial: decision.serial,
-        experts: registry.experts.len(),
-        versions: registry.version_count(),
+        experts: decision.experts,
+        versions: decision.versions,
     };
     // The decision's root said the same but for the website; any warning it gave is given.
     let root = root(

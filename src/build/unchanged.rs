@@ -81,20 +81,44 @@ impl Inputs {
     }
 }
 
-/// The BLAKE3 of the running executable, which holds the templates and the rules.
+/// The BLAKE3 of the running executable, which holds the templates and the rules. Hashed once
+/// per process: a build checks it against the record and then records it again.
 fn executable() -> Option<Hash> {
-    let path = std::env::current_exe().ok()?;
-    Some(Hash::of(&std::fs::read(path).ok()?))
+    static EXECUTABLE: std::sync::OnceLock<Option<Hash>> = std::sync::OnceLock::new();
+    *EXECUTABLE.get_or_init(|| {
+        let path = std::env::current_exe().ok()?;
+        Some(Hash::of(&std::fs::read(path).ok()?))
+    })
 }
 
-/// Whether the last build's record says this build would change nothing; `Some(record)` when
-/// it may be skipped. `still_signed` says whether a signed root's bytes may be served again.
-pub fn check(
-    options: &BuildOptions,
-    state_dir: &Path,
-    interrupted: bool,
-    still_signed: impl Fn(&[u8], &Signing) -> bool,
-) -> Option<Record> {
+/// What the last complete build recorded, when it still describes the output directory, and
+/// what git says changed in the data directory since.
+pub struct Baseline {
+    pub record: Record,
+    /// The root in the output directory: the one the record names.
+    pub root: Vec<u8>,
+    pub view: git_changes::GitView,
+}
+
+impl Baseline {
+    /// Git reports no change at all since the recorded commit.
+    pub fn nothing_changed(&self) -> bool {
+        self.view
+            .changed
+            .as_ref()
+            .is_some_and(|changed| changed.is_empty())
+    }
+
+    /// The commit the record was made from.
+    pub fn commit(&self) -> &str {
+        &self.record.commit
+    }
+}
+
+/// The last build's record, when it still describes the output and git can say what changed
+/// since: the same executable (templates and rules are compiled in) and options, the root in
+/// the output directory the one recorded, no interrupted build since.
+pub fn baseline(options: &BuildOptions, state_dir: &Path, interrupted: bool) -> Option<Baseline> {
     if !options.use_cache || options.previous.is_some() || interrupted {
         return None;
     }
@@ -111,19 +135,26 @@ pub fn check(
     if Hash::of(&root) != record.root {
         return None;
     }
-    if let Some(signing) = &options.signing
-        && !still_signed(&root, signing)
-    {
-        return None;
-    }
     if executable()? != record.executable {
         return None;
     }
     // Last, as the slowest: git reads the index and looks at every tracked file's stamp.
     let view = git_changes::view(&options.data_dir, Some(&record.commit))?;
-    view.changed
-        .is_some_and(|changed| changed.is_empty())
-        .then_some(record)
+    Some(Baseline { record, root, view })
+}
+
+/// Whether this build would change nothing, so it may return the last build's result; a
+/// signed root must also not be due to be signed again (`still_signed`).
+pub fn skippable(
+    baseline: &Baseline,
+    options: &BuildOptions,
+    still_signed: impl Fn(&[u8], &Signing) -> bool,
+) -> bool {
+    baseline.nothing_changed()
+        && options
+            .signing
+            .as_ref()
+            .is_none_or(|signing| still_signed(&baseline.root, signing))
 }
 
 /// Records a complete build made from `commit`, or removes the record when the build may not

@@ -91,16 +91,7 @@ pub fn load_with_cache(
         return Err(IoError::new(action, data_dir, source));
     }
     let mut problems = Vec::new();
-    let settings_path = data_dir.join(settings::FILE_NAME);
-    let settings = match std::fs::symlink_metadata(&settings_path) {
-        Ok(meta) if meta.is_file() => {
-            match read_bounded(&settings_path, meta.len(), &mut problems)? {
-                Some(bytes) => settings::parse(&settings_path, &bytes, &mut problems),
-                None => Settings::default(),
-            }
-        }
-        _ => Settings::default(),
-    };
+    let settings = read_settings(data_dir, &mut problems)?;
 
     let mut walk = Walk::default();
     let (mut loaded_cache, view) = match cache_path {
@@ -149,6 +140,68 @@ pub fn load_with_cache(
         }
     }
 
+    let Read {
+        experts,
+        with_meta,
+        unsettled,
+    } = read_walked(walk, &settings, cache, progress, &mut problems)?;
+    let mut reread: BTreeSet<String> = view
+        .iter()
+        .flat_map(|view| &view.dirty)
+        .filter_map(|path| git_changes::expert_dir_of(path))
+        .map(str::to_owned)
+        .collect();
+    // Files modified too recently to trust their stamps, perhaps after git was asked: git's
+    // answer next time may not cover what was read now.
+    reread.extend(unsettled);
+    if let (Some(cache), Some(view)) = (loaded_cache.as_mut(), view) {
+        cache.clean_commit =
+            (view.dirty.is_empty() && reread.is_empty()).then(|| view.head.clone());
+        cache.next_git = Some(GitRecord {
+            commit: view.head,
+            reread,
+            with_meta,
+        });
+    }
+    let loaded = LoadedRegistry {
+        data_dir: data_dir.to_path_buf(),
+        settings,
+        experts,
+        problems,
+    };
+    Ok((loaded, loaded_cache))
+}
+
+/// `registry.toml`, or the defaults when there is none.
+fn read_settings(data_dir: &Path, problems: &mut Vec<Diagnostic>) -> Result<Settings, IoError> {
+    let settings_path = data_dir.join(settings::FILE_NAME);
+    Ok(match std::fs::symlink_metadata(&settings_path) {
+        Ok(meta) if meta.is_file() => match read_bounded(&settings_path, meta.len(), problems)? {
+            Some(bytes) => settings::parse(&settings_path, &bytes, problems),
+            None => Settings::default(),
+        },
+        _ => Settings::default(),
+    })
+}
+
+/// The experts a walk found, read.
+struct Read {
+    experts: BTreeMap<ExpertName, LoadedExpert>,
+    /// Experts whose directory holds an `expert.toml`.
+    with_meta: BTreeSet<String>,
+    /// Experts with a file modified too recently for the build cache to trust its stamp.
+    unsettled: BTreeSet<String>,
+}
+
+/// Reads and checks the version files and `expert.toml` files a walk found, the version files
+/// in parallel.
+fn read_walked(
+    walk: Walk,
+    settings: &Settings,
+    cache: Option<&BuildCache>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Read, IoError> {
     let total = walk.version_files.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
@@ -159,7 +212,7 @@ pub fn load_with_cache(
             if step.is_multiple_of(1024) {
                 progress(step, total);
             }
-            check_version(file, &settings, cache)
+            check_version(file, settings, cache)
         })
         .collect::<Result<_, IoError>>()?;
 
@@ -170,12 +223,12 @@ pub fn load_with_cache(
         let bytes = if walk.meta_files.contains(&meta_path) {
             with_meta.insert(name.as_str().to_owned());
             let size = std::fs::symlink_metadata(&meta_path).map_or(0, |meta| meta.len());
-            read_bounded(&meta_path, size, &mut problems)?
+            read_bounded(&meta_path, size, problems)?
         } else {
             None
         };
         let meta = match bytes {
-            Some(bytes) => meta::parse(&meta_path, &bytes, &mut problems),
+            Some(bytes) => meta::parse(&meta_path, &bytes, problems),
             None => ExpertMeta::default(),
         };
         experts.insert(
@@ -190,18 +243,11 @@ pub fn load_with_cache(
             },
         );
     }
-    let mut reread: BTreeSet<String> = view
-        .iter()
-        .flat_map(|view| &view.dirty)
-        .filter_map(|path| git_changes::expert_dir_of(path))
-        .map(str::to_owned)
-        .collect();
+    let mut unsettled = BTreeSet::new();
     for (file, (loaded, file_problems)) in walk.version_files.into_iter().zip(checked) {
         problems.extend(file_problems);
-        if loaded.as_ref().is_some_and(|loaded| loaded.stamp.is_none()) {
-            // Modified too recently to trust its stamp, perhaps after git was asked: git's
-            // answer next time may not cover what was read now.
-            reread.insert(file.name.as_str().to_owned());
+        if cache.is_some() && loaded.as_ref().is_some_and(|loaded| loaded.stamp.is_none()) {
+            unsettled.insert(file.name.as_str().to_owned());
         }
         let Some(expert) = experts.get_mut(&file.name) else {
             continue;
@@ -227,22 +273,64 @@ pub fn load_with_cache(
             ));
         }
     }
-    if let (Some(cache), Some(view)) = (loaded_cache.as_mut(), view) {
-        cache.clean_commit =
-            (view.dirty.is_empty() && reread.is_empty()).then(|| view.head.clone());
-        cache.next_git = Some(GitRecord {
-            commit: view.head,
-            reread,
-            with_meta,
-        });
+    Ok(Read {
+        experts,
+        with_meta,
+        unsettled,
+    })
+}
+
+/// Reads `registry.toml` and only the expert directories `dirs` (below the data directory:
+/// `name` or `@scope/name`), each checked as the walk checks it, for a build that knows from
+/// git which experts changed (`build::delta`). `None` when such a read cannot stand in for the
+/// walk (a directory that is missing, a symbolic link, a name that does not parse, anything in
+/// it but files): the caller then walks everything, which reports it properly.
+pub fn load_experts(
+    data_dir: &Path,
+    dirs: &BTreeSet<String>,
+) -> Result<Option<LoadedRegistry>, IoError> {
+    let mut problems = Vec::new();
+    let settings = read_settings(data_dir, &mut problems)?;
+    let mut walk = Walk::default();
+    for dir in dirs {
+        let Ok(name) = ExpertName::parse(dir) else {
+            return Ok(None);
+        };
+        let path = data_dir.join(dir);
+        // Every directory on the way must be a real one: the walk never follows a link.
+        let mut on_the_way = Some(path.as_path());
+        while let Some(step) = on_the_way.filter(|step| *step != data_dir) {
+            match std::fs::symlink_metadata(step) {
+                Ok(meta) if meta.is_dir() => {}
+                _ => return Ok(None),
+            }
+            on_the_way = step.parent();
+        }
+        let mut entries: Vec<(String, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(&path).with_path("cannot read", &path)? {
+            let entry = entry.with_path("cannot read", &path)?;
+            let file_type = entry.file_type().with_path("cannot read", &entry.path())?;
+            let Ok(file_name) = entry.file_name().into_string() else {
+                return Ok(None);
+            };
+            if !file_type.is_file() {
+                return Ok(None);
+            }
+            entries.push((file_name, entry.path()));
+        }
+        entries.sort();
+        walk.expert_dirs.insert(name.clone(), path);
+        for (file_name, file_path) in entries {
+            walk.expert_file(name.clone(), &file_name, &file_path, &mut problems);
+        }
     }
-    let loaded = LoadedRegistry {
+    let read = read_walked(walk, &settings, None, &|_, _| {}, &mut problems)?;
+    Ok(Some(LoadedRegistry {
         data_dir: data_dir.to_path_buf(),
         settings,
-        experts,
+        experts: read.experts,
         problems,
-    };
-    Ok((loaded, loaded_cache))
+    }))
 }
 
 /// The expert directories the walk takes from the build cache instead of entering: those the

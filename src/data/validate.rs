@@ -4,7 +4,7 @@
 //! The output is a [`Registry`]: the checked model that the index and the site are built from.
 //! It exists only when the data broke no rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::common::diagnostic::Diagnostic;
@@ -110,17 +110,35 @@ pub fn compute_latest<'a>(
 /// Applies the cross-file rules. Returns the registry when neither the load nor these rules
 /// found an error; all problems (warnings too) are returned either way.
 pub fn validate(loaded: LoadedRegistry) -> (Option<Registry>, Vec<Diagnostic>) {
+    validate_where(loaded, |_| true)
+}
+
+/// [`validate`] for a registry loaded in part (`load::load_experts`): the experts in `checked`
+/// and those their delegates name. Only `checked` experts' delegates are resolved, and only
+/// they are in the registry returned; the others are there for their delegates to resolve.
+pub fn validate_changed(
+    loaded: LoadedRegistry,
+    checked: &BTreeSet<ExpertName>,
+) -> (Option<Registry>, Vec<Diagnostic>) {
+    validate_where(loaded, |name| checked.contains(name))
+}
+
+fn validate_where(
+    loaded: LoadedRegistry,
+    checked: impl Fn(&ExpertName) -> bool,
+) -> (Option<Registry>, Vec<Diagnostic>) {
     let mut loaded = loaded;
     let mut problems = std::mem::take(&mut loaded.problems);
     let mut experts = BTreeMap::new();
     for expert in loaded.experts.values_mut() {
         experts.insert(expert.name.clone(), check_expert(expert, &mut problems));
     }
-    for expert in experts.values() {
+    for expert in experts.values().filter(|expert| checked(&expert.name)) {
         for published in expert.versions.values() {
             check_delegates(published, &experts, &loaded.experts, &mut problems);
         }
     }
+    experts.retain(|name, _| checked(name));
     let has_errors = crate::common::diagnostic::has_errors(&problems);
     let registry = (!has_errors).then_some(Registry {
         settings: loaded.settings,

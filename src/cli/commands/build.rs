@@ -37,10 +37,15 @@ pub fn build(args: BuildArgs) -> Result<(), CliError> {
         }
         BuildOutcome::Built(report) => {
             report_problems(report.warnings, output.format, output.quiet)?;
-            let how = if report.unchanged {
-                " (git shows nothing changed since the last build; --no-cache rebuilds anyway)"
-            } else {
-                ""
+            let how = match report.read_changed_only {
+                _ if report.unchanged => {
+                    " (git shows nothing changed since the last build; --no-cache rebuilds anyway)"
+                        .to_owned()
+                }
+                Some(experts) => format!(
+                    " (read only the {experts} expert(s) git shows changed since the last build; --no-cache reads everything)"
+                ),
+                None => String::new(),
             };
             printer::status(
                 output.quiet,
