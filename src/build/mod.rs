@@ -735,11 +735,11 @@ fn signed_root(
     signing: &Signing,
     existing: Option<&[u8]>,
 ) -> Result<Document, BuildError> {
-    let signers: BTreeSet<String> = signing
-        .keys
-        .iter()
-        .map(|k| k.public().to_string())
-        .collect();
+    let Window {
+        signers,
+        now,
+        window,
+    } = Window::of(signing).map_err(BuildError::Signing)?;
     let keys: Vec<String> = if trust_keys.is_empty() {
         signers.iter().cloned().collect()
     } else {
@@ -751,8 +751,6 @@ fn signed_root(
         )));
     }
     unsigned["keys"] = json!(keys);
-    let now = timestamp::build_time().map_err(BuildError::Signing)?;
-    let window = i64::from(signing.expires_in_days) * 86_400;
     if let Some(old) = existing.filter(|old| still_good(old, &unsigned, &signers, now, window)) {
         return Ok(Document {
             bytes: old.to_vec(),
@@ -776,16 +774,39 @@ fn signed_root_still_good(old: &[u8], signing: &Signing) -> bool {
         object.remove("expires");
         object.remove("signatures");
     }
-    let signers = signing
-        .keys
-        .iter()
-        .map(|k| k.public().to_string())
-        .collect();
-    let Ok(now) = timestamp::build_time() else {
+    let Ok(Window {
+        signers,
+        now,
+        window,
+    }) = Window::of(signing)
+    else {
         return false;
     };
-    let window = i64::from(signing.expires_in_days) * 86_400;
     still_good(old, &unsigned, &signers, now, window)
+}
+
+/// Who signs a root this build, and when it is valid from and for how long.
+struct Window {
+    /// The signing keys' public halves.
+    signers: BTreeSet<String>,
+    /// The build's time (`SOURCE_DATE_EPOCH` or the clock), in seconds since the epoch.
+    now: i64,
+    /// How long a freshly signed root stays valid, in seconds.
+    window: i64,
+}
+
+impl Window {
+    fn of(signing: &Signing) -> Result<Window, String> {
+        Ok(Window {
+            signers: signing
+                .keys
+                .iter()
+                .map(|k| k.public().to_string())
+                .collect(),
+            now: timestamp::build_time()?,
+            window: i64::from(signing.expires_in_days) * 86_400,
+        })
+    }
 }
 
 /// Whether an existing signed root says what `unsigned` says, carries a valid signature by
