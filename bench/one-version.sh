@@ -35,7 +35,7 @@ WRAP
 chmod +x "$WORK/git"
 
 git_commit() {
-  GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com \
+  GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com \
     GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com \
     git -c gc.auto=0 -c maintenance.auto=false -C "$CHECKOUT" "$@"
 }
