@@ -402,6 +402,13 @@ impl Hash {
         Hash(*blake3::hash(bytes).as_bytes())
     }
 
+    /// The hash of everything `reader` gives, read in small pieces rather than held whole.
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<Hash> {
+        let mut hasher = blake3::Hasher::new();
+        std::io::copy(&mut reader, &mut hasher)?;
+        Ok(Hash(*hasher.finalize().as_bytes()))
+    }
+
     /// Reads exactly 64 lowercase hex digits: a hash names a file, so it has one spelling.
     pub fn parse(hex: &str) -> Option<Hash> {
         let bytes = HEXLOWER.decode(hex.as_bytes()).ok()?;
@@ -623,6 +630,14 @@ mod tests {
         ] {
             assert_eq!(check(public), Ok(()), "{public}");
         }
+    }
+
+    #[test]
+    fn a_streamed_hash_is_the_hash_of_the_whole() {
+        // Longer than one read, so the pieces are joined.
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let streamed = Hash::of_reader(bytes.as_slice()).unwrap();
+        assert_eq!(streamed, Hash::of(&bytes));
     }
 
     #[test]
