@@ -31,6 +31,29 @@ struct Index {
     manifest: Value,
 }
 
+/// Numbers from a delta-encoded list.
+fn ids_of(gaps: &Value) -> Vec<u64> {
+    let mut id = 0;
+    gaps.as_array()
+        .unwrap()
+        .iter()
+        .map(|gap| {
+            id += gap.as_u64().unwrap();
+            id
+        })
+        .collect()
+}
+
+/// A term's lists as numbers, field by field.
+fn lists_of(lists: &Value) -> BTreeMap<String, Vec<u64>> {
+    lists
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(field, gaps)| (field.clone(), ids_of(gaps)))
+        .collect()
+}
+
 impl Index {
     fn open(out: &Path) -> Index {
         Index {
@@ -39,20 +62,31 @@ impl Index {
         }
     }
 
-    /// The shard that holds `term`, found as the script finds it.
-    fn shard_for(&self, term: &str) -> Value {
-        let split: Vec<&str> = self.manifest["split"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k.as_str().unwrap())
-            .collect();
-        let chars: Vec<char> = term.chars().collect();
-        let mut length = 2.min(chars.len());
-        let mut key: String = chars[..length].iter().collect();
-        while split.contains(&key.as_str()) && chars.len() > length {
+    /// The shard of a layer (`t` the base, `d` the delta) that holds `term`, found as the
+    /// script finds it; `None` when the layer has no such shard.
+    fn layer_shard_for(&self, folder: &str, term: &str) -> Option<Value> {
+        let (keys, chars) = match folder {
+            "t" => (&self.manifest, 2),
+            _ => (&self.manifest["delta"], 1),
+        };
+        let list = |name: &str| -> Vec<&str> {
+            keys[name]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap())
+                .collect()
+        };
+        let split = list("split");
+        let chars_of: Vec<char> = term.chars().collect();
+        let mut length = chars.min(chars_of.len());
+        let mut key: String = chars_of[..length].iter().collect();
+        while split.contains(&key.as_str()) && chars_of.len() > length {
             length += 1;
-            key = chars[..length].iter().collect();
+            key = chars_of[..length].iter().collect();
+        }
+        if !list("shards").contains(&key.as_str()) {
+            return None;
         }
         let stem = if key
             .bytes()
@@ -63,31 +97,49 @@ impl Index {
             let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
             format!("u-{hex}")
         };
-        read_json(&self.out, &format!("search/t/{stem}.json"))
+        Some(read_json(
+            &self.out,
+            &format!("search/{folder}/{stem}.json"),
+        ))
     }
 
-    /// The experts listed under `term`, field by field, as numbers.
+    /// The base shard that holds `term`.
+    fn shard_for(&self, term: &str) -> Value {
+        self.layer_shard_for("t", term)
+            .unwrap_or_else(|| panic!("no base shard for {term}"))
+    }
+
+    fn superseded(&self) -> Vec<u64> {
+        ids_of(&self.manifest["superseded"])
+    }
+
+    /// The experts listed under `term`, field by field, as numbers: the base's, less the
+    /// experts the delta supersedes, and the delta's, as the script combines them.
     fn postings(&self, term: &str) -> BTreeMap<String, Vec<u64>> {
-        let lists = self.shard_for(term)[term].clone();
-        let lists = lists
-            .as_object()
-            .unwrap_or_else(|| panic!("no term {term}"));
-        lists
-            .iter()
-            .map(|(field, gaps)| {
-                let mut id = 0;
-                let ids = gaps
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|gap| {
-                        id += gap.as_u64().unwrap();
-                        id
-                    })
-                    .collect();
-                (field.clone(), ids)
-            })
-            .collect()
+        if term == "!deprecated" || term == "!disabled" {
+            return lists_of(&read_json(&self.out, "search/status.json")[term]);
+        }
+        let superseded = self.superseded();
+        let mut merged: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for folder in ["t", "d"] {
+            let Some(lists) = self.layer_shard_for(folder, term).map(|s| s[term].clone()) else {
+                continue;
+            };
+            if lists.is_null() {
+                continue;
+            }
+            for (field, ids) in lists_of(&lists) {
+                merged.entry(field).or_default().extend(
+                    ids.into_iter()
+                        .filter(|id| folder == "d" || !superseded.contains(id)),
+                );
+            }
+        }
+        assert!(!merged.is_empty(), "no term {term}");
+        for ids in merged.values_mut() {
+            ids.sort_unstable();
+        }
+        merged
     }
 
     fn record(&self, id: u64) -> Value {
@@ -490,8 +542,27 @@ fn a_new_expert_rewrites_a_bounded_set_of_site_files() {
     );
     assert_eq!(under("search/r/"), [&last_records]);
     assert!(under("search/k/").len() <= 2, "{:?}", under("search/k/"));
-    // Its terms: name, scope, description words and filters, each in one shard.
-    assert!(under("search/t/").len() <= 8, "{:?}", under("search/t/"));
+    // Its terms (name, scope, description words and filters) are in the delta, the experts
+    // published since the cut (publish 2,048 of 3,000): the base is not touched, and the delta
+    // shards it rewrites are small.
+    let after = tree(&out);
+    let bytes =
+        |paths: &[&String]| -> usize { paths.iter().map(|p| after[p.as_str()].len()).sum() };
+    assert_eq!(
+        under("search/t/"),
+        Vec::<&String>::new(),
+        "the base is as it was"
+    );
+    let delta = under("search/d/");
+    assert!(!delta.is_empty() && delta.len() <= 10, "{delta:?}");
+    assert!(
+        bytes(&delta) <= 10 * 4096 + 2048,
+        "{} bytes of delta shards: {delta:?}",
+        bytes(&delta)
+    );
+    let index = Index::open(&out);
+    assert_eq!(index.postings("newcomer")["n"], [3000]);
+    assert_eq!(index.postings("budget")["d"].last(), Some(&3000));
     // Listings: the page it lands on (and rarely its neighbours) in each it appears in.
     let expert_pages = under("browse/experts-e");
     assert!(
@@ -516,6 +587,7 @@ fn a_new_expert_rewrites_a_bounded_set_of_site_files() {
                 "search/r/",
                 "search/k/",
                 "search/t/",
+                "search/d/",
                 "browse/experts-e",
                 "browse/scopes-",
                 "scopes/",
@@ -535,5 +607,61 @@ fn a_new_expert_rewrites_a_bounded_set_of_site_files() {
             "search.html",
             "search/index.json",
         ]
+    );
+    let search_bytes = bytes(&under("search/"));
+    assert!(
+        search_bytes < 64 * 1024,
+        "{search_bytes} bytes of search files"
+    );
+
+    // A new version of an existing expert with other words: the expert moves to the delta and
+    // the base keeps its old postings, superseded; still no base shard is rewritten.
+    let before = after;
+    let existing = "@org-1/expert-1";
+    registry.file(
+        &format!("{existing}/1.1.0.toml"),
+        format!(
+            "[experts.\"{existing}\"]\nversion = \"1.1.0\"\ndescription = \"Handles payroll\"\ninstruction = \"Do the work.\"\n"
+        ),
+    );
+    published_at(
+        &registry,
+        existing,
+        &[
+            ("1.0.0", "2026-01-01T00:01:00Z"),
+            ("1.1.0", "2026-02-02T00:00:00Z"),
+        ],
+    );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let after = tree(&out);
+    let changed = site_changes(&before, &after);
+    let under = |prefix: &str| -> Vec<&String> {
+        changed.iter().filter(|p| p.starts_with(prefix)).collect()
+    };
+    let bytes =
+        |paths: &[&String]| -> usize { paths.iter().map(|p| after[p.as_str()].len()).sum() };
+    assert_eq!(
+        under("search/t/"),
+        Vec::<&String>::new(),
+        "the base is as it was"
+    );
+    let delta = under("search/d/");
+    assert!(!delta.is_empty() && delta.len() <= 10, "{delta:?}");
+    assert_eq!(under("search/r/"), ["search/r/0.json"]);
+    let search_bytes = bytes(&under("search/"));
+    assert!(
+        search_bytes < 64 * 1024,
+        "{search_bytes} bytes of search files"
+    );
+    let index = Index::open(&out);
+    assert_eq!(index.superseded(), [1]);
+    assert_eq!(index.postings("payroll")["d"], [1]);
+    assert!(
+        !index.postings("meeting")["d"].contains(&1),
+        "its old words are gone"
+    );
+    assert!(
+        ids_of(&index.shard_for("meeting")["meeting"]["d"]).contains(&1),
+        "the base still lists it, superseded"
     );
 }

@@ -1,7 +1,13 @@
 // Search over the registry's static index, run in the browser. src/site/search/mod.rs
 // describes the files; this script splits a query the way the build split the text, fetches
-// the term shards of its words, the exact-name file of the whole query and the records of the
-// page of results shown, and nothing else.
+// the term shards of its words (base and delta), the exact-name file of the whole query and the
+// records of the page of results shown, and nothing else.
+//
+// The terms are in two layers with the same expert numbers: the base (`search/t/`), rebuilt
+// rarely, and the delta (`search/d/`), which every publish touches. An expert's postings are in
+// one of them: the manifest lists as `superseded` the experts whose base postings the delta
+// replaces, and the script skips those in the base. A word reads the terms a single index
+// would have shown it, those starting with its base key, from both layers.
 //
 // A query word matches a term equal to it, a term it starts, or (from four characters, and
 // without digits) a term one typo away (from five, one typo away from the start of a term). Every word must match;
@@ -26,7 +32,8 @@
     return;
   }
   const root = box.dataset.root || "";
-  const FORMAT = 3;
+  const FORMAT = 4;
+  const STATUS_TERMS = ["!deprecated", "!disabled"];
   const PAGE_SIZE = 20;
   // A word short enough to start terms in more shards than this matches whole terms only:
   // fetching them all would break the download budget.
@@ -65,18 +72,33 @@
       if (data.format !== FORMAT) {
         throw new Error("search index format " + data.format);
       }
+      const superseded = new Uint8Array(data.experts);
+      eachId(data.superseded, (id) => {
+        superseded[id] = 1;
+      });
       index = {
         experts: data.experts,
         records: data.records,
         buckets: data.buckets,
         weights: data.weights,
         stop: new Set(data.stop),
-        keys: data.shards,
-        shards: new Set(data.shards),
-        split: new Set(data.split),
+        base: layer("t", 2, data.shards, data.split),
+        delta: layer("d", 1, data.delta.shards, data.delta.split),
+        superseded: superseded,
       };
     }
     return index;
+  }
+
+  // One layer's shards: where they are, how many characters their keys start with.
+  function layer(folder, chars, keys, split) {
+    return {
+      folder: folder,
+      chars: chars,
+      keys: keys,
+      shards: new Set(keys),
+      split: new Set(split),
+    };
   }
 
   function terms(text) {
@@ -100,21 +122,21 @@
     return hash;
   }
 
-  // The file name of a shard key, as text::file_stem.
-  function shardUrl(key) {
+  // The file of a shard key in a layer; its name as text::file_stem.
+  function shardUrl(layer, key) {
     const stem = /^[a-z0-9]+$/.test(key)
       ? key
       : "u-" +
         Array.from(new TextEncoder().encode(key), (b) => b.toString(16).padStart(2, "0")).join("");
-    return root + "search/t/" + stem + ".json";
+    return root + "search/" + layer.folder + "/" + stem + ".json";
   }
 
-  // The key of the shard that holds `term`, following split shards down.
-  function keyFor(ix, term) {
+  // The key of the layer's shard that holds `term`, following split shards down.
+  function keyFor(layer, term) {
     const chars = Array.from(term);
-    let length = Math.min(2, chars.length);
+    let length = Math.min(layer.chars, chars.length);
     let key = chars.slice(0, length).join("");
-    while (ix.split.has(key) && chars.length > length) {
+    while (layer.split.has(key) && chars.length > length) {
       length += 1;
       key = chars.slice(0, length).join("");
     }
@@ -167,19 +189,40 @@
     return 0;
   }
 
-  // The shards to read for a word, and whether terms it starts had to be left out.
+  // The layer's shards that hold every term starting with `prefix`: the one that holds it,
+  // and when that is split (`prefix` is then exactly its key), the shards below it.
+  function shardsStarting(layer, prefix) {
+    const own = keyFor(layer, prefix);
+    const below = layer.split.has(own)
+      ? layer.keys.filter((key) => key !== own && key.startsWith(prefix))
+      : [];
+    return { own: layer.shards.has(own) ? [own] : [], below: below };
+  }
+
+  // The shards to read for a word in each layer, the prefix every term it may match starts
+  // with, and whether it matches whole terms only. Both are decided by the base, the larger
+  // layer, as one index would decide them; the delta is read for the same terms.
   function shardsFor(ix, word) {
-    const own = keyFor(ix, word);
-    const keys = ix.shards.has(own) ? [own] : [];
-    if (!ix.split.has(own)) {
-      return { keys: keys, partial: false };
+    const prefix = keyFor(ix.base, word);
+    const base = shardsStarting(ix.base, prefix);
+    // The word is exactly a split key and starts terms in too many shards: it matches whole
+    // terms only, which are in the shard of its own key.
+    if (base.below.length > MAX_PREFIX_SHARDS) {
+      const own = keyFor(ix.delta, word);
+      return {
+        base: base.own,
+        delta: ix.delta.shards.has(own) ? [own] : [],
+        prefix: prefix,
+        partial: true,
+      };
     }
-    // The word is exactly a split key: the terms it starts are in the shards below it.
-    const below = ix.keys.filter((key) => key !== own && key.startsWith(word));
-    if (below.length > MAX_PREFIX_SHARDS) {
-      return { keys: keys, partial: true };
-    }
-    return { keys: keys.concat(below), partial: false };
+    const delta = shardsStarting(ix.delta, prefix);
+    return {
+      base: base.own.concat(base.below),
+      delta: delta.own.concat(delta.below),
+      prefix: prefix,
+      partial: false,
+    };
   }
 
   function eachId(gaps, visit) {
@@ -192,40 +235,67 @@
 
   // Per expert, the best score of any term the word matches (0: none).
   async function wordScores(ix, word) {
-    const { keys, partial } = shardsFor(ix, word);
-    const shards = await Promise.all(keys.map((key) => load(shardUrl(key))));
+    const found = shardsFor(ix, word);
+    const [base, delta] = await Promise.all([
+      Promise.all(found.base.map((key) => load(shardUrl(ix.base, key)))),
+      Promise.all(found.delta.map((key) => load(shardUrl(ix.delta, key)))),
+    ]);
     const best = new Uint8Array(ix.experts);
-    for (const shard of shards) {
-      for (const [term, lists] of Object.entries(shard)) {
-        const q = quality(term, word);
-        if (q === 0) {
-          continue;
-        }
-        for (const [field, gaps] of Object.entries(lists)) {
-          const score = q * (ix.weights[field] || 0);
-          eachId(gaps, (id) => {
-            if (best[id] < score) {
-              best[id] = score;
-            }
-          });
+    const score = (shards, skip) => {
+      for (const shard of shards) {
+        for (const [term, lists] of Object.entries(shard)) {
+          // A delta shard may be keyed by fewer characters than the base's: only the terms
+          // the base would have offered count. Matching whole terms only, only the word.
+          if (found.partial ? term !== word : !term.startsWith(found.prefix)) {
+            continue;
+          }
+          const q = quality(term, word);
+          if (q === 0) {
+            continue;
+          }
+          for (const [field, gaps] of Object.entries(lists)) {
+            const value = q * (ix.weights[field] || 0);
+            eachId(gaps, (id) => {
+              if (best[id] < value && !skip[id]) {
+                best[id] = value;
+              }
+            });
+          }
         }
       }
-    }
-    return { best: best, partial: partial };
+    };
+    score(base, ix.superseded);
+    score(delta, NONE);
+    return { best: best, partial: found.partial };
   }
+
+  // Skips nothing: the delta's postings all count.
+  const NONE = new Uint8Array(0);
 
   // The experts a filter term lists (`@acme`, `!deprecated`, ...).
   async function filterSet(ix, term) {
     const set = new Uint8Array(ix.experts);
-    const key = keyFor(ix, term);
-    if (ix.shards.has(key)) {
-      const lists = (await load(shardUrl(key)))[term] || {};
-      for (const gaps of Object.values(lists)) {
+    const add = (lists, skip) => {
+      for (const gaps of Object.values(lists || {})) {
         eachId(gaps, (id) => {
-          set[id] = 1;
+          if (!skip[id]) {
+            set[id] = 1;
+          }
         });
       }
+    };
+    if (STATUS_TERMS.includes(term)) {
+      add((await load(root + "search/status.json"))[term], NONE);
+      return set;
     }
+    const baseKey = keyFor(ix.base, term);
+    const deltaKey = keyFor(ix.delta, term);
+    const [base, delta] = await Promise.all([
+      ix.base.shards.has(baseKey) ? load(shardUrl(ix.base, baseKey)) : {},
+      ix.delta.shards.has(deltaKey) ? load(shardUrl(ix.delta, deltaKey)) : {},
+    ]);
+    add(base[term], ix.superseded);
+    add(delta[term], NONE);
     return set;
   }
 

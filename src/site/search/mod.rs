@@ -3,23 +3,23 @@
 //! Experts are numbered in publish order ([`publish_order`]): by when the first of their
 //! versions was published, then by name. A new expert, published now, gets the next number, so
 //! a publish appends to the index rather than renumbering it: the record files change only at
-//! the end, and each of the new expert's terms gains one number at the end of its list. A list
-//! of numbers is also a list from oldest to newest. The index is four kinds of plain JSON
+//! the end. A list of numbers is also a list from oldest to newest. The index is plain JSON
 //! files, each fetched only when a query needs it:
 //!
-//! - `search/index.json`, the manifest: how many experts, the shard keys, the field weights
-//!   and the stop words, so the script and the build never disagree.
-//! - `search/t/<key>.json`, term shards: every term starting with the key, each with the
-//!   complete, sorted list of experts it was found in, split by the field it was found in
-//!   (name, scope, tag, environment variable, description) and delta-encoded. Nothing is ever
-//!   cut: a word found in 90,000 experts lists 90,000 (a run of small gaps, which gzip shrinks
-//!   to little), so counts are true and several words intersect exactly. Shards are keyed by
-//!   the first two characters; a shard past `MAX_SHARD_BYTES` is split by one more character,
-//!   recursively, keeping the term exactly as long as its key. The shard that holds a word
-//!   also holds every longer term it starts, for prefix matches, and every term one typo away
-//!   after its key, for typo matches. Filters are terms too: `@scope` (the experts of a
-//!   scope), `!unscoped`, `!deprecated`, `!disabled` (the status of the version shown), `!env`
-//!   (some skill requires an environment variable); no query word can spell them.
+//! - `search/index.json`, the manifest: how many experts, the shard keys of both layers, the
+//!   experts the delta supersedes, the field weights and the stop words, so the script and the
+//!   build never disagree.
+//! - `search/t/<key>.json`, base term shards, and `search/d/<key>.json`, delta term shards: every
+//!   term starting with the key, each with the complete, sorted list of experts it was found
+//!   in, split by the field it was found in (name, scope, tag, environment variable,
+//!   description) and delta-encoded. Nothing is ever cut: a word found in 90,000 experts lists
+//!   90,000 (a run of small gaps, which gzip shrinks to little), so counts are true and several
+//!   words intersect exactly. Filters are terms too: `@scope` (the experts of a scope),
+//!   `!unscoped`, `!env` (some skill requires an environment variable); no query word can
+//!   spell them. See "Two layers" below.
+//! - `search/status.json`: `!deprecated` and `!disabled`, the status of the version shown.
+//!   A status changes without a publish time, so it is in neither layer; the file is small
+//!   and changes only when a status does.
 //! - `search/k/<n>.json`, exact names: bucket `n` maps the [`text::name_key`] of full and local
 //!   names hashing to it ([`text::fnv1a`]) to their experts, so `@acme/researcher`,
 //!   `researcher` and `tictactoe` find their expert in one small request. The number of
@@ -28,6 +28,32 @@
 //! - `search/r/<n>.json`, records: what a result shows (name, latest version, status, whether
 //!   it requires environment variables, the start of its description) for experts
 //!   `n * RECORDS_PER_FILE` onwards. A page of results fetches only the files its experts are in.
+//!
+//! # Two layers
+//!
+//! Term shards are sized for reading (up to `MAX_SHARD_BYTES`), so a publish that rewrote the
+//! shards of its 20 words would rewrite 20 times that. Instead the terms are in two layers with
+//! the same expert numbers:
+//!
+//! - The **base** indexes every expert as it was at the *cut*: the recorded publish times
+//!   (`published`, every version's) sorted, the cut is the time of publish number
+//!   `BASE_PUBLISHES * ⌊P / BASE_PUBLISHES⌋` of the `P` recorded (none while `P` is below
+//!   `BASE_PUBLISHES`). An expert's base version is the one the `latest` rule picks among
+//!   its versions published at or before the cut or without a time, every status taken as
+//!   available ([`base_version`]): version files never change and statuses are left out, so
+//!   the base is the same bytes at every build until the cut moves, once every
+//!   `BASE_PUBLISHES` publishes. Experts with no such version are not in it.
+//! - The **delta** indexes every expert whose terms today differ from its base terms: those
+//!   published after the cut, and those whose shown version is not their base version with
+//!   different words (a new version, a moved `latest`). The manifest lists the ones that are
+//!   in the base too as `superseded`: the script drops their base postings and reads the
+//!   delta's. The delta holds about `BASE_PUBLISHES` experts at most, in shards of at most
+//!   `MAX_DELTA_SHARD_BYTES` keyed from the first character, so a publish rewrites a few small
+//!   delta shards and the manifest, and the base only when the cut moves.
+//!
+//! An expert's postings are in one layer only, so the two layers together hold exactly what
+//! one index of today's terms would, and a query reads the terms a single index would have
+//! shown it: those starting with the base key of its word (see `site/static/search.js`).
 //!
 //! Every file depends only on the registry: the same experts give the same bytes.
 
@@ -38,17 +64,27 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::common::model::Status;
-use crate::data::validate::{Expert, Registry};
+use crate::data::validate::{Expert, Registry, compute_latest};
 use crate::site::view;
 
 pub const MANIFEST_PATH: &str = "search/index.json";
+/// The statuses of the versions shown: `!deprecated` and `!disabled`.
+pub const STATUS_PATH: &str = "search/status.json";
 
 /// The format of the manifest and the files it leads to; the script refuses others.
-const FORMAT: u64 = 3;
-/// A term shard whose JSON would be larger than this is split by one more character. Gzip
-/// makes a full shard about a quarter of this or less, so a one-word query stays well inside its
-/// budget of 100 KB (bench/SITE-RESULTS.md).
+const FORMAT: u64 = 4;
+/// A base term shard whose JSON would be larger than this is split by one more character.
+/// Gzip makes a full shard about a quarter of this or less, so a one-word query stays well
+/// inside its budget of 100 KB (bench/SITE-RESULTS.md).
 const MAX_SHARD_BYTES: usize = 64 * 1024;
+/// The same for delta shards, keyed from the first character: small, because a publish
+/// rewrites the delta shard of each of its terms (about 20), and the delta is small enough
+/// (about `BASE_PUBLISHES` experts) that a query reading one or a few of them pays little.
+const MAX_DELTA_SHARD_BYTES: usize = 4 * 1024;
+/// How many recorded publishes the cut moves by: the base is rebuilt once every this many
+/// publishes, and the delta holds the experts of at most this many publishes (plus those whose
+/// shown version moved away from their base version).
+const BASE_PUBLISHES: usize = 1024;
 /// How long a shard key may grow before a crowded shard stays whole.
 const MAX_KEY_CHARS: usize = 24;
 /// Experts per record file. Results of equal score are shown in id order (oldest first), so
@@ -111,35 +147,101 @@ impl Field {
     }
 }
 
+/// The words of one version of an expert that the term shards index.
+#[derive(Debug, Clone, Copy)]
+pub struct Content<'a> {
+    pub description: &'a str,
+    /// The definition's `tags`: categories such as `coding`, not dist-tags.
+    pub categories: &'a [String],
+    pub required_env: &'a [String],
+}
+
 /// What the index knows of one expert.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     pub name: &'a str,
     pub latest: Option<String>,
-    pub description: &'a str,
+    /// The words of the version its page shows.
+    pub shown: Content<'a>,
+    /// The words of its base version (see the module's "Two layers"), or `None` when it has
+    /// no version published at or before the cut.
+    pub base: Option<Content<'a>>,
     /// The status of the version its page shows.
     pub status: Status,
-    /// The definition's `tags`: categories such as `coding`, not dist-tags.
-    pub categories: Vec<String>,
-    pub required_env: &'a [String],
 }
 
 /// What the index knows of every expert, in the registry's order. Everything comes from the
 /// checked records the build loaded (categories included), so no version file is read again.
 pub fn entries(registry: &Registry) -> Vec<Entry<'_>> {
-    registry.experts.values().map(entry).collect()
+    let cut = cut(registry);
+    registry
+        .experts
+        .values()
+        .map(|expert| entry(expert, cut.as_ref()))
+        .collect()
 }
 
-fn entry(expert: &Expert) -> Entry<'_> {
+fn entry<'a>(expert: &'a Expert, cut: Option<&Cut<'_>>) -> Entry<'a> {
     let shown = view::shown_version(expert);
     Entry {
         name: expert.name.as_str(),
         latest: expert.latest.as_ref().map(ToString::to_string),
-        description: &shown.record.description,
+        shown: content(&shown.record),
+        base: base_version(expert, cut).map(|version| content(&expert.versions[version].record)),
         status: shown.status,
-        categories: shown.record.categories.clone(),
-        required_env: &shown.record.required_env,
     }
+}
+
+fn content(record: &crate::data::definition::VersionRecord) -> Content<'_> {
+    Content {
+        description: &record.description,
+        categories: &record.categories,
+        required_env: &record.required_env,
+    }
+}
+
+/// Where the base ends: versions published at or before `time` (or without a time) are in it.
+/// `None` while fewer than `BASE_PUBLISHES` publishes are recorded: only untimed versions are.
+struct Cut<'a> {
+    time: &'a str,
+}
+
+/// The cut: the time of recorded publish number `BASE_PUBLISHES * ⌊P / BASE_PUBLISHES⌋`.
+/// Times are UTC to the second in one fixed format, so they compare as text.
+fn cut(registry: &Registry) -> Option<Cut<'_>> {
+    let mut times: Vec<&str> = registry
+        .experts
+        .values()
+        .flat_map(|expert| expert.versions.values())
+        .filter_map(|published| published.published.as_deref())
+        .collect();
+    let publishes = times.len() / BASE_PUBLISHES * BASE_PUBLISHES;
+    if publishes == 0 {
+        return None;
+    }
+    let (_, time, _) = times.select_nth_unstable(publishes - 1);
+    Some(Cut { time })
+}
+
+/// The version the base indexes for `expert`: the one the `latest` rule picks among the
+/// versions published at or before the cut (or with no recorded time), every status taken as
+/// available, because a status changes without a time and the base must not; failing a
+/// release, the highest of them.
+fn base_version<'a>(expert: &'a Expert, cut: Option<&Cut<'_>>) -> Option<&'a semver::Version> {
+    let before: Vec<&semver::Version> = expert
+        .versions
+        .iter()
+        .filter(
+            |(_, published)| match (published.published.as_deref(), cut) {
+                (None, _) => true,
+                (Some(time), Some(cut)) => time <= cut.time,
+                (Some(_), None) => false,
+            },
+        )
+        .map(|(version, _)| version)
+        .collect();
+    let latest = compute_latest(before.iter().map(|version| (*version, Status::Available)))?;
+    before.into_iter().find(|version| **version == latest)
 }
 
 /// When an expert first appeared: the earliest `published` time of its versions, or `None`
@@ -178,7 +280,26 @@ pub fn render(entries: &[Entry<'_>]) -> Vec<(String, Vec<u8>)> {
     let ordered: Vec<&Entry<'_>> = entries.iter().collect();
 
     let mut files = Vec::new();
-    let (shard_keys, split) = term_shards(&ordered, &mut files);
+    let mut base: Vec<(usize, BTreeMap<String, Field>)> = Vec::new();
+    let mut delta: Vec<(usize, BTreeMap<String, Field>)> = Vec::new();
+    let mut superseded: Vec<usize> = Vec::new();
+    for (id, entry) in ordered.iter().enumerate() {
+        let now = expert_terms(entry.name, &entry.shown);
+        let then = entry.base.map(|base| expert_terms(entry.name, &base));
+        if then.as_ref() != Some(&now) {
+            delta.push((id, now));
+            if then.is_some() {
+                superseded.push(id);
+            }
+        }
+        if let Some(then) = then {
+            base.push((id, then));
+        }
+    }
+    let base_layer = term_shards(&base, "t", 2, MAX_SHARD_BYTES, &mut files);
+    let delta_layer = term_shards(&delta, "d", 1, MAX_DELTA_SHARD_BYTES, &mut files);
+    let status = status_terms(&ordered);
+    files.push((STATUS_PATH.to_owned(), status));
     let buckets = name_buckets(&ordered, &mut files);
     for (n, chunk) in ordered.chunks(RECORDS_PER_FILE).enumerate() {
         let records: Vec<Value> = chunk.iter().map(|entry| record(entry)).collect();
@@ -196,8 +317,10 @@ pub fn render(entries: &[Entry<'_>]) -> Vec<(String, Vec<u8>)> {
         "buckets": buckets,
         "weights": weights,
         "stop": text::STOP_WORDS,
-        "shards": shard_keys,
-        "split": split,
+        "shards": base_layer.keys,
+        "split": base_layer.split,
+        "delta": {"shards": delta_layer.keys, "split": delta_layer.split},
+        "superseded": gaps(superseded),
     });
     files.push((MANIFEST_PATH.to_owned(), to_bytes(&manifest)));
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -210,16 +333,17 @@ fn record(entry: &Entry<'_>) -> Value {
         entry.name,
         entry.latest,
         entry.status.as_str(),
-        u8::from(!entry.required_env.is_empty()),
-        text::snippet(entry.description, SNIPPET_CHARS),
+        u8::from(!entry.shown.required_env.is_empty()),
+        text::snippet(entry.shown.description, SNIPPET_CHARS),
     ])
 }
 
-/// Every term of an expert with the best field it was found in.
-fn expert_terms(entry: &Entry<'_>) -> BTreeMap<String, Field> {
-    let (scope, local) = match entry.name.split_once('/') {
+/// Every term of an expert's name and version with the best field it was found in. The
+/// status is not here: it is in [`STATUS_PATH`].
+fn expert_terms(name: &str, content: &Content<'_>) -> BTreeMap<String, Field> {
+    let (scope, local) = match name.split_once('/') {
         Some((scope, local)) => (Some(scope), local),
-        None => (None, entry.name),
+        None => (None, name),
     };
     let found = text::terms(local)
         .map(|t| (t, Field::Name))
@@ -230,32 +354,27 @@ fn expert_terms(entry: &Entry<'_>) -> BTreeMap<String, Field> {
                 .map(|t| (t, Field::Scope)),
         )
         .chain(
-            entry
+            content
                 .categories
                 .iter()
                 .flat_map(|tag| text::terms(tag))
                 .map(|t| (t, Field::Tag)),
         )
         .chain(
-            entry
+            content
                 .required_env
                 .iter()
                 .flat_map(|env| text::terms(env))
                 .map(|t| (t, Field::Env)),
         )
         .chain(
-            text::terms(entry.description)
+            text::terms(content.description)
                 .filter(|t| !text::is_stop_word(t))
                 .map(|t| (t, Field::Description)),
         );
     let filters = [
         Some(scope.map_or_else(|| "!unscoped".to_owned(), str::to_owned)),
-        match entry.status {
-            Status::Available => None,
-            Status::Deprecated => Some("!deprecated".to_owned()),
-            Status::Disabled => Some("!disabled".to_owned()),
-        },
-        (!entry.required_env.is_empty()).then(|| "!env".to_owned()),
+        (!content.required_env.is_empty()).then(|| "!env".to_owned()),
     ];
     let mut terms: BTreeMap<String, Field> = BTreeMap::new();
     for (term, field) in found.chain(filters.into_iter().flatten().map(|t| (t, Field::Filter))) {
@@ -265,27 +384,63 @@ fn expert_terms(entry: &Entry<'_>) -> BTreeMap<String, Field> {
     terms
 }
 
+/// `{"!deprecated": {"x": [...]}, "!disabled": {"x": [...]}}`, the experts whose shown version
+/// has that status, in the shards' format.
+fn status_terms(ordered: &[&Entry<'_>]) -> Vec<u8> {
+    let mut statuses: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (id, entry) in ordered.iter().enumerate() {
+        let term = match entry.status {
+            Status::Available => continue,
+            Status::Deprecated => "!deprecated",
+            Status::Disabled => "!disabled",
+        };
+        statuses.entry(term).or_default().push(id);
+    }
+    let lists: serde_json::Map<String, Value> = statuses
+        .into_iter()
+        .map(|(term, ids)| (term.to_owned(), json!({ Field::Filter.code(): gaps(ids) })))
+        .collect();
+    to_bytes(&Value::Object(lists))
+}
+
+/// Sorted numbers as the first and then the differences, which gzip shrinks well.
+fn gaps(ids: Vec<usize>) -> Vec<usize> {
+    let mut previous = 0;
+    ids.into_iter()
+        .map(|id| {
+            let gap = id - previous;
+            previous = id;
+            gap
+        })
+        .collect()
+}
+
 /// A term and its postings as JSON: `{"n": [first, gap, gap, ...], "d": [...]}`.
 struct TermPostings {
     term: String,
     json: String,
 }
 
-/// Writes the term shards into `files`; returns the shard keys and the keys that were split.
+/// Writes the term shards of one layer, `search/<folder>/<key>.json`, into `files`: the terms
+/// of `experts` (numbers ascending), keyed by their first `chars` characters, a shard past
+/// `max_bytes` split by one more.
 fn term_shards(
-    ordered: &[&Entry<'_>],
+    experts: &[(usize, BTreeMap<String, Field>)],
+    folder: &'static str,
+    chars: usize,
+    max_bytes: usize,
     files: &mut Vec<(String, Vec<u8>)>,
-) -> (Vec<String>, Vec<String>) {
-    let mut postings: BTreeMap<String, BTreeMap<Field, Vec<usize>>> = BTreeMap::new();
-    for (id, entry) in ordered.iter().enumerate() {
-        for (term, field) in expert_terms(entry) {
+) -> Shards {
+    let mut postings: BTreeMap<&str, BTreeMap<Field, Vec<usize>>> = BTreeMap::new();
+    for (id, terms) in experts {
+        for (term, field) in terms {
             // Ids come in increasing order, so every list is sorted as it is built.
             postings
                 .entry(term)
                 .or_default()
-                .entry(field)
+                .entry(*field)
                 .or_default()
-                .push(id);
+                .push(*id);
         }
     }
     let terms: Vec<TermPostings> = postings
@@ -293,34 +448,34 @@ fn term_shards(
         .map(|(term, fields)| {
             let lists: serde_json::Map<String, Value> = fields
                 .into_iter()
-                .map(|(field, ids)| {
-                    let mut previous = 0;
-                    let gaps: Vec<usize> = ids
-                        .into_iter()
-                        .map(|id| {
-                            let gap = id - previous;
-                            previous = id;
-                            gap
-                        })
-                        .collect();
-                    (field.code().to_owned(), json!(gaps))
-                })
+                .map(|(field, ids)| (field.code().to_owned(), json!(gaps(ids))))
                 .collect();
             let json = serde_json::to_string(&lists).expect("JSON values always serialize");
-            TermPostings { term, json }
+            TermPostings {
+                term: term.to_owned(),
+                json,
+            }
         })
         .collect();
 
-    let mut shards = Shards::default();
-    for (key, group) in group_by_prefix(&terms, 2) {
-        shards.add(key, group, 2);
+    let mut shards = Shards {
+        folder,
+        max_bytes,
+        files: Vec::new(),
+        keys: Vec::new(),
+        split: Vec::new(),
+    };
+    for (key, group) in group_by_prefix(&terms, chars) {
+        shards.add(key, group, chars);
     }
     files.append(&mut shards.files);
-    (shards.keys, shards.split)
+    shards
 }
 
-#[derive(Default)]
+/// One layer's shards as they are made: the files, and the keys the manifest lists.
 struct Shards {
+    folder: &'static str,
+    max_bytes: usize,
     files: Vec<(String, Vec<u8>)>,
     keys: Vec<String>,
     split: Vec<String>,
@@ -329,7 +484,7 @@ struct Shards {
 impl Shards {
     fn add(&mut self, key: String, group: &[TermPostings], chars: usize) {
         let size: usize = group.iter().map(|t| t.term.len() + t.json.len() + 4).sum();
-        if size <= MAX_SHARD_BYTES || group.len() == 1 || chars >= MAX_KEY_CHARS {
+        if size <= self.max_bytes || group.len() == 1 || chars >= MAX_KEY_CHARS {
             self.write(key, group);
             return;
         }
@@ -358,8 +513,10 @@ impl Shards {
             bytes.extend(t.json.as_bytes());
         }
         bytes.extend(b"}\n");
-        self.files
-            .push((format!("search/t/{}.json", text::file_stem(&key)), bytes));
+        self.files.push((
+            format!("search/{}/{}.json", self.folder, text::file_stem(&key)),
+            bytes,
+        ));
         self.keys.push(key);
     }
 }
@@ -418,14 +575,19 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// An expert in the base, unchanged since.
     fn entry<'a>(name: &'a str, description: &'a str) -> Entry<'a> {
+        let shown = Content {
+            description,
+            categories: &[],
+            required_env: &[],
+        };
         Entry {
             name,
             latest: Some("1.0.0".to_owned()),
-            description,
+            shown,
+            base: Some(shown),
             status: Status::Available,
-            categories: Vec::new(),
-            required_env: &[],
         }
     }
 
@@ -500,22 +662,32 @@ mod tests {
     #[test]
     fn filters_are_terms_no_query_word_can_spell() {
         let env = ["GITHUB_TOKEN".to_owned()];
+        let categories = ["code-review".to_owned()];
         let mut old = entry("old", "Old one");
         old.status = Status::Deprecated;
-        old.required_env = &env;
-        old.categories = vec!["code-review".to_owned()];
-        let files = render(&[old, entry("@a/new", "New one")]);
+        old.shown.required_env = &env;
+        old.shown.categories = &categories;
+        old.base = Some(old.shown);
+        let mut gone = entry("gone", "Gone");
+        gone.status = Status::Disabled;
+        let files = render(&[old, entry("@a/new", "New one"), gone]);
         let terms = |key: &str| json_of(&files, &format!("search/t/{}.json", text::file_stem(key)));
-        assert_eq!(terms("!d")["!deprecated"], json!({"x": [0]}));
+        assert_eq!(
+            json_of(&files, STATUS_PATH),
+            json!({"!deprecated": {"x": [0]}, "!disabled": {"x": [2]}}),
+            "statuses are in a file of their own, in neither layer"
+        );
+        assert!(!files.iter().any(|(path, _)| path == "search/t/u-2164.json"));
         assert_eq!(terms("!e")["!env"], json!({"x": [0]}));
-        assert_eq!(terms("!u")["!unscoped"], json!({"x": [0]}));
+        assert_eq!(terms("!u")["!unscoped"], json!({"x": [0, 2]}));
         assert_eq!(terms("gi")["github"], json!({"e": [0]}));
         assert_eq!(terms("co")["code"], json!({"t": [0]}));
         assert_eq!(
             json_of(&files, "search/r/0.json"),
             json!([
                 ["old", "1.0.0", "deprecated", 1, "Old one"],
-                ["@a/new", "1.0.0", "available", 0, "New one"]
+                ["@a/new", "1.0.0", "available", 0, "New one"],
+                ["gone", "1.0.0", "disabled", 0, "Gone"]
             ])
         );
     }
@@ -551,5 +723,71 @@ mod tests {
         let fi = json_of(&files, "search/t/fi.json");
         assert_eq!(fi["finder"], json!({"n": [0]}));
         assert_eq!(fi.get("find"), None);
+    }
+    #[test]
+    fn experts_whose_words_changed_since_the_base_are_in_the_delta_and_superseded() {
+        let mut changed = entry("changed", "Drafts invoices");
+        changed.base = Some(Content {
+            description: "Plans meetings",
+            categories: &[],
+            required_env: &[],
+        });
+        let mut newcomer = entry("newcomer", "Drafts minutes");
+        newcomer.base = None;
+        // A new version with the same words: nothing to supersede.
+        let same = entry("same", "Drafts invoices");
+        let files = render(&[entry("kept", "Plans meetings"), changed, newcomer, same]);
+        let base = |key: &str| json_of(&files, &format!("search/t/{key}.json"));
+        let delta = |key: &str| json_of(&files, &format!("search/d/{key}.json"));
+        assert_eq!(
+            base("pl")["plans"],
+            json!({"d": [0, 1]}),
+            "as it was at the cut"
+        );
+        assert_eq!(base("dr")["drafts"], json!({"d": [3]}));
+        assert!(!files.iter().any(|(path, _)| path == "search/t/ne.json"));
+        assert_eq!(delta("d")["drafts"], json!({"d": [1, 1]}));
+        assert_eq!(delta("i")["invoices"], json!({"d": [1]}));
+        assert_eq!(delta("n")["newcomer"], json!({"n": [2]}));
+        assert_eq!(
+            delta("c")["changed"],
+            json!({"n": [1]}),
+            "every term, not only new ones"
+        );
+        assert!(!files.iter().any(|(path, _)| path == "search/d/k.json"));
+        let manifest = json_of(&files, MANIFEST_PATH);
+        assert_eq!(manifest["superseded"], json!([1]));
+        assert_eq!(
+            manifest["delta"]["shards"],
+            json!(["!", "c", "d", "i", "m", "n"])
+        );
+    }
+
+    #[test]
+    fn a_crowded_delta_shard_splits_from_one_character() {
+        let names: Vec<String> = (0..400).map(|n| format!("report{n}")).collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .map(|n| Entry {
+                base: None,
+                ..entry(n, "")
+            })
+            .collect();
+        let files = render(&entries);
+        let manifest = json_of(&files, MANIFEST_PATH);
+        assert_eq!(manifest["shards"], json!([]), "an empty base");
+        assert!(
+            manifest["delta"]["split"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("r"))
+        );
+        for (path, bytes) in &files {
+            assert!(
+                !path.starts_with("search/d/") || bytes.len() <= MAX_DELTA_SHARD_BYTES + 256,
+                "{path} is {} bytes",
+                bytes.len()
+            );
+        }
     }
 }
