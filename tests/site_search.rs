@@ -31,6 +31,19 @@ struct Index {
     manifest: Value,
 }
 
+/// The file name of a shard key, as the script makes it.
+fn file_stem(key: &str) -> String {
+    if key
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        key.to_owned()
+    } else {
+        let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("u-{hex}")
+    }
+}
+
 /// Numbers from a delta-encoded list.
 fn ids_of(gaps: &Value) -> Vec<u64> {
     let mut id = 0;
@@ -88,18 +101,9 @@ impl Index {
         if !list("shards").contains(&key.as_str()) {
             return None;
         }
-        let stem = if key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            key.clone()
-        } else {
-            let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-            format!("u-{hex}")
-        };
         Some(read_json(
             &self.out,
-            &format!("search/{folder}/{stem}.json"),
+            &format!("search/{folder}/{}.json", file_stem(&key)),
         ))
     }
 
@@ -664,4 +668,135 @@ fn a_new_expert_rewrites_a_bounded_set_of_site_files() {
         ids_of(&index.shard_for("meeting")["meeting"]["d"]).contains(&1),
         "the base still lists it, superseded"
     );
+}
+
+/// Every term of both layers with the experts it lists, as the script combines them: the
+/// base's postings less the superseded experts, and the delta's.
+fn every_term(out: &Path) -> BTreeMap<String, BTreeMap<String, Vec<u64>>> {
+    let index = Index::open(out);
+    let superseded = index.superseded();
+    let mut terms: BTreeMap<String, BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+    for (folder, keys) in [
+        ("t", &index.manifest["shards"]),
+        ("d", &index.manifest["delta"]["shards"]),
+    ] {
+        // The shards the manifest lists: a build leaves the files of earlier builds in place
+        // (the website manifest lists what belongs to this one).
+        for key in keys.as_array().unwrap() {
+            let key = file_stem(key.as_str().unwrap());
+            let shard = read_json(out, &format!("search/{folder}/{key}.json"));
+            for (term, lists) in shard.as_object().unwrap() {
+                for (field, ids) in lists_of(lists) {
+                    terms
+                        .entry(term.clone())
+                        .or_default()
+                        .entry(field)
+                        .or_default()
+                        .extend(
+                            ids.into_iter()
+                                .filter(|id| folder == "d" || !superseded.contains(id)),
+                        );
+                }
+            }
+        }
+    }
+    for lists in terms.values_mut() {
+        lists.retain(|_, ids| !ids.is_empty());
+        for ids in lists.values_mut() {
+            ids.sort_unstable();
+        }
+    }
+    terms.retain(|_, lists| !lists.is_empty());
+    terms
+}
+
+#[test]
+fn the_delta_finds_new_words_hides_superseded_ones_and_a_base_rebuild_changes_no_result() {
+    // 40 experts with no recorded time, in the base from the start, and 1,022 published a
+    // minute apart: fewer than the 1,024 publishes that move the cut, so they are in the delta.
+    let registry = TestRegistry::empty();
+    let words = ["meeting", "invoice", "research", "notes", "email", "budget"];
+    let description = |n: usize| format!("Handles {} and {}", words[n % 6], words[n / 6 % 6]);
+    for n in 0..40 {
+        write_expert(&registry, &format!("legacy-{n}"), &description(n), "");
+    }
+    for n in 0..1022 {
+        let name = format!("@org-{}/agent-{n}", n % 5);
+        write_expert(&registry, &name, &description(n + 3), "tags = [\"ops\"]\n");
+        let time = format!("2026-01-01T{:02}:{:02}:00Z", n / 60, n % 60);
+        published_at(&registry, &name, &[("1.0.0", &time)]);
+    }
+    // A new version of a legacy expert with other words: publish 1,023.
+    registry.file(
+        "legacy-7/1.1.0.toml",
+        "[experts.\"legacy-7\"]\nversion = \"1.1.0\"\ndescription = \"Handles payroll\"\ninstruction = \"Do the work.\"\n",
+    );
+    published_at(&registry, "legacy-7", &[("1.1.0", "2026-01-02T00:00:00Z")]);
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let out = registry.out();
+    let index = Index::open(&out);
+    // Numbers: legacy-0 to legacy-39 (natural order), then the agents in publish order.
+    assert_eq!(
+        index.names(&[7, 40, 1061]),
+        ["legacy-7", "@org-0/agent-0", "@org-1/agent-1021"]
+    );
+    assert_eq!(index.superseded(), [7]);
+
+    // Found in the delta only: the agents, and legacy-7's new words.
+    assert!(index.layer_shard_for("t", "agent").is_none());
+    assert_eq!(
+        index.postings("agent")["n"],
+        (40..1062).collect::<Vec<u64>>()
+    );
+    assert_eq!(index.postings("@org-1")["x"].len(), 205);
+    assert!(
+        index
+            .layer_shard_for("t", "payroll")
+            .is_none_or(|shard| shard.get("payroll").is_none())
+    );
+    assert_eq!(index.postings("payroll")["d"], [7]);
+    // legacy-7's old words are still in the base, superseded: no query finds it by them.
+    let old_word = words[7 % 6];
+    let base_lists = ids_of(&index.shard_for(old_word)[old_word]["d"]);
+    assert!(base_lists.contains(&7), "{base_lists:?}");
+    assert!(!index.postings(old_word)["d"].contains(&7));
+    // Every term, looked up as the script looks it up, lists what both layers hold.
+    let before = every_term(&out);
+    for (term, lists) in &before {
+        assert_eq!(&index.postings(term), lists, "{term}");
+    }
+
+    // Publish 1,024, a new expert, moves the cut past every publish: the base is rebuilt
+    // with everything and the delta empties. Every term lists what it listed, plus the
+    // newcomer's.
+    write_expert(
+        &registry,
+        "@org-2/newcomer",
+        "Handles meeting and notes",
+        "",
+    );
+    published_at(
+        &registry,
+        "@org-2/newcomer",
+        &[("1.0.0", "2026-01-03T00:00:00Z")],
+    );
+    registry.run(&["build", "--quiet"]).expect_code(0);
+    let index = Index::open(&out);
+    assert_eq!(index.manifest["delta"]["shards"], json!([]));
+    assert_eq!(index.superseded(), Vec::<u64>::new());
+    let mut after = every_term(&out);
+    for (term, lists) in &after {
+        assert_eq!(&index.postings(term), lists, "{term}");
+    }
+    for lists in after.values_mut() {
+        for ids in lists.values_mut() {
+            ids.retain(|id| *id != 1062);
+        }
+        lists.retain(|_, ids| !ids.is_empty());
+    }
+    after.retain(|_, lists| !lists.is_empty());
+    assert_eq!(after, before, "a base rebuild changes no result");
+    assert_eq!(index.postings("newcomer")["n"], [1062]);
+    assert_eq!(index.postings("payroll")["d"], [7]);
+    assert!(!index.postings(old_word)["d"].contains(&7));
 }
