@@ -126,6 +126,17 @@ fn registry() -> TestRegistry {
         "@org-12/newcomer/expert.toml",
         "[versions.\"1.0.0\"]\npublished = \"2026-01-31T12:00:00Z\"\n",
     );
+    // An old expert with a new version in other words: its new words are in the delta, its old
+    // ones still in the base, superseded.
+    write_expert(&registry, "bookkeeper", "Sorts the ledger", "");
+    registry.file(
+        "bookkeeper/1.1.0.toml",
+        "[experts.\"bookkeeper\"]\nversion = \"1.1.0\"\ndescription = \"Reconciles payroll\"\ninstruction = \"Do the work.\"\n",
+    );
+    registry.file(
+        "bookkeeper/expert.toml",
+        "[versions.\"1.1.0\"]\npublished = \"2026-01-31T13:00:00Z\"\n",
+    );
     registry
 }
 
@@ -184,6 +195,9 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
         "q=meeting&scope=%40org-12",
         "q=crawler",
         "q=meeting&status=active&page=3",
+        "q=joins",
+        "q=payroll",
+        "q=ledger",
     ];
     let queries_file = registry.root().join("queries.json");
     std::fs::write(&queries_file, json!({ "queries": queries }).to_string()).unwrap();
@@ -324,6 +338,30 @@ fn search_finds_by_name_scope_word_typo_tag_and_variable_with_true_counts_and_fi
         format!("{} experts match; showing 41\u{2013}60.", thousands(active))
     );
     assert_eq!(third["form"]["status"], "active");
+
+    // The base holds the experts as they were at its cut; the delta, what was published
+    // since (fewer publishes than move the cut, here two).
+    let out = registry.root().join("site/registry");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("search/index.json")).unwrap()).unwrap();
+    assert_eq!(manifest["superseded"].as_array().unwrap().len(), 1);
+    let in_base = |word: &str| {
+        let shard = out.join(format!("search/t/{}.json", &word[..2]));
+        std::fs::read_to_string(shard).is_ok_and(|text| text.contains(&format!("\"{word}\"")))
+    };
+    assert!(!in_base("joins") && !in_base("payroll") && in_base("ledger"));
+    assert_eq!(
+        names("q=joins"),
+        ["@org-12/newcomer"],
+        "found in the delta only"
+    );
+    assert_eq!(names("q=payroll"), ["bookkeeper"]);
+    assert_eq!(query("q=payroll")["versions"], json!(["1.1.0"]));
+    assert_eq!(
+        query("q=ledger")["status"],
+        "No expert matches \u{201c}ledger\u{201d}.",
+        "a superseded base posting is not shown"
+    );
 
     // The query lives in the URL: typing replaces it without new history entries, reload and
     // Back keep it.

@@ -125,6 +125,7 @@ async function seen(page) {
     url: new URL(page.url()).search,
     status: (await page.locator("#search-status").textContent()).trim(),
     names: await texts(page, "#search-results .expert-card-title a"),
+    versions: await texts(page, "#search-results .expert-card .version"),
     badges: await page
       .locator("#search-results .expert-card")
       .evaluateAll((cards) =>
