@@ -142,16 +142,32 @@ for m in report["measured"]:
           f"| {total_gzip / 1024:.1f} | {m['ms']} | {m['ms'] - arrived} | {m['searchMs']} "
           f"| {m['warmMs']} |")
 index_sizes = {}
-for kind in ["t", "k", "r"]:
+manifest_doc = json.loads(open(os.path.join(root, "search/index.json"), "rb").read())
+listed = {
+    "t": manifest_doc["shards"],
+    "d": manifest_doc["delta"]["shards"],
+}
+def stem(key):
+    if all(c.islower() and c.isascii() or c.isdigit() for c in key):
+        return key
+    return "u-" + key.encode().hex()
+for kind in ["t", "d", "k", "r"]:
     folder = os.path.join(root, "search", kind)
-    files = [os.path.join(folder, f) for f in os.listdir(folder)]
+    # The term shards the manifest lists: an earlier build's delta shards may still be there.
+    names = ([stem(key) + ".json" for key in listed[kind]] if kind in listed
+             else os.listdir(folder))
+    files = [os.path.join(folder, f) for f in names]
+    if not files:
+        index_sizes[kind] = (0, 0, 0, 0)
+        continue
     raw = [os.path.getsize(f) for f in files]
     packed = [len(gzip.compress(open(f, "rb").read(), 6)) for f in files]
     index_sizes[kind] = (len(files), sum(raw), max(raw), max(packed))
 manifest = open(os.path.join(root, "search/index.json"), "rb").read()
 print()
 print(f"manifest: {len(manifest) / 1024:.1f} KB, {len(gzip.compress(manifest, 6)) / 1024:.1f} KB gzip")
-for kind, label in [("t", "term shards"), ("k", "exact-name files"), ("r", "record files")]:
+for kind, label in [("t", "base term shards"), ("d", "delta term shards"),
+                    ("k", "exact-name files"), ("r", "record files")]:
     count, total, largest, largest_gz = index_sizes[kind]
     print(f"{label}: {count} files, {total / 1048576:.1f} MB, largest {largest / 1024:.1f} KB "
           f"({largest_gz / 1024:.1f} KB gzip)")

@@ -153,6 +153,8 @@ for f in plan["files"]:
     by[kind][1] += os.path.getsize(os.path.join(out, path))
 files = sum(n for n, _ in by.values())
 size = sum(b for _, b in by.values())
-print(f"new-expert {files} site files rewritten, {size} bytes: " +
+search = [(n, b) for k, (n, b) in by.items() if k.startswith("search/")]
+print(f"new-expert {files} site files rewritten, {size} bytes "
+      f"(search/: {sum(n for n, _ in search)} files, {sum(b for _, b in search)} bytes): " +
       ", ".join(f"{k} {n} ({b} B)" for k, (n, b) in sorted(by.items())))
 PY
