@@ -12,7 +12,8 @@
 #   site-noop  the same build again: every page rendered, none written
 #   site-incr  after adding one version to one expert: pages rendered, the changed ones written
 #   site-new   after adding a new expert published after all others; then the site files the
-#              deploy plan rewrites, by kind
+#              deploy plan rewrites, in all, under search/, and by kind (search/d: delta term
+#              shards, search/t: base term shards)
 #   manifest   the website manifest (v1/site/) after site-full: documents, bytes, depth, files;
 #              after site-incr, the documents and bytes that build added (its plan's site-manifest)
 # The site's own cost is site-full (or site-noop) minus noop-api. After site-full it lists the
