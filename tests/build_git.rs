@@ -45,23 +45,48 @@ fn built_checkout() -> TestRegistry {
 }
 
 /// Runs the binary in the registry's root with git's configuration isolated from the
-/// machine's, and with no `git` on `PATH` unless `with_git`.
+/// machine's, and with no `git` on `PATH` unless `with_git`. No Watchman answers it: its
+/// socket is a path where none listens.
 fn run(registry: &TestRegistry, args: &[&str], with_git: bool) -> Run {
+    run_watched(
+        registry,
+        args,
+        with_git,
+        &registry.root().join("no-watchman"),
+    )
+}
+
+/// [`run`], asking the Watchman that listens on `socket`.
+fn run_watched(registry: &TestRegistry, args: &[&str], with_git: bool, socket: &Path) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perstack-registry"));
     command
         .args(args)
         .current_dir(registry.root())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("WATCHMAN_SOCK", socket)
         .env_remove("RUST_BACKTRACE");
-    let no_tools = registry.root().join("no-tools");
     if !with_git {
-        fs::create_dir_all(&no_tools).unwrap();
-        command.env("PATH", &no_tools);
+        // Watchman stays reachable (its path is absolute below), git does not.
+        let no_git = registry.root().join("no-git");
+        fs::create_dir_all(&no_git).unwrap();
+        if let Some(watchman) = find_on_path("watchman") {
+            let link = no_git.join("watchman");
+            if !link.exists() {
+                std::os::unix::fs::symlink(watchman, link).unwrap();
+            }
+        }
+        command.env("PATH", &no_git);
     }
     Run {
         output: command.output().expect("run perstack-registry"),
     }
+}
+
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// Builds into a copy of the output as it was before the build under test, without the cache,
@@ -332,10 +357,11 @@ fn the_loader_through_git_loads_what_the_full_walk_loads_after_each_edit() {
     compare("an expert removed");
 }
 
-/// Whether a build returned the last one's result because git showed nothing changed.
+/// Whether a build returned the last one's result because git or Watchman showed nothing
+/// changed.
 fn took_shortcut(run: &Run) -> bool {
     run.stderr()
-        .contains("git shows nothing changed since the last build")
+        .contains("shows nothing changed since the last build; --no-cache rebuilds anyway")
 }
 
 /// Builds (not quietly, to read its summary) and asserts whether it took the shortcut.
@@ -444,4 +470,195 @@ fn a_build_with_warnings_is_never_skipped_so_they_are_shown_again() {
             built.stderr()
         );
     }
+}
+
+/// A Watchman daemon of the test's own, listening on a socket in a temporary directory, so
+/// neither the machine's daemon nor another test's is asked. Stopped when dropped.
+struct Watchman {
+    dir: tempfile::TempDir,
+    daemon: std::process::Child,
+}
+
+impl Watchman {
+    const NEEDS: &str = "needs watchman (Debian's package): bash .ci/run installs it";
+
+    /// Starts a daemon and waits until it answers.
+    fn start() -> Watchman {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = Command::new("watchman")
+            .arg("--foreground")
+            .arg("--no-save-state")
+            .arg(format!("--sockname={}", dir.path().join("sock").display()))
+            .arg(format!("--logfile={}", dir.path().join("log").display()))
+            .arg(format!("--pidfile={}", dir.path().join("pid").display()))
+            .arg(format!(
+                "--statefile={}",
+                dir.path().join("state").display()
+            ))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(Watchman::NEEDS);
+        let watchman = Watchman { dir, daemon };
+        for _ in 0..200 {
+            if watchman.try_command(&["get-pid"]).is_some() {
+                return watchman;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("watchman did not answer on {}", watchman.socket().display());
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    fn try_command(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("watchman")
+            .args(["--no-spawn", "--no-local"])
+            .args(args)
+            .env("WATCHMAN_SOCK", self.socket())
+            .output()
+            .expect(Watchman::NEEDS);
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn command(&self, args: &[&str]) -> String {
+        self.try_command(args)
+            .unwrap_or_else(|| panic!("watchman {args:?} failed"))
+    }
+
+    /// Watches the registry's repository, as its documentation says to.
+    fn watch(&self, registry: &TestRegistry) {
+        let root = registry.root().to_str().unwrap();
+        self.command(&["watch-project", root]);
+    }
+}
+
+impl Drop for Watchman {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// Builds asking `watchman` (git only `with_git`), asserts whether it took the shortcut and
+/// returns the run.
+#[track_caller]
+fn watched_build(
+    registry: &TestRegistry,
+    watchman: &Watchman,
+    with_git: bool,
+    shortcut: bool,
+) -> Run {
+    let built = run_watched(
+        registry,
+        &["build", "--no-site"],
+        with_git,
+        &watchman.socket(),
+    );
+    assert_eq!(took_shortcut(&built), shortcut, "{}", built.stderr());
+    built
+}
+
+#[test]
+#[ignore = "needs watchman: bash .ci/run installs it and runs ignored tests"]
+fn with_watchman_the_shortcut_needs_no_git_and_still_sees_what_git_does_not() {
+    let registry = built_checkout();
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    run(&registry, &["build", "--quiet", "--no-site"], true).expect_code(0);
+
+    // The record holds no clock yet: git vouches for the data, and the shortcut records one.
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+    // Now Watchman alone does: without git on PATH, the shortcut is still taken.
+    let before = tree(&registry.out());
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+    assert_eq!(tree(&registry.out()), before);
+
+    // A published version edited where git does not look: git would vouch for it, but
+    // Watchman saw it, so the build is not skipped; it reads the file and refuses the change.
+    edit_behind_gits_back(&registry, "solo/1.0.0.toml");
+    expect_edit_refused(&watched_build(&registry, &watchman, false, false));
+
+    // Put back as it was and known to git again: still a change to Watchman, so a build
+    // looks; the next one is skipped again.
+    let edited = "registry-data/solo/1.0.0.toml";
+    git(
+        registry.root(),
+        &["update-index", "--no-assume-unchanged", edited],
+    );
+    git(registry.root(), &["checkout", "--", edited]);
+    age_files(&registry);
+    watched_build(&registry, &watchman, true, false).expect_code(0);
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+
+    // An untracked version and an ignored file are changes too.
+    registry.version("solo", "1.1.0", "");
+    age_files(&registry);
+    watched_build(&registry, &watchman, false, false).expect_code(0);
+    assert!(
+        registry
+            .out()
+            .join("api/registry/v1/experts/solo@1.1.0")
+            .exists()
+    );
+    commit_all(registry.root(), "solo 1.1.0");
+    watched_build(&registry, &watchman, true, false).expect_code(0);
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+    registry.file("solo/notes.bak", "notes");
+    let ignored = watched_build(&registry, &watchman, false, false);
+    ignored.expect_code(1);
+    assert!(
+        ignored.stderr().contains("notes.bak"),
+        "{}",
+        ignored.stderr()
+    );
+}
+
+#[test]
+#[ignore = "needs watchman: bash .ci/run installs it and runs ignored tests"]
+fn a_restarted_or_recrawled_watchman_is_not_trusted_and_git_is_asked_again() {
+    let registry = built_checkout();
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    run(&registry, &["build", "--quiet", "--no-site"], true).expect_code(0);
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+
+    // Stopped: a change made meanwhile is seen by no daemon. The next daemon's clocks are not
+    // the recorded one's, so the build asks git, which sees the edit.
+    drop(watchman);
+    let path = registry.data().join("solo/1.0.0.toml");
+    let mut text = fs::read_to_string(&path).unwrap();
+    text.push_str("# edited while no daemon watched\n");
+    fs::write(&path, text).unwrap();
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    watched_build(&registry, &watchman, false, false).expect_code(1);
+    expect_edit_refused(&watched_build(&registry, &watchman, true, false));
+
+    // Put back: git vouches again and the shortcut records the new daemon's clock.
+    git(
+        registry.root(),
+        &["checkout", "--", "registry-data/solo/1.0.0.toml"],
+    );
+    age_files(&registry);
+    watched_build(&registry, &watchman, true, false).expect_code(0);
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+
+    // A recrawl (what Watchman does after inotify dropped events) puts a warning in every
+    // answer: Watchman is not trusted then, and without git nothing vouches for the data.
+    let root = registry.root().to_str().unwrap();
+    watchman.command(&["debug-recrawl", root]);
+    watched_build(&registry, &watchman, false, false).expect_code(0);
+    // That build had no git to vouch for it, so it left no record: git does again.
+    watched_build(&registry, &watchman, true, false).expect_code(0);
+    watched_build(&registry, &watchman, true, true).expect_code(0);
 }

@@ -126,7 +126,8 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let _lock = lock(&state_dir.join("lock"))?;
     Plan::remove(&options.out_dir)?;
     let marker = state_dir.join(WRITING_MARKER);
-    let baseline = unchanged::baseline(options, &state_dir, marker.exists());
+    let watch = unchanged::watch(options);
+    let baseline = unchanged::baseline(options, &state_dir, marker.exists(), watch.as_ref());
     if let Some(baseline) = &baseline
         && unchanged::skippable(baseline, options, signed_root_still_good)
     {
@@ -204,7 +205,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     let counts = (decision.experts, decision.versions, decision.serial);
     // A build with warnings is not skipped next time, so they are shown again.
     let skippable = clean_commit.filter(|_| decision.warnings.is_empty());
-    unchanged::save(options, &state_dir, skippable, counts)?;
+    unchanged::save(options, &state_dir, watch, skippable, counts)?;
     Ok(BuildOutcome::Built(BuildReport {
         experts: counts.0,
         versions: counts.1,

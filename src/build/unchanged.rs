@@ -1,20 +1,31 @@
-//! The no-change fast path: a rebuild that git shows has nothing new to read returns the last
-//! build's result without loading the data.
+//! The no-change fast path: a rebuild that Watchman or git shows has nothing new to read
+//! returns the last build's result without loading the data.
 //!
 //! Even with the build cache, a rebuild that finds nothing changed still validates every
 //! expert, renders every index document for its hash and computes the website's keys: seconds
 //! at a million versions, for an answer known in advance. After a complete build from a clean
 //! git checkout (no modified, untracked or ignored file below the data directory, none too
 //! recent to trust, no warning to repeat), the build records what it was made from in
-//! [`FILE_NAME`]: the commit, the executable that built it, the options, and the BLAKE3 of the
-//! root it wrote. The next build takes the shortcut only when every one of those still holds:
-//! git reports no change below the data directory since that commit, in commits or in the
-//! working tree; the same executable (templates and rules are compiled in) with the same
-//! options; the root in the output directory is the one recorded, so nothing else wrote there;
-//! no build was interrupted since; and a signed root is not yet due to be signed again.
-//! Anything else (no git, `--no-cache`, `--previous`, a record that cannot be read) is a full
-//! build, which removes the record before it writes anything, so an interrupted build never
-//! leaves a record describing output it changed.
+//! [`FILE_NAME`]: the commit, the executable that built it, the options, the BLAKE3 of the
+//! root it wrote, and, when a running Watchman watches the data directory, its clock from
+//! before the build read anything. The next build takes the shortcut only when every one of
+//! those still holds: nothing below the data directory changed since; the same executable
+//! (templates and rules are compiled in) with the same options; the root in the output
+//! directory is the one recorded, so nothing else wrote there; no build was interrupted
+//! since; and a signed root is not yet due to be signed again. Anything else (no git,
+//! `--no-cache`, `--previous`, a record that cannot be read) is a full build, which removes
+//! the record before it writes anything, so an interrupted build never leaves a record
+//! describing output it changed.
+//!
+//! "Nothing changed" is asked of Watchman first ([`watchman`]): no path below the data
+//! directory changed since the recorded clock, so the files are byte for byte the ones the
+//! recorded build read, which matched the recorded commit (a build reads the files, not git).
+//! That costs milliseconds whatever the registry's size. When Watchman cannot answer (not
+//! installed, not running, not watching, restarted, recrawled) or names a change, git is
+//! asked: what changed since the recorded commit, in commits or in the working tree, which
+//! costs a `git status` (a look at every file) and tells the one-version path
+//! ([`crate::build::delta`]) where to look. A baseline that finds nothing changed records this
+//! build's fresh clock, so the next build asks Watchman again, within what it remembers.
 //!
 //! The shortcut trusts the output directory as the last build left it: a file deleted from it
 //! by hand is written again by `--no-cache`, not by the shortcut.
@@ -26,13 +37,13 @@ use serde::{Deserialize, Serialize};
 use crate::build::{BuildOptions, Signing};
 use crate::common::fsutil::{self, IoError};
 use crate::common::model::Hash;
-use crate::data::git_changes;
+use crate::data::{git_changes, watchman};
 use crate::format::index;
 
 /// The record's file name in the build's state directory.
 pub const FILE_NAME: &str = "unchanged.json";
 /// The record's format; another is not read.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// A record is a few hundred bytes; anything much larger is not one.
 const MAX_RECORD_BYTES: u64 = 64 * 1024;
 
@@ -47,6 +58,9 @@ pub struct Record {
     commit: String,
     /// The BLAKE3 of the root it wrote.
     root: Hash,
+    /// Watchman's clock from before the build read anything, when Watchman watched the data
+    /// directory.
+    watch: Option<watchman::Clock>,
     pub experts: usize,
     pub versions: usize,
     pub serial: u64,
@@ -92,8 +106,16 @@ fn executable() -> Option<Hash> {
     })
 }
 
+/// Watchman's clock for the data directory, taken before the build reads anything, when a
+/// running Watchman watches it and the build may leave a record (see [`save`]).
+pub fn watch(options: &BuildOptions) -> Option<watchman::Clock> {
+    (options.use_cache && options.previous.is_none())
+        .then(|| watchman::clock(&options.data_dir))
+        .flatten()
+}
+
 /// What the last complete build recorded, when it still describes the output directory, and
-/// what git says changed in the data directory since.
+/// what Watchman or git says changed in the data directory since.
 pub struct Baseline {
     pub record: Record,
     /// The root in the output directory: the one the record names.
@@ -118,8 +140,14 @@ impl Baseline {
 
 /// The last build's record, when it still describes the output and git can say what changed
 /// since: the same executable (templates and rules are compiled in) and options, the root in
-/// the output directory the one recorded, no interrupted build since.
-pub fn baseline(options: &BuildOptions, state_dir: &Path, interrupted: bool) -> Option<Baseline> {
+/// the output directory the one recorded, no interrupted build since. `watch` is this build's
+/// clock ([`watch`]).
+pub fn baseline(
+    options: &BuildOptions,
+    state_dir: &Path,
+    interrupted: bool,
+    watch: Option<&watchman::Clock>,
+) -> Option<Baseline> {
     if !options.use_cache || options.previous.is_some() || interrupted {
         return None;
     }
@@ -139,9 +167,50 @@ pub fn baseline(options: &BuildOptions, state_dir: &Path, interrupted: bool) -> 
     if executable()? != record.executable {
         return None;
     }
-    // Last, as the slowest: git reads the index and looks at every tracked file's stamp.
-    let view = git_changes::view(&options.data_dir, Some(&record.commit))?;
-    Some(Baseline { record, root, view })
+    // Last, as the slowest: Watchman answers from memory, git reads the index and looks at
+    // every tracked file's stamp.
+    let view = if unchanged_per_watchman(&record, watch) {
+        // The data directory holds what the recorded build read, which is exactly what the
+        // recorded commit holds there: nothing is dirty against it, whatever `HEAD` is now
+        // (a commit since that changed the data would differ from the files, and git's diff
+        // from the recorded commit finds it next time git is asked).
+        git_changes::GitView {
+            head: record.commit.clone(),
+            changed: Some(Default::default()),
+            dirty: Default::default(),
+        }
+    } else {
+        git_changes::view(&options.data_dir, Some(&record.commit))?
+    };
+    let baseline = Baseline { record, root, view };
+    if baseline.nothing_changed()
+        && let Some(watch) = watch
+        && baseline.record.watch.as_ref() != Some(watch)
+    {
+        // Nothing changed from before this build's clock to now, so the data is still what
+        // the recorded build read as of that clock: recording it keeps the next question
+        // short, and within what Watchman remembers (it forgets old clocks). A record that
+        // cannot be written leaves the old one, which is as true.
+        let refreshed = Record {
+            watch: Some(watch.clone()),
+            ..baseline.record.clone()
+        };
+        let bytes = serde_json::to_vec_pretty(&refreshed).expect("a record always serializes");
+        let _ = fsutil::write_atomic(&path, &bytes, false);
+    }
+    Some(baseline)
+}
+
+/// Whether Watchman vouches that no path below the data directory changed since the recorded
+/// clock. The clock speaks for the directory it was taken of, which must still be the one the
+/// data directory's path leads to (this build's clock is of it).
+fn unchanged_per_watchman(record: &Record, watch: Option<&watchman::Clock>) -> bool {
+    record
+        .watch
+        .as_ref()
+        .filter(|recorded| watch.is_some_and(|now| now.same_directory(recorded)))
+        .and_then(watchman::changed_since)
+        .is_some_and(|changed| changed.is_empty())
 }
 
 /// Whether this build would change nothing, so it may return the last build's result; a
@@ -158,11 +227,13 @@ pub fn skippable(
             .is_none_or(|signing| still_signed(&baseline.root, signing))
 }
 
-/// Records a complete build made from `commit`, or removes the record when the build may not
-/// be skipped next time (`commit` is `None`).
+/// Records a complete build made from `commit`, with the clock [`watch`] took before it read
+/// anything, or removes the record when the build may not be skipped next time (`commit` is
+/// `None`).
 pub fn save(
     options: &BuildOptions,
     state_dir: &Path,
+    watch: Option<watchman::Clock>,
     commit: Option<String>,
     counts: (usize, usize, u64),
 ) -> Result<(), IoError> {
@@ -176,6 +247,7 @@ pub fn save(
             inputs: Inputs::of(options)?,
             commit: commit?,
             root: Hash::of(&root),
+            watch,
             experts,
             versions,
             serial,

@@ -6,7 +6,8 @@
 //! [`settings`] for `registry.toml`), every problem located through [`toml_file`]; [`validate`]
 //! applies the rules that need the whole registry. [`build_cache`] remembers what unchanged
 //! version files held, so a rebuild does not parse them again, and [`git_changes`] asks git
-//! which directories changed, so a rebuild in a git checkout does not even look at the others.
+//! which directories changed, so a rebuild in a git checkout does not even look at the others;
+//! [`watchman`] asks a running Watchman whether anything changed at all, without looking.
 //!
 //! Imports only from `common`.
 
@@ -25,6 +26,7 @@ pub mod settings;
 pub mod sorted_walk;
 pub mod toml_file;
 pub mod validate;
+pub mod watchman;
 
 /// Loads and validates `registry-data/` without writing anything.
 pub fn check(data_dir: &Path) -> Result<(Option<validate::Registry>, Vec<Diagnostic>), IoError> {

@@ -39,7 +39,7 @@ pub fn build(args: BuildArgs) -> Result<(), CliError> {
             report_problems(report.warnings, output.format, output.quiet)?;
             let how = match report.read_changed_only {
                 _ if report.unchanged => {
-                    " (git shows nothing changed since the last build; --no-cache rebuilds anyway)"
+                    " (Watchman or git shows nothing changed since the last build; --no-cache rebuilds anyway)"
                         .to_owned()
                 }
                 Some(experts) => format!(
