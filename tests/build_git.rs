@@ -516,9 +516,9 @@ impl Watchman {
 
     fn try_command(&self, args: &[&str]) -> Option<String> {
         let output = Command::new("watchman")
-            .args(["--no-spawn", "--no-local"])
+            .args(["--no-spawn", "--no-local", "--sockname"])
+            .arg(self.socket())
             .args(args)
-            .env("WATCHMAN_SOCK", self.socket())
             .output()
             .expect(Watchman::NEEDS);
         output

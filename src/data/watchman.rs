@@ -110,8 +110,14 @@ fn watch_of(dir: &Path) -> Option<(PathBuf, String)> {
 
 /// Sends one command to the running Watchman; its answer when it has no error or warning.
 fn ask(command: &serde_json::Value) -> Option<serde_json::Value> {
-    let mut child = Command::new("watchman")
-        .args(["--no-spawn", "--no-local", "--no-pretty", "--json-command"])
+    let mut watchman = Command::new("watchman");
+    watchman.args(["--no-spawn", "--no-local", "--no-pretty", "--json-command"]);
+    // The socket Watchman's other clients read from the environment; the command line of
+    // Debian's Watchman (4.9) reads it only from its option.
+    if let Some(socket) = std::env::var_os("WATCHMAN_SOCK") {
+        watchman.arg("--sockname").arg(socket);
+    }
+    let mut child = watchman
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
