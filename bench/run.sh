@@ -16,6 +16,11 @@
 #   git no-change    rebuild with nothing changed since that commit
 #   git one-version  rebuild after add-version.py and `git commit` of the new file (untimed),
 #                    so the build finds it from the diff since the commit it recorded
+# and then, with WATCHMAN=1, once more in that checkout with a Watchman daemon of the script's
+# own watching it (its socket in the temporary directory; stopped on exit): one untimed build
+# records the daemon's clock, then
+#   watchman no-change  rebuild with nothing changed, answered by Watchman instead of git
+# (at a million versions the watch needs fs.inotify.max_user_watches above ~225,000).
 # Timings are the best of RUNS runs; peak RSS (GNU time's %M) is the highest of those runs.
 #
 # A million versions: SIZES=1000000 PER_EXPERT=5 RUNS=1 bench/run.sh. The input is about
@@ -37,6 +42,8 @@
 #   SEED=1                  generator seed
 #   PERSTACK_REGISTRY_BIN   use this binary instead of building target/release/perstack-registry
 #   GIT=1                   also measure the rebuilds in a git checkout (0 to skip; needs git)
+#   WATCHMAN=0              1 also measures the git no-change rebuild with Watchman (needs GIT=1
+#                           and watchman)
 #   BUILD_ARGS=             extra arguments for every build (e.g. --no-site)
 #
 # Needs: python3 (stdlib only), GNU time at /usr/bin/time, and b3sum. Debian's b3sum package
@@ -52,6 +59,7 @@ RUNS=${RUNS:-3}
 PER_EXPERT=${PER_EXPERT:-10}
 SEED=${SEED:-1}
 GIT=${GIT:-1}
+WATCHMAN=${WATCHMAN:-0}
 read -r -a BUILD_ARGS <<<"${BUILD_ARGS:-}"
 TIME=/usr/bin/time
 
@@ -63,6 +71,10 @@ die() { log "run.sh: $*"; exit 1; }
 command -v python3 >/dev/null || die "python3 not found"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 if [[ $GIT == 1 ]]; then command -v git >/dev/null || die "git not found (GIT=0 skips the git rows)"; fi
+if [[ $WATCHMAN == 1 ]]; then
+  [[ $GIT == 1 ]] || die "WATCHMAN=1 needs GIT=1"
+  command -v watchman >/dev/null || die "watchman not found (apt-get install watchman)"
+fi
 
 # b3sum: prefer the one cargo installs (recent, multi-threaded); Debian's is too old.
 if ! command -v b3sum >/dev/null; then
@@ -85,7 +97,9 @@ fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/perstack-bench.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+WATCHMAN_PID=
+stop_watchman() { if [[ -n $WATCHMAN_PID ]]; then kill "$WATCHMAN_PID" 2>/dev/null || true; wait "$WATCHMAN_PID" 2>/dev/null || true; WATCHMAN_PID=; fi; }
+trap 'stop_watchman; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -153,6 +167,7 @@ export -f hash_all
 MAIN_ROWS=()
 DETAIL_ROWS=()
 GIT_ROWS=()
+WATCHMAN_ROWS=()
 for n in $SIZES; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad size '$n' in SIZES"
   data=$WORK/data-$n/registry-data
@@ -208,6 +223,26 @@ for n in $SIZES; do
     log "   git one-version rebuild, committed (best of $RUNS)"
     best "$RUNS" add_one_committed "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}"
     git_one_ns=$BEST_NS git_one_kb=$MAX_KB
+    if [[ $WATCHMAN == 1 ]]; then
+      log "   watchman: a daemon of our own watches the checkout (untimed), one build records its clock"
+      export WATCHMAN_SOCK=$WORK/watchman.sock
+      watchman --foreground --no-save-state --sockname="$WATCHMAN_SOCK" --logfile="$WORK/watchman.log" \
+        --pidfile="$WORK/watchman.pid" --statefile="$WORK/watchman.state" </dev/null >/dev/null 2>&1 &
+      WATCHMAN_PID=$!
+      for _ in $(seq 100); do watchman --no-spawn --no-local --sockname="$WATCHMAN_SOCK" get-pid >/dev/null 2>&1 && break; sleep 0.1; done
+      watchman --no-spawn --no-local --sockname="$WATCHMAN_SOCK" watch-project "$(dirname "$data")" >/dev/null
+      # The one-version rebuilds' files are too recent for their stamps to be trusted (3 s), so
+      # the build right after them leaves no record to skip to: wait, then build twice.
+      sleep 4
+      "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}" >/dev/null
+      "$BIN" build --data "$data" --out "$out" --quiet "${BUILD_ARGS[@]}" >/dev/null
+      log "   watchman no-change rebuild (best of $RUNS)"
+      best "$RUNS" : "$BIN" build --data "$data" --out "$out" "${BUILD_ARGS[@]}"
+      grep -q "nothing changed since the last build" "$WORK/stderr" || die "the no-change rebuild with watchman did not take the shortcut: $(cat "$WORK/stderr")"
+      WATCHMAN_ROWS+=("| $(label "$n") | $(secs "$git_same_ns") | $(mib "$git_same_kb") | $(secs "$BEST_NS") | $(mib "$MAX_KB") |")
+      stop_watchman
+      unset WATCHMAN_SOCK
+    fi
   fi
 
   peak_kb=$full_kb
@@ -241,4 +276,12 @@ if [[ $GIT == 1 ]]; then
   echo "| versions | floor copy+b3sum s | full build s | git no-change rebuild s | git one-version rebuild s | peak MiB git no-change | peak MiB git one-version | git no-change/full | git one-version/full |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   printf '%s\n' "${GIT_ROWS[@]}"
+fi
+if [[ $WATCHMAN == 1 ]]; then
+  echo
+  echo "The no-change rebuild in that checkout, answered by git and by Watchman (its daemon's memory not counted):"
+  echo
+  echo "| versions | git no-change rebuild s | peak MiB | watchman no-change rebuild s | peak MiB |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${WATCHMAN_ROWS[@]}"
 fi
