@@ -662,3 +662,22 @@ fn a_restarted_or_recrawled_watchman_is_not_trusted_and_git_is_asked_again() {
     watched_build(&registry, &watchman, true, false).expect_code(0);
     watched_build(&registry, &watchman, true, true).expect_code(0);
 }
+
+#[test]
+#[ignore = "needs watchman: bash .ci/run installs it and runs ignored tests"]
+fn a_watch_told_to_ignore_part_of_the_data_is_not_asked() {
+    let registry = built_checkout();
+    fs::write(
+        registry.root().join(".watchmanconfig"),
+        r#"{"ignore_dirs": ["registry-data/solo"]}"#,
+    )
+    .unwrap();
+    commit_all(registry.root(), "watchman config");
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    run(&registry, &["build", "--quiet", "--no-site"], true).expect_code(0);
+    // Git vouches, and the shortcut is taken; Watchman alone never is, since it would not
+    // report an edit of solo's files.
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+    watched_build(&registry, &watchman, false, false).expect_code(0);
+}

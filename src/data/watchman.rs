@@ -12,7 +12,9 @@
 //! vouch for is no answer: no daemon or no watch holding the directory, an error, a clock
 //! from another run of the daemon or of the watch, or one older than the daemon still
 //! remembers (`is_fresh_instance`: a restart, a watch deleted and made again, an age-out),
-//! and any warning (a recrawl after inotify dropped events). The caller then asks git, which
+//! and any warning (a recrawl after inotify dropped events); and a watch that does not report
+//! everything below the directory (a `.watchmanconfig` whose `ignore_dirs` reaches into it, or
+//! the watched root itself, whose `.git` is never reported). The caller then asks git, which
 //! looks at every file.
 
 use std::io::Write;
@@ -49,6 +51,9 @@ impl Clock {
 /// before this call; `None` when no running Watchman watches it.
 pub fn clock(dir: &Path) -> Option<Clock> {
     let (root, relative) = watch_of(dir)?;
+    if !sees_everything_below(&root, &relative)? {
+        return None;
+    }
     let answer = ask(&serde_json::json!([
         "clock",
         root,
@@ -73,6 +78,9 @@ pub fn changed_since(clock: &Clock) -> Option<Vec<String>> {
     });
     if !clock.relative.is_empty() {
         query["relative_root"] = clock.relative.clone().into();
+    }
+    if !sees_everything_below(&clock.root, &clock.relative)? {
+        return None;
     }
     let answer = ask(&serde_json::json!(["query", clock.root, query]))?;
     if answer.get("is_fresh_instance")?.as_bool()? {
@@ -106,6 +114,36 @@ fn watch_of(dir: &Path) -> Option<(PathBuf, String)> {
         .collect::<Option<Vec<_>>>()?
         .join("/");
     Some((root, relative))
+}
+
+/// Whether the watch of `root` reports every change below `relative`: not when a
+/// `.watchmanconfig` tells it to ignore a directory there (`ignore_dirs`), nor for the root
+/// itself, where it never reports what happens in `.git` (`ignore_vcs`).
+fn sees_everything_below(root: &Path, relative: &str) -> Option<bool> {
+    if relative.is_empty() {
+        return Some(false);
+    }
+    let answer = ask(&serde_json::json!(["get-config", root]))?;
+    let ignored = match answer.get("config")?.get("ignore_dirs") {
+        None => return Some(true),
+        Some(ignored) => ignored.as_array()?,
+    };
+    let overlaps = |ignored: &str| {
+        let ignored = ignored.trim_end_matches('/');
+        [(ignored, relative), (relative, ignored)]
+            .iter()
+            .any(|(outer, inner)| {
+                inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+    };
+    for ignored in ignored {
+        if overlaps(ignored.as_str()?) {
+            return Some(false);
+        }
+    }
+    Some(true)
 }
 
 /// Sends one command to the running Watchman; its answer when it has no error or warning.
