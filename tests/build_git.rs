@@ -583,6 +583,8 @@ fn with_watchman_the_shortcut_needs_no_git_and_still_sees_what_git_does_not() {
 
     // A published version edited where git does not look: git would vouch for it, but
     // Watchman saw it, so the build is not skipped; it reads the file and refuses the change.
+    // (With git on PATH, the full build's loader would ask git alone and take the file from
+    // its cache, as it does without Watchman.)
     edit_behind_gits_back(&registry, "solo/1.0.0.toml");
     expect_edit_refused(&watched_build(&registry, &watchman, false, false));
 

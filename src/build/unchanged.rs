@@ -24,7 +24,7 @@
 //! installed, not running, not watching, restarted, recrawled) or names a change, git is
 //! asked: what changed since the recorded commit, in commits or in the working tree, which
 //! costs a `git status` (a look at every file) and tells the one-version path
-//! ([`crate::build::delta`]) where to look. A baseline that finds nothing changed records this
+//! ([`crate::build::delta`]) where to look, with the files Watchman named added. A baseline that finds nothing changed records this
 //! build's fresh clock, so the next build asks Watchman again, within what it remembers.
 //!
 //! The shortcut trusts the output directory as the last build left it: a file deleted from it
@@ -169,18 +169,32 @@ pub fn baseline(
     }
     // Last, as the slowest: Watchman answers from memory, git reads the index and looks at
     // every tracked file's stamp.
-    let view = if unchanged_per_watchman(&record, watch) {
+    let view = match changed_per_watchman(&record, watch) {
         // The data directory holds what the recorded build read, which is exactly what the
         // recorded commit holds there: nothing is dirty against it, whatever `HEAD` is now
         // (a commit since that changed the data would differ from the files, and git's diff
         // from the recorded commit finds it next time git is asked).
-        git_changes::GitView {
+        Some(changes) if changes.is_empty() => git_changes::GitView {
             head: record.commit.clone(),
             changed: Some(Default::default()),
             dirty: Default::default(),
+        },
+        // Git says where; the files Watchman saw change are looked at too, even where git
+        // would vouch for them (a file marked `--assume-unchanged`, a stamp restored by hand).
+        // A directory is no file to read: what changed in it is listed on its own.
+        Some(changes) => {
+            let mut view = git_changes::view(&options.data_dir, Some(&record.commit))?;
+            if let Some(changed) = &mut view.changed {
+                changed.extend(
+                    changes
+                        .into_iter()
+                        .filter(|change| !change.directory)
+                        .map(|change| change.path),
+                );
+            }
+            view
         }
-    } else {
-        git_changes::view(&options.data_dir, Some(&record.commit))?
+        None => git_changes::view(&options.data_dir, Some(&record.commit))?,
     };
     let baseline = Baseline { record, root, view };
     if baseline.nothing_changed()
@@ -201,16 +215,18 @@ pub fn baseline(
     Some(baseline)
 }
 
-/// Whether Watchman vouches that no path below the data directory changed since the recorded
-/// clock. The clock speaks for the directory it was taken of, which must still be the one the
+/// What Watchman says changed below the data directory since the recorded clock, if it can
+/// say. The clock speaks for the directory it was taken of, which must still be the one the
 /// data directory's path leads to (this build's clock is of it).
-fn unchanged_per_watchman(record: &Record, watch: Option<&watchman::Clock>) -> bool {
+fn changed_per_watchman(
+    record: &Record,
+    watch: Option<&watchman::Clock>,
+) -> Option<Vec<watchman::Change>> {
     record
         .watch
         .as_ref()
         .filter(|recorded| watch.is_some_and(|now| now.same_directory(recorded)))
         .and_then(watchman::changed_since)
-        .is_some_and(|changed| changed.is_empty())
 }
 
 /// Whether this build would change nothing, so it may return the last build's result; a

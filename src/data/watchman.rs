@@ -67,12 +67,22 @@ pub fn clock(dir: &Path) -> Option<Clock> {
     })
 }
 
-/// The paths below the clock's directory (relative to it) that changed since the clock, made
-/// before this call; `None` when Watchman cannot say.
-pub fn changed_since(clock: &Clock) -> Option<Vec<String>> {
+/// A path below the clock's directory that changed since the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Relative to the clock's directory, with `/` separators.
+    pub path: String,
+    /// A directory: listed when an entry in it was created, removed or renamed, or when it
+    /// was itself, even empty.
+    pub directory: bool,
+}
+
+/// The paths below the clock's directory that changed since the clock, made before this
+/// call; `None` when Watchman cannot say.
+pub fn changed_since(clock: &Clock) -> Option<Vec<Change>> {
     let mut query = serde_json::json!({
         "since": clock.clock,
-        "fields": ["name"],
+        "fields": ["name", "type"],
         "empty_on_fresh_instance": true,
         "sync_timeout": SYNC_TIMEOUT_MS,
     });
@@ -90,7 +100,12 @@ pub fn changed_since(clock: &Clock) -> Option<Vec<String>> {
         .get("files")?
         .as_array()?
         .iter()
-        .map(|name| name.as_str().map(str::to_owned))
+        .map(|file| {
+            Some(Change {
+                path: file.get("name")?.as_str()?.to_owned(),
+                directory: file.get("type")?.as_str()? == "d",
+            })
+        })
         .collect()
 }
 
