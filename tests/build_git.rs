@@ -683,3 +683,28 @@ fn a_watch_told_to_ignore_part_of_the_data_is_not_asked() {
     watched_build(&registry, &watchman, true, true).expect_code(0);
     watched_build(&registry, &watchman, false, false).expect_code(0);
 }
+
+#[test]
+#[ignore = "needs watchman: bash .ci/run installs it and runs ignored tests"]
+fn with_watchman_a_change_git_is_told_nothing_of_is_still_published() {
+    let registry = built_checkout();
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    run(&registry, &["build", "--quiet", "--no-site"], true).expect_code(0);
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+
+    // A tag added in a file git is told is unchanged: git alone would show nothing changed.
+    let meta = "registry-data/tic-tac-toe/expert.toml";
+    git(
+        registry.root(),
+        &["update-index", "--assume-unchanged", meta],
+    );
+    registry.file(
+        "tic-tac-toe/expert.toml",
+        "[tags]\nstable = \"1.0.0\"\nbeta = \"1.0.0\"\n",
+    );
+    age_files(&registry);
+    watched_build(&registry, &watchman, true, false).expect_code(0);
+    let readable = fs::read_to_string(registry.out().join("v1/experts/tic-tac-toe.json")).unwrap();
+    assert!(readable.contains("\"beta\""), "{readable}");
+}
