@@ -24,8 +24,9 @@
 //! installed, not running, not watching, restarted, recrawled) or names a change, git is
 //! asked: what changed since the recorded commit, in commits or in the working tree, which
 //! costs a `git status` (a look at every file) and tells the one-version path
-//! ([`crate::build::delta`]) where to look, with the files Watchman named added. A baseline that finds nothing changed records this
-//! build's fresh clock, so the next build asks Watchman again, within what it remembers.
+//! ([`crate::build::delta`]) where to look, with the files Watchman named added. A baseline
+//! that finds nothing changed records this build's fresh clock, so the next build asks
+//! Watchman again, within what it remembers.
 //!
 //! The shortcut trusts the output directory as the last build left it: a file deleted from it
 //! by hand is written again by `--no-cache`, not by the shortcut.
