@@ -97,6 +97,9 @@ fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/perstack-bench.XXXXXX")
+# Whatever the tools leave in the temporary directory goes with the rest (the build asks
+# `watchman --no-spawn`, which makes its state directory there even when no daemon runs).
+export TMPDIR=$WORK
 WATCHMAN_PID=
 stop_watchman() { if [[ -n $WATCHMAN_PID ]]; then kill "$WATCHMAN_PID" 2>/dev/null || true; wait "$WATCHMAN_PID" 2>/dev/null || true; WATCHMAN_PID=; fi; }
 trap 'stop_watchman; rm -rf "$WORK"' EXIT
