@@ -708,3 +708,87 @@ fn with_watchman_a_change_git_is_told_nothing_of_is_still_published() {
     let readable = fs::read_to_string(registry.out().join("v1/experts/tic-tac-toe.json")).unwrap();
     assert!(readable.contains("\"beta\""), "{readable}");
 }
+
+#[test]
+#[ignore = "needs watchman: bash .ci/run installs it and runs ignored tests"]
+fn with_watchman_a_publish_reads_only_the_changed_expert_and_never_runs_git_status() {
+    let registry = built_checkout();
+    let watchman = Watchman::start();
+    watchman.watch(&registry);
+    run(&registry, &["build", "--quiet", "--no-site"], true).expect_code(0);
+    watched_build(&registry, &watchman, true, true).expect_code(0);
+
+    // git, through a wrapper that writes down each command it is asked.
+    let wrapper = registry.root().join("logged-git");
+    fs::create_dir_all(&wrapper).unwrap();
+    let log = registry.root().join("git-commands.log");
+    let real_git = find_on_path("git").expect("git on PATH");
+    let script = wrapper.join("git");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real_git.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    fs::set_permissions(&script, permissions).unwrap();
+    let path = format!(
+        "{}:{}",
+        wrapper.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let build = |args: &[&str]| Run {
+        output: Command::new(env!("CARGO_BIN_EXE_perstack-registry"))
+            .args(args)
+            .current_dir(registry.root())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("WATCHMAN_SOCK", watchman.socket())
+            .env("PATH", &path)
+            .output()
+            .expect("run perstack-registry"),
+    };
+
+    let before = snapshot_out(&registry);
+    registry.version("solo", "1.1.0", "");
+    commit_all(registry.root(), "solo 1.1.0");
+    let _ = fs::remove_file(&log);
+    let built = build(&["build", "--no-site"]);
+    built.expect_code(0);
+    assert!(
+        built
+            .stderr()
+            .contains("read only the 1 expert(s) git shows changed"),
+        "{}",
+        built.stderr()
+    );
+    let asked = fs::read_to_string(&log).unwrap();
+    assert!(!asked.lines().any(|command| command == "status"), "{asked}");
+
+    // What a full build from the same previous output writes.
+    let full = registry.root().join("full");
+    copy_tree(before.path(), &full);
+    build(&[
+        "build",
+        "--quiet",
+        "--no-site",
+        "--no-cache",
+        "--out",
+        "full",
+    ])
+    .expect_code(0);
+    let without_state = |dir: &Path| {
+        let mut files = tree(dir);
+        files.retain(|path, _| !path.starts_with(".perstack-build"));
+        files
+    };
+    assert_eq!(without_state(&registry.out()), without_state(&full));
+    fs::remove_dir_all(&full).unwrap();
+
+    // That build matched a commit: the next one, with nothing changed, is the shortcut.
+    watched_build(&registry, &watchman, false, true).expect_code(0);
+}

@@ -20,17 +20,21 @@
 //! "Nothing changed" is asked of Watchman first ([`watchman`]): no path below the data
 //! directory changed since the recorded clock, so the files are byte for byte the ones the
 //! recorded build read, which matched the recorded commit (a build reads the files, not git).
-//! That costs milliseconds whatever the registry's size. When Watchman cannot answer (not
-//! installed, not running, not watching, restarted, recrawled) or names a change, git is
-//! asked: what changed since the recorded commit, in commits or in the working tree, which
-//! costs a `git status` (a look at every file) and tells the one-version path
-//! ([`crate::build::delta`]) where to look, with the files Watchman named added. A baseline
-//! that finds nothing changed records this build's fresh clock, so the next build asks
-//! Watchman again, within what it remembers.
+//! That costs milliseconds whatever the registry's size. When Watchman names changed files,
+//! git is asked about those alone ([`git_changes::head_matching`]): whether `HEAD` differs
+//! from the recorded commit only there and holds exactly what the files hold now. Then the
+//! data directory matches `HEAD`, and the one-version path ([`crate::build::delta`]) reads
+//! where Watchman said, with no `git status`, so a publish costs what it changes. When that
+//! does not hold, or Watchman cannot answer (not installed, not running, not watching,
+//! restarted, recrawled), git is asked what changed since the recorded commit, in commits or
+//! in the working tree, which costs a `git status` (a look at every file), with the files
+//! Watchman named added. A baseline that finds nothing changed records this build's fresh
+//! clock, so the next build asks Watchman again, within what it remembers.
 //!
 //! The shortcut trusts the output directory as the last build left it: a file deleted from it
 //! by hand is written again by `--no-cache`, not by the shortcut.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -184,16 +188,28 @@ pub fn baseline(
         // would vouch for them (a file marked `--assume-unchanged`, a stamp restored by hand).
         // A directory is no file to read: what changed in it is listed on its own.
         Some(changes) => {
-            let mut view = git_changes::view(&options.data_dir, Some(&record.commit))?;
-            if let Some(changed) = &mut view.changed {
-                changed.extend(
-                    changes
-                        .into_iter()
-                        .filter(|change| !change.directory)
-                        .map(|change| change.path),
-                );
+            let files: BTreeSet<String> = changes
+                .into_iter()
+                .filter(|change| !change.directory)
+                .map(|change| change.path)
+                .collect();
+            match git_changes::head_matching(&options.data_dir, &record.commit, &files) {
+                // The files are what the recorded build read but at `files`, and there they
+                // are what `HEAD` holds: the view `git status` would give, without its look at
+                // every file, so a publish costs what it changes.
+                Some(head) => git_changes::GitView {
+                    head,
+                    changed: Some(files),
+                    dirty: BTreeSet::new(),
+                },
+                None => {
+                    let mut view = git_changes::view(&options.data_dir, Some(&record.commit))?;
+                    if let Some(changed) = &mut view.changed {
+                        changed.extend(files);
+                    }
+                    view
+                }
             }
-            view
         }
         None => git_changes::view(&options.data_dir, Some(&record.commit))?,
     };

@@ -40,7 +40,7 @@
 //!   `BASE_PUBLISHES * ⌊P / BASE_PUBLISHES⌋` of the `P` recorded (none while `P` is below
 //!   `BASE_PUBLISHES`). An expert's base version is the one the `latest` rule picks among
 //!   its versions published at or before the cut or without a time, every status taken as
-//!   available ([`base_version`]): version files never change and statuses are left out, so
+//!   available (`base_version`): version files never change and statuses are left out, so
 //!   the base is the same bytes at every build until the cut moves, once every
 //!   `BASE_PUBLISHES` publishes. Experts with no such version are not in it.
 //! - The **delta** indexes every expert whose terms today differ from its base terms: those
