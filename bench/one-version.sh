@@ -12,7 +12,8 @@
 # the build process's own peak RSS (VmHWM of that process alone: GNU time's %M would report
 # git status's, the largest child). The build must say it read only the changed expert.
 #
-# Environment: PERSTACK_REGISTRY_BIN (default target/release/perstack-registry).
+# Environment: PERSTACK_REGISTRY_BIN (default target/release/perstack-registry); WATCHMAN_SOCK
+# to have the builds ask a Watchman daemon watching CHECKOUT (README: Watchman).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
