@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Run, TestRegistry, commit_all, copy_tree, git, tree};
+use common::{Run, TestRegistry, age_files, commit_all, copy_tree, git, tree, tree_without_state};
 
 /// Runs the binary in the registry's root with git's configuration isolated from the
 /// machine's.
@@ -24,22 +24,6 @@ fn run(registry: &TestRegistry, args: &[&str]) -> Run {
             .env_remove("RUST_BACKTRACE")
             .output()
             .expect("run perstack-registry"),
-    }
-}
-
-/// Sets every data file's modification time far in the past, so the first build records its
-/// commit (a file modified in the last seconds is not trusted yet).
-fn age_files(registry: &TestRegistry) {
-    for entry in walkdir::WalkDir::new(registry.data()) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let status = Command::new("touch")
-                .args(["-d", "2020-01-01T00:00:00Z"])
-                .arg(entry.path())
-                .status()
-                .expect("run touch");
-            assert!(status.success());
-        }
     }
 }
 
@@ -81,12 +65,10 @@ fn assert_same_as_full_build(registry: &TestRegistry, before: &Path) {
     );
     built.expect_code(0);
     assert_eq!(read_only(&built), None);
-    let without_state = |dir: &Path| {
-        let mut files = tree(dir);
-        files.retain(|path, _| !path.starts_with(".perstack-build"));
-        files
-    };
-    assert_eq!(without_state(&registry.out()), without_state(&full));
+    assert_eq!(
+        tree_without_state(&registry.out()),
+        tree_without_state(&full)
+    );
     let plan = |dir: &Path| fs::read(dir.join(".perstack-build/plan.json")).unwrap();
     assert_eq!(plan(&registry.out()), plan(&full));
     fs::remove_dir_all(&full).unwrap();
@@ -219,11 +201,7 @@ fn bad_input_is_reported_by_the_full_build_with_every_other_problem() {
     let refused = run(&registry, &["build", "--no-site"]);
     refused.expect_code(1);
     assert!(refused.stderr().contains("refused"), "{}", refused.stderr());
-    let mut after = tree(&registry.out());
-    after.retain(|path, _| !path.starts_with(".perstack-build"));
-    let mut before = before;
-    before.retain(|path, _| !path.starts_with(".perstack-build"));
-    assert_eq!(after, before);
+    assert_eq!(tree_without_state(&registry.out()), before);
 }
 
 #[test]

@@ -11,26 +11,12 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Run, TestRegistry, commit_all, copy_tree, git, tree, version_file};
+use common::{
+    Run, TestRegistry, age_files, commit_all, copy_tree, git, tree, tree_without_state,
+    version_file,
+};
 use perstack_registry::common::diagnostic::Severity;
 use perstack_registry::data::load::{self, LoadedRegistry};
-
-/// Sets every data file's modification time far in the past. A file modified in the seconds
-/// before a build is read again by the next one whatever git says (its stamp is not trusted
-/// yet), which would hide whether a build trusted git.
-fn age_files(registry: &TestRegistry) {
-    for entry in walkdir::WalkDir::new(registry.data()) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let status = Command::new("touch")
-                .args(["-d", "2020-01-01T00:00:00Z"])
-                .arg(entry.path())
-                .status()
-                .expect("run touch");
-            assert!(status.success());
-        }
-    }
-}
 
 /// A valid registry in a fresh git repository, committed, with one build made from it.
 fn built_checkout() -> TestRegistry {
@@ -781,12 +767,10 @@ fn with_watchman_a_publish_reads_only_the_changed_expert_and_never_runs_git_stat
         "full",
     ])
     .expect_code(0);
-    let without_state = |dir: &Path| {
-        let mut files = tree(dir);
-        files.retain(|path, _| !path.starts_with(".perstack-build"));
-        files
-    };
-    assert_eq!(without_state(&registry.out()), without_state(&full));
+    assert_eq!(
+        tree_without_state(&registry.out()),
+        tree_without_state(&full)
+    );
     fs::remove_dir_all(&full).unwrap();
 
     // That build matched a commit: the next one, with nothing changed, is the shortcut.

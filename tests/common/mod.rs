@@ -151,6 +151,32 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run { output }
 }
 
+/// Every file of a built registry, as [`tree`] gives it, without the build's own state
+/// (`.perstack-build/`: its cache, plan and records differ between equivalent builds).
+pub fn tree_without_state(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = tree(dir);
+    files.retain(|path, _| !path.starts_with(".perstack-build"));
+    files
+}
+
+/// Sets every data file's modification time far in the past. A file modified in the seconds
+/// before a build is read again by the next one whatever git says (its stamp is not trusted
+/// yet), and keeps a build from recording its commit, which would hide whether a build
+/// trusted git.
+pub fn age_files(registry: &TestRegistry) {
+    for entry in walkdir::WalkDir::new(registry.data()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let status = Command::new("touch")
+                .args(["-d", "2020-01-01T00:00:00Z"])
+                .arg(entry.path())
+                .status()
+                .expect("run touch");
+            assert!(status.success());
+        }
+    }
+}
+
 /// Every file below `dir` with its bytes, by relative path, skipping the build's own state.
 pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     walkdir::WalkDir::new(dir)
