@@ -31,7 +31,10 @@
 //! link to every expert. The root pins the website's manifest (`format::site_manifest`), so the
 //! website is copied from any source, HTTP included, and every file is verified against it:
 //! only the manifest documents whose hashes changed since the destination's previous root are
-//! read, and only the files whose entries changed are fetched. A source whose root pins no
+//! read, and only the files whose entries changed are fetched (when the destination's manifest
+//! is of an earlier format, the whole manifest is read, and the files it holds intact are
+//! still not fetched). A source whose root pins a manifest of an earlier format is refused,
+//! saying so. A source whose root pins no
 //! website (built before the manifest) is copied by listing its files where it can be listed (a
 //! directory, an archive), as its files come; over HTTP it is refused.
 
@@ -540,8 +543,9 @@ fn site_marker(replica: &Replica) -> PathBuf {
 }
 
 /// The website manifest the destination holds: the one its previous root pins, when its top
-/// document is there (a mirror without `--with-site` copies none). It says which files the
-/// destination holds, so unchanged subtrees of the new manifest are not read again.
+/// document is there (a mirror without `--with-site` copies none) and its format is the one
+/// this program reads. It says which files the destination holds, so unchanged subtrees of the
+/// new manifest are not read again.
 fn held_site(replica: &Replica) -> Option<index::SitePin> {
     let bytes = replica.read_local(index::ROOT_PATH).ok().flatten()?;
     let root = reader::parse_root(index::ROOT_PATH, &bytes).ok()?;

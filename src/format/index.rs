@@ -5,8 +5,7 @@
 //! rewrites only the bins on the changed names' paths (see [`BinTree`]). Format 1 (one snapshot
 //! listing every expert) is still read (`reader`) but no longer written. The root's pin of
 //! the publish log ([`LogPin`]) is here too, rendered with the root; `log` builds on it, and so
-//! is the pin of the website manifest ([`SitePin`]), a tree shaped like the bins whose
-//! documents `site_manifest` renders with the same code ([`TreeShape`]).
+//! is the pin of the website manifest ([`SitePin`]), whose documents `site_manifest` renders.
 //!
 //! Documents are rendered to bytes here and nowhere else. Object keys are inserted in a fixed,
 //! documented order (serde_json's `preserve_order` keeps it), maps are walked in sorted order,
@@ -39,6 +38,12 @@ pub const BIN_LEAF_TARGET: usize = 64;
 /// the name's hash, and 10 levels of 6 bits fit; 64^9 leaves is far beyond any registry.
 pub const MAX_BIN_DEPTH: u32 = 10;
 pub const ROOT_PATH: &str = "v1/root.json";
+/// The format of the website manifest's documents (`site_manifest`), which the root's `site`
+/// pin names: 2, a tree ordered by path. Format 1 was a tree slotted like the bins.
+pub const SITE_MANIFEST_FORMAT: u64 = 2;
+/// The deepest website manifest a root may pin: documents average about 10 entries, so 16
+/// levels hold far more files than any website has.
+pub const MAX_SITE_MANIFEST_DEPTH: u32 = 16;
 
 /// Where a published version file is served, relative to the registry root. Blobs are sharded
 /// by the first two hex digits so no directory grows past a few thousand entries.
@@ -458,8 +463,9 @@ impl LogPin {
     }
 }
 
-/// What the root says of the website: the top of its manifest (`site_manifest`), the tree's
-/// depth, and how many files it lists, so a signed root covers every website file too.
+/// What the root says of the website: the format of its manifest (`site_manifest`), the
+/// tree's depth, its top document, and how many files it lists, so a signed root covers every
+/// website file too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SitePin {
     pub depth: u32,
@@ -471,7 +477,7 @@ impl SitePin {
     /// The root's `site` object, keys in the documented order.
     pub fn value(&self) -> Value {
         json!({
-            "fanout": BIN_FANOUT,
+            "format": SITE_MANIFEST_FORMAT,
             "depth": self.depth,
             "blake3": self.top.hash.to_hex(),
             "size": self.top.size,

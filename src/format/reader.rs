@@ -47,9 +47,9 @@ pub const MAX_ROOT_BYTES: u64 = 1024 * 1024;
 pub const MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
 /// The most bytes a bin may have, whatever its parent says: a leaf averages 64 experts.
 pub const MAX_BIN_BYTES: u64 = 16 * 1024 * 1024;
-/// The most bytes a document of the website manifest may have: like a bin, a few thousand
-/// entries at most.
-pub const MAX_SITE_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes a document of the website manifest may have: it lists at most 32 entries,
+/// of paths up to 4 KiB.
+pub const MAX_SITE_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// The most bytes a publish log checkpoint may have: three short lines and a few signatures.
 pub const MAX_CHECKPOINT_BYTES: u64 = 64 * 1024;
 /// The most bytes one expert's index document may have: about 100,000 versions.
@@ -197,12 +197,14 @@ pub struct BinDoc {
     pub bins: Option<BTreeMap<String, SizedPointer>>,
     #[serde(default)]
     pub experts: Option<BTreeMap<String, SizedPointer>>,
-    /// A website manifest's leaf: files by path (`site_manifest`).
+    /// A leaf of a tree whose shape lists `files` (the website manifest's format 1, which
+    /// `site_manifest` no longer reads; no tree of hashed bins lists them now).
     #[serde(default)]
     pub files: Option<BTreeMap<String, SizedPointer>>,
 }
 
-/// A pointer in a bin: the hash and size of a child bin or of an index document.
+/// A pointer in a bin or a website manifest document: the hash and size of a child document,
+/// an index document or a website file.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct SizedPointer {
     pub blake3: Hash,
@@ -244,9 +246,9 @@ pub fn check_bin(
     })
 }
 
-/// Parses one document of a tree of hashed bins of `shape` (the experts' bins, the website
-/// manifest) and checks it is the document its parent says, as [`check_bin`] does; each key a
-/// leaf lists must pass `check_key`.
+/// Parses one document of a tree of hashed bins of `shape` (the experts' bins) and checks it
+/// is the document its parent says, as [`check_bin`] does; each key a leaf lists must pass
+/// `check_key`.
 pub fn check_tree_node(
     location: &str,
     bytes: &[u8],
@@ -916,8 +918,8 @@ fn check_index(doc: &IndexDoc) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a pinned tree of hashed bins (the bins, or the website manifest, built by the same
-/// code) has the fan-out this program reads and a depth it allows; `subject` begins the message.
+/// Checks a pinned tree of hashed bins has the fan-out this program reads and a depth it
+/// allows; `subject` begins the message.
 fn check_tree_shape(subject: &str, fanout: u64, depth: u32) -> Result<(), String> {
     if fanout != index::BIN_FANOUT as u64 {
         return Err(format!(
@@ -947,7 +949,10 @@ pub fn parse_root(location: &str, bytes: &[u8]) -> Result<RootDoc, PublishedErro
             if let Some(Err(why)) = root.log.as_ref().map(|log| log.pin()) {
                 return fail(why);
             }
-            if let Some(Err(why)) = root.site.as_ref().map(|site| site.pin()) {
+            // A website manifest of another format leaves the registry readable: only who
+            // reads the website needs it, and is told then (`SitePointer::pin`).
+            let site = root.site.as_ref().filter(|site| site.is_current());
+            if let Some(Err(why)) = site.map(|site| site.pin()) {
                 return fail(why);
             }
             Ok(root)
@@ -1045,7 +1050,10 @@ impl LogPointer {
 /// The root's `site` object as read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SitePointer {
-    pub fanout: u64,
+    /// The manifest's format; pins of format 1 (a tree slotted by hash, with a `fanout`) have
+    /// none.
+    #[serde(default)]
+    pub format: Option<u64>,
     pub depth: u32,
     pub blake3: Hash,
     pub size: u64,
@@ -1053,9 +1061,27 @@ pub struct SitePointer {
 }
 
 impl SitePointer {
-    /// The checked pin, or why the root's `site` is not one.
+    /// Whether the pin is of the format this program reads.
+    pub fn is_current(&self) -> bool {
+        self.format == Some(index::SITE_MANIFEST_FORMAT)
+    }
+
+    /// The checked pin, or why the root's `site` is not one this program reads.
     pub fn pin(&self) -> Result<SitePin, String> {
-        check_tree_shape("site manifest has", self.fanout, self.depth)?;
+        if !self.is_current() {
+            return Err(format!(
+                "the site manifest is format {}; this program reads format {} (rebuild the registry with this version)",
+                self.format.unwrap_or(1),
+                index::SITE_MANIFEST_FORMAT
+            ));
+        }
+        if self.depth == 0 || self.depth > index::MAX_SITE_MANIFEST_DEPTH {
+            return Err(format!(
+                "site manifest has a depth of {}; it must be 1 to {}",
+                self.depth,
+                index::MAX_SITE_MANIFEST_DEPTH
+            ));
+        }
         if self.size > MAX_SITE_MANIFEST_BYTES {
             return Err(format!(
                 "site manifest: {} bytes, more than a manifest document may have ({MAX_SITE_MANIFEST_BYTES})",
