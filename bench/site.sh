@@ -15,7 +15,8 @@
 #              deploy plan rewrites, in all, under search/, and by kind (search/d: delta term
 #              shards, search/t: base term shards)
 #   manifest   the website manifest (v1/site/) after site-full: documents, bytes, depth, files;
-#              after site-incr, the documents and bytes that build added (its plan's site-manifest)
+#              after site-incr and site-new, the documents and bytes that build added (its
+#              plan's site-manifest), the largest of them, and the site files beside them
 # The site's own cost is site-full (or site-noop) minus noop-api. After site-full it lists the
 # largest page of each kind (expert, version, scope, ...), in bytes and gzipped.
 # Results: bench/SITE-RESULTS.md.
@@ -78,7 +79,7 @@ PY
 fi
 
 cargo build --release --quiet
-bin="$PWD/target/release/perstack-registry"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/perstack-registry"
 out="$work/out"
 
 seconds() {
@@ -117,15 +118,20 @@ echo "site-noop  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
 first="$(find "$data" -name 1.0.0.toml | sort | awk "NR == 1")"
 sed 's/^version = "1.0.0"/version = "9.0.0"/' "$first" > "$(dirname "$first")/9.0.0.toml"
 echo "site-incr  $(seconds "$bin" build --quiet --data "$data" --out "$out")"
-python3 - "$out" <<'PY'
+# The manifest documents the last build added (its plan's site-manifest), after site-incr and
+# after site-new.
+manifest_added() {
+  python3 - "$out" "$1" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 plan = json.load(open(os.path.join(out, ".perstack-build", "plan.json")))
-new = [f["path"] for f in plan["files"] if f["kind"] == "site-manifest"]
+new = [os.path.getsize(os.path.join(out, f["path"])) for f in plan["files"] if f["kind"] == "site-manifest"]
 site = [f["path"] for f in plan["files"] if f["kind"] == "site"]
-size = sum(os.path.getsize(os.path.join(out, p)) for p in new)
-print(f"manifest-incr {len(new)} new documents, {size} bytes (beside {len(site)} site files rewritten)")
+print(f"{sys.argv[2]} {len(new)} new documents, {sum(new)} bytes, largest {max(new, default=0)} "
+      f"(beside {len(site)} site files rewritten)")
 PY
+}
+manifest_added manifest-incr
 # A new expert, published after every other (a `published` time later than any the data
 # holds), in the scope of an existing one: what the deploy plan rewrites on the website, by
 # kind of file. Experts are numbered in publish order and listings cut where names say, so
@@ -159,3 +165,4 @@ print(f"new-expert {files} site files rewritten, {size} bytes "
       f"(search/: {sum(n for n, _ in search)} files, {sum(b for _, b in search)} bytes): " +
       ", ".join(f"{k} {n} ({b} B)" for k, (n, b) in sorted(by.items())))
 PY
+manifest_added manifest-new
