@@ -41,7 +41,7 @@ pub const ROOT_PATH: &str = "v1/root.json";
 /// The format of the website manifest's documents (`site_manifest`), which the root's `site`
 /// pin names: 2, a tree ordered by path. Format 1 was a tree slotted like the bins.
 pub const SITE_MANIFEST_FORMAT: u64 = 2;
-/// The deepest website manifest a root may pin: documents average about 10 entries, so 16
+/// The deepest website manifest a root may pin: documents average about 9 entries, so 16
 /// levels hold far more files than any website has.
 pub const MAX_SITE_MANIFEST_DEPTH: u32 = 16;
 
