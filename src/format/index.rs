@@ -259,41 +259,17 @@ pub struct BinTree {
     pub top: Bin,
 }
 
-/// What distinguishes one tree of hashed bins from another: the format its documents carry,
-/// the key under which a leaf lists its entries, and what a reader calls one document. The
-/// slots, the depth and the inner documents are the same for every tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TreeShape {
-    pub format: u64,
-    pub leaf_key: &'static str,
-    pub noun: &'static str,
-}
-
-/// The experts' bins: leaves list `experts`.
-pub const BINS: TreeShape = TreeShape {
-    format: FORMAT,
-    leaf_key: "experts",
-    noun: "bin",
-};
-
 impl BinTree {
+    /// The bins of `experts` (name, index document), each slotted by the BLAKE3 of its name.
     pub fn build(experts: impl IntoIterator<Item = (String, IndexRef)>) -> BinTree {
-        BinTree::build_shaped(BINS, experts)
-    }
-
-    /// A tree of `shape` over entries keyed by name, each slotted by the BLAKE3 of its name.
-    pub fn build_shaped(
-        shape: TreeShape,
-        entries: impl IntoIterator<Item = (String, IndexRef)>,
-    ) -> BinTree {
-        let entries: Vec<(Hash, String, IndexRef)> = entries
+        let entries: Vec<(Hash, String, IndexRef)> = experts
             .into_iter()
             .map(|(name, index)| (Hash::of(name.as_bytes()), name, index))
             .collect();
         let depth = bin_depth(entries.len());
         BinTree {
             depth,
-            top: build_bin(shape, entries, 0, depth),
+            top: build_bin(entries, 0, depth),
         }
     }
 
@@ -320,18 +296,13 @@ impl BinTree {
     }
 }
 
-fn build_bin(
-    shape: TreeShape,
-    experts: Vec<(Hash, String, IndexRef)>,
-    level: u32,
-    depth: u32,
-) -> Bin {
+fn build_bin(experts: Vec<(Hash, String, IndexRef)>, level: u32, depth: u32) -> Bin {
     if level + 1 >= depth {
         let experts: BTreeMap<String, IndexRef> = experts
             .into_iter()
             .map(|(_, name, index)| (name, index))
             .collect();
-        return leaf_bin(shape, level, experts);
+        return leaf_bin(level, experts);
     }
     let mut groups: BTreeMap<usize, Vec<(Hash, String, IndexRef)>> = BTreeMap::new();
     for entry in experts {
@@ -343,23 +314,23 @@ fn build_bin(
     let children: BTreeMap<usize, Child> = groups
         .into_iter()
         .map(|(slot, group)| {
-            let child = build_bin(shape, group, level + 1, depth);
+            let child = build_bin(group, level + 1, depth);
             (slot, Child::Built(child))
         })
         .collect();
-    inner_bin(shape, level, children)
+    inner_bin(level, children)
 }
 
 /// A leaf bin at `level` listing `entries`.
-pub fn leaf_bin(shape: TreeShape, level: u32, entries: BTreeMap<String, IndexRef>) -> Bin {
+pub fn leaf_bin(level: u32, entries: BTreeMap<String, IndexRef>) -> Bin {
     let mut listed = Map::new();
     for (name, index) in &entries {
         listed.insert(name.clone(), pointer_value(index));
     }
     let mut document = Map::new();
-    document.insert("format".to_owned(), json!(shape.format));
+    document.insert("format".to_owned(), json!(FORMAT));
     document.insert("level".to_owned(), json!(level));
-    document.insert(shape.leaf_key.to_owned(), Value::Object(listed));
+    document.insert("experts".to_owned(), Value::Object(listed));
     Bin {
         document: Document::render(&Value::Object(document)),
         content: BinContent::Leaf(entries),
@@ -367,13 +338,12 @@ pub fn leaf_bin(shape: TreeShape, level: u32, entries: BTreeMap<String, IndexRef
 }
 
 /// An inner bin at `level` pointing at `children`.
-pub fn inner_bin(shape: TreeShape, level: u32, children: BTreeMap<usize, Child>) -> Bin {
+pub fn inner_bin(level: u32, children: BTreeMap<usize, Child>) -> Bin {
     let mut listed = Map::new();
     for (slot, child) in &children {
         listed.insert(slot_key(*slot), pointer_value(&child.pointer()));
     }
-    let document =
-        Document::render(&json!({ "format": shape.format, "level": level, "bins": listed }));
+    let document = Document::render(&json!({ "format": FORMAT, "level": level, "bins": listed }));
     Bin {
         document,
         content: BinContent::Inner(children),

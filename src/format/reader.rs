@@ -197,10 +197,6 @@ pub struct BinDoc {
     pub bins: Option<BTreeMap<String, SizedPointer>>,
     #[serde(default)]
     pub experts: Option<BTreeMap<String, SizedPointer>>,
-    /// A leaf of a tree whose shape lists `files` (the website manifest's format 1, which
-    /// `site_manifest` no longer reads; no tree of hashed bins lists them now).
-    #[serde(default)]
-    pub files: Option<BTreeMap<String, SizedPointer>>,
 }
 
 /// A pointer in a bin or a website manifest document: the hash and size of a child document,
@@ -237,49 +233,24 @@ pub fn check_bin(
     depth: u32,
     path: &[usize],
 ) -> Result<CheckedBin, PublishedError> {
-    check_tree_node(location, bytes, index::BINS, depth, path, |name| {
-        // Names become paths in every reader of the registry, so a registry that names an
-        // expert with anything but a valid name is refused whole.
-        ExpertName::parse(name)
-            .map(drop)
-            .map_err(|err| format!("lists an invalid expert name: {err}"))
-    })
-}
-
-/// Parses one document of a tree of hashed bins of `shape` (the experts' bins) and checks it
-/// is the document its parent says, as [`check_bin`] does; each key a leaf lists must pass
-/// `check_key`.
-pub fn check_tree_node(
-    location: &str,
-    bytes: &[u8],
-    shape: index::TreeShape,
-    depth: u32,
-    path: &[usize],
-    check_key: impl Fn(&str) -> Result<(), String>,
-) -> Result<CheckedBin, PublishedError> {
     let doc: BinDoc = parse_json(location, bytes)?;
     let level = path.len() as u32;
-    let noun = shape.noun;
     let fail = |message: String| invalid(location, message);
-    if doc.format != shape.format {
+    if doc.format != index::FORMAT {
         return Err(fail(format!(
-            "{noun} format {} is not supported (this program reads format {})",
-            doc.format, shape.format
+            "bin format {} is not supported (this program reads format {})",
+            doc.format,
+            index::FORMAT
         )));
     }
     if doc.level != level {
         return Err(fail(format!(
-            "is a {noun} of level {}, but its parent puts it at level {level}",
+            "is a bin of level {}, but its parent puts it at level {level}",
             doc.level
         )));
     }
     let leaf = level + 1 >= depth;
-    let entries = if shape.leaf_key == index::BINS.leaf_key {
-        doc.experts
-    } else {
-        doc.files
-    };
-    match (doc.bins, entries) {
+    match (doc.bins, doc.experts) {
         (Some(children), None) if !leaf => {
             let mut checked = BTreeMap::new();
             for (key, pointer) in children {
@@ -298,14 +269,17 @@ pub fn check_tree_node(
         (None, Some(entries)) if leaf => {
             let mut checked = BTreeMap::new();
             for (name, pointer) in entries {
-                check_key(&name).map_err(fail)?;
+                // Names become paths in every reader of the registry, so a registry that
+                // names an expert with anything but a valid name is refused whole.
+                ExpertName::parse(&name)
+                    .map_err(|err| fail(format!("lists an invalid expert name: {err}")))?;
                 let misplaced = path
                     .iter()
                     .enumerate()
                     .any(|(level, slot)| index::bin_slot(&name, level as u32) != *slot);
                 if misplaced {
                     return Err(fail(format!(
-                        "lists \"{}\", whose name's hash puts it in another {noun}",
+                        "lists \"{}\", whose name's hash puts it in another bin",
                         name.escape_debug()
                     )));
                 }
@@ -314,8 +288,8 @@ pub fn check_tree_node(
             Ok(CheckedBin::Leaf(checked))
         }
         _ => Err(fail(format!(
-            "a {noun} at level {level} of {depth} must list {}",
-            if leaf { shape.leaf_key } else { "bins" }
+            "a bin at level {level} of {depth} must list {}",
+            if leaf { "experts" } else { "bins" }
         ))),
     }
 }
@@ -622,7 +596,7 @@ impl PublishedRegistry {
                     added += 1;
                 }
             }
-            return Ok((index::leaf_bin(index::BINS, level, experts), added));
+            return Ok((index::leaf_bin(level, experts), added));
         }
         let mut children: BTreeMap<usize, Child> = match old_bin.as_deref() {
             Some(CheckedBin::Inner(children)) => children
@@ -649,7 +623,7 @@ impl PublishedRegistry {
             added += child_added;
             children.insert(slot, Child::Built(child));
         }
-        Ok((index::inner_bin(index::BINS, level, children), added))
+        Ok((index::inner_bin(level, children), added))
     }
 
     fn diff_bin<'t>(
