@@ -18,10 +18,28 @@ fuzz_target!(|bytes: &[u8]| {
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 1, &[]);
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 3, &[5]);
     let _ = reader::check_bin("fuzz/v1/bins/x.json", bytes, 3, &[5, 63]);
-    // A website manifest document at the same places: its leaves list paths a mirror writes.
-    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 1, &[]);
-    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 3, &[5]);
-    let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, 3, &[5, 63]);
+    // A website manifest document at each kind of place: the top of a one-level tree, an
+    // inner document, and one bounded by the paths its parent gives (its leaves list paths a
+    // mirror writes).
+    for place in [
+        site_manifest::Place {
+            height: 0,
+            first: None,
+            before: None,
+        },
+        site_manifest::Place {
+            height: 2,
+            first: None,
+            before: None,
+        },
+        site_manifest::Place {
+            height: 0,
+            first: Some("experts/a/index.html"),
+            before: Some("search/index.json"),
+        },
+    ] {
+        let _ = site_manifest::parse("fuzz/v1/site/x.json", bytes, &place);
+    }
     if let Ok(text) = std::str::from_utf8(bytes) {
         let _ = site_manifest::check_path(text);
     }
