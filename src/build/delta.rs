@@ -37,14 +37,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::build::unchanged::Baseline;
-use crate::build::{BuildError, BuildOptions};
+use crate::build::{BuildError, BuildOptions, Whole};
 use crate::common::model::{ExpertKey, ExpertName, LATEST};
 use crate::common::transport::Source;
 use crate::data::git_changes;
 use crate::data::load::{self, LoadedRegistry};
 use crate::data::validate::{self, Expert, Registry};
 use crate::format::api;
-use crate::format::index::{self, BinTree, IndexRef};
+use crate::format::index::{self, IndexRef};
 use crate::format::reader::{IndexDoc, PublishedRegistry};
 
 /// A registry loaded in part: the changed experts, and what the rest of the build needs of
@@ -52,11 +52,9 @@ use crate::format::reader::{IndexDoc, PublishedRegistry};
 pub struct Partial {
     /// The changed experts only.
     pub registry: Registry,
-    /// The published bins patched with the changed experts.
-    pub bins: BinTree,
-    /// How many experts and versions the whole registry holds.
-    pub experts: usize,
-    pub versions: usize,
+    /// The published registry, its bins patched with the changed experts, and how many
+    /// experts and versions the whole registry holds.
+    pub(super) whole: Whole,
     /// The commit the data directory matches exactly, if it does (no file differs from
     /// `HEAD`), for the next build's baseline.
     pub clean_commit: Option<String>,
@@ -130,9 +128,12 @@ pub fn load(options: &BuildOptions, baseline: &Baseline) -> Result<Option<Partia
         .then(|| baseline.view.head.clone());
     Ok(Some(Partial {
         registry,
-        bins,
-        experts,
-        versions,
+        whole: Whole {
+            existing,
+            bins,
+            experts,
+            versions,
+        },
         clean_commit,
     }))
 }

@@ -92,7 +92,8 @@ pub struct BuildReport {
     /// Whether git showed nothing had changed since the last build, which was returned as it
     /// was ([`unchanged`]).
     pub unchanged: bool,
-    /// When git named the changed experts and only they were read ([`delta`]), how many.
+    /// When Watchman or git named the changed experts and only they were read ([`delta`]), how
+    /// many.
     pub read_changed_only: Option<usize>,
 }
 
@@ -158,19 +159,12 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     };
     let read_changed_only = partial.as_ref().map(|p| p.registry.experts.len());
     let (registry, problems, clean_commit, whole) = match partial {
-        Some(partial) => {
-            let whole = Whole {
-                bins: partial.bins,
-                experts: partial.experts,
-                versions: partial.versions,
-            };
-            (
-                partial.registry,
-                Vec::new(),
-                partial.clean_commit,
-                Some(whole),
-            )
-        }
+        Some(partial) => (
+            partial.registry,
+            Vec::new(),
+            partial.clean_commit,
+            Some(partial.whole),
+        ),
         None => {
             let Checked {
                 registry,
@@ -285,6 +279,9 @@ fn load_and_validate(
 
 /// What a build that loaded only the changed experts ([`delta`]) knows of the whole registry.
 struct Whole {
+    /// The registry in the output directory, which the bins were patched from: its bins on
+    /// the changed paths are already read.
+    existing: PublishedRegistry,
     /// The published bins patched with the changed experts.
     bins: BinTree,
     experts: usize,
@@ -376,14 +373,25 @@ fn decide<'r>(
     whole: Option<Whole>,
     problems: Vec<Diagnostic>,
 ) -> Result<Decided<'r>, BuildError> {
-    let existing = PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?;
+    let (existing, whole) = match whole {
+        Some(Whole {
+            existing,
+            bins,
+            experts,
+            versions,
+        }) => (Some(existing), Some((bins, experts, versions))),
+        None => (
+            PublishedRegistry::open(Arc::new(Source::dir(&options.out_dir)))?,
+            None,
+        ),
+    };
     let indexes = hash_indexes(registry);
     let index_hashes: BTreeMap<ExpertName, Hash> = indexes
         .iter()
         .map(|(expert, index)| (expert.name.clone(), index.hash))
         .collect();
     let (bins, experts, versions) = match whole {
-        Some(whole) => (whole.bins, whole.experts, whole.versions),
+        Some(whole) => whole,
         None => {
             let bins = BinTree::build(
                 indexes
