@@ -71,6 +71,13 @@ pub struct Record {
     pub serial: u64,
 }
 
+impl Record {
+    fn write(&self, path: &Path) -> Result<(), IoError> {
+        let bytes = serde_json::to_vec_pretty(self).expect("a record always serializes");
+        fsutil::write_atomic(path, &bytes, false)
+    }
+}
+
 /// The options that shape the output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Inputs {
@@ -129,17 +136,12 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Git reports no change at all since the recorded commit.
+    /// Watchman or git reports no change at all since the recorded build.
     pub fn nothing_changed(&self) -> bool {
         self.view
             .changed
             .as_ref()
             .is_some_and(|changed| changed.is_empty())
-    }
-
-    /// The commit the record was made from.
-    pub fn commit(&self) -> &str {
-        &self.record.commit
     }
 }
 
@@ -184,9 +186,8 @@ pub fn baseline(
             changed: Some(Default::default()),
             dirty: Default::default(),
         },
-        // Git says where; the files Watchman saw change are looked at too, even where git
-        // would vouch for them (a file marked `--assume-unchanged`, a stamp restored by hand).
-        // A directory is no file to read: what changed in it is listed on its own.
+        // Watchman names the files; a directory is no file to read (what changed in it is
+        // listed on its own).
         Some(changes) => {
             let files: BTreeSet<String> = changes
                 .into_iter()
@@ -202,6 +203,9 @@ pub fn baseline(
                     changed: Some(files),
                     dirty: BTreeSet::new(),
                 },
+                // Git says where, and the files Watchman saw change are looked at too, even
+                // where git would vouch for them (a file marked `--assume-unchanged`, a stamp
+                // restored by hand).
                 None => {
                     let mut view = git_changes::view(&options.data_dir, Some(&record.commit))?;
                     if let Some(changed) = &mut view.changed {
@@ -226,8 +230,7 @@ pub fn baseline(
             watch: Some(watch.clone()),
             ..baseline.record.clone()
         };
-        let bytes = serde_json::to_vec_pretty(&refreshed).expect("a record always serializes");
-        let _ = fsutil::write_atomic(&path, &bytes, false);
+        let _ = refreshed.write(&path);
     }
     Some(baseline)
 }
@@ -287,10 +290,7 @@ pub fn save(
         })
     })();
     match record {
-        Some(record) if options.use_cache && options.previous.is_none() => {
-            let bytes = serde_json::to_vec_pretty(&record).expect("a record always serializes");
-            fsutil::write_atomic(&path, &bytes, false)
-        }
+        Some(record) if options.use_cache && options.previous.is_none() => record.write(&path),
         _ => forget(state_dir),
     }
 }
