@@ -211,10 +211,7 @@ fn nul_separated(bytes: &[u8]) -> impl Iterator<Item = Option<String>> + '_ {
 /// Runs git in `dir` with `input` on its stdin; its stdout when it succeeds.
 fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
-    let mut child = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_OPTIONAL_LOCKS", "0")
+    let mut child = git_command(dir, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -231,16 +228,23 @@ fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
 
 /// Runs git in `dir`; its stdout when it succeeds, `None` when it cannot run or fails.
 fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        // A build only reads the repository: `status` must not refresh git's index.
-        .env("GIT_OPTIONAL_LOCKS", "0")
+    let output = git_command(dir, args)
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .ok()?;
     output.status.success().then_some(output.stdout)
+}
+
+/// git with `args`, run in `dir`, taking no lock.
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
+        .args(args)
+        .current_dir(dir)
+        // A build only reads the repository: `status` must not refresh git's index.
+        .env("GIT_OPTIONAL_LOCKS", "0");
+    command
 }
 
 /// The expert directory (relative to the data directory) a changed path lies in, if it lies
