@@ -15,6 +15,7 @@ pub mod json;
 pub mod model;
 pub mod progress;
 pub mod signing;
+pub mod sorted_map;
 pub mod timestamp;
 pub mod transport;
 

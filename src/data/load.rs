@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::common::diagnostic::Diagnostic;
 use crate::common::fsutil::{self, IoContext, IoError};
 use crate::common::model::{self, ExpertName};
+use crate::common::sorted_map::SortedMap;
 use crate::data::build_cache::{BuildCache, GitRecord, OpenedCache, Stamp};
 use crate::data::definition::{self, VersionRecord};
 use crate::data::git_changes::{self, GitView};
@@ -39,7 +40,7 @@ pub struct LoadedExpert {
     pub name: ExpertName,
     pub dir: PathBuf,
     /// Versions whose file broke no rule of its own, in SemVer order.
-    pub versions: BTreeMap<semver::Version, LoadedVersion>,
+    pub versions: SortedMap<semver::Version, LoadedVersion>,
     /// Version texts of files that exist but are invalid, so other rules do not also report
     /// them as missing.
     pub invalid_versions: BTreeSet<String>,
@@ -202,20 +203,6 @@ fn read_walked(
     progress: &(dyn Fn(usize, usize) + Sync),
     problems: &mut Vec<Diagnostic>,
 ) -> Result<Read, IoError> {
-    let total = walk.version_files.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = walk
-        .version_files
-        .par_iter()
-        .map(|file| {
-            let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if step.is_multiple_of(1024) {
-                progress(step, total);
-            }
-            check_version(file, settings, cache)
-        })
-        .collect::<Result<_, IoError>>()?;
-
     let mut with_meta = BTreeSet::new();
     let mut experts: BTreeMap<ExpertName, LoadedExpert> = BTreeMap::new();
     for (name, dir) in walk.expert_dirs {
@@ -236,7 +223,7 @@ fn read_walked(
             LoadedExpert {
                 name,
                 dir,
-                versions: BTreeMap::new(),
+                versions: SortedMap::new(),
                 invalid_versions: BTreeSet::new(),
                 meta,
                 meta_path,
@@ -244,23 +231,59 @@ fn read_walked(
         );
     }
     let mut unsettled = BTreeSet::new();
-    for (file, (loaded, file_problems)) in walk.version_files.into_iter().zip(checked) {
-        problems.extend(file_problems);
-        if cache.is_some() && loaded.as_ref().is_some_and(|loaded| loaded.stamp.is_none()) {
-            unsettled.insert(file.name.as_str().to_owned());
+    let total = walk.version_files.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    // The versions of the expert whose files are being read: the walk lists an expert's files
+    // together, so each expert's map is sorted once from them and nothing else is held.
+    let mut run: Option<(ExpertName, Vec<(semver::Version, LoadedVersion)>)> = None;
+    let finish_run = |run: Option<(ExpertName, Vec<(semver::Version, LoadedVersion)>)>,
+                      experts: &mut BTreeMap<ExpertName, LoadedExpert>| {
+        if let Some((name, mut versions)) = run
+            && let Some(expert) = experts.get_mut(&name)
+        {
+            // Only if the walk listed this expert's files apart: merge with the earlier ones.
+            versions.extend(std::mem::take(&mut expert.versions));
+            expert.versions = SortedMap::from_unsorted(versions);
         }
-        let Some(expert) = experts.get_mut(&file.name) else {
-            continue;
-        };
-        match loaded {
-            Some(loaded) => {
-                expert.versions.insert(file.version, loaded);
+    };
+    // Checked a chunk at a time, so that what one chunk's results take is all that is held
+    // besides the versions already gathered (not a second copy of every record).
+    for chunk in walk.version_files.chunks(CHECK_CHUNK) {
+        let checked: Vec<(Option<LoadedVersion>, Vec<Diagnostic>)> = chunk
+            .par_iter()
+            .map(|file| {
+                let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if step.is_multiple_of(1024) {
+                    progress(step, total);
+                }
+                check_version(file, settings, cache)
+            })
+            .collect::<Result<_, IoError>>()?;
+        for (file, (loaded, file_problems)) in chunk.iter().zip(checked) {
+            problems.extend(file_problems);
+            if cache.is_some() && loaded.as_ref().is_some_and(|loaded| loaded.stamp.is_none()) {
+                unsettled.insert(file.name.as_str().to_owned());
             }
-            None => {
-                expert.invalid_versions.insert(file.version_text);
+            let Some(expert) = experts.get_mut(&file.name) else {
+                continue;
+            };
+            match loaded {
+                Some(loaded) => {
+                    if run.as_ref().is_none_or(|(name, _)| *name != file.name) {
+                        finish_run(run.take(), &mut experts);
+                        run = Some((file.name.clone(), Vec::new()));
+                    }
+                    if let Some((_, versions)) = &mut run {
+                        versions.push((file.version.clone(), loaded));
+                    }
+                }
+                None => {
+                    expert.invalid_versions.insert(file.version_text.clone());
+                }
             }
         }
     }
+    finish_run(run, &mut experts);
     for expert in experts.values() {
         if expert.versions.is_empty() && expert.invalid_versions.is_empty() {
             problems.push(Diagnostic::error(
@@ -386,7 +409,7 @@ impl LoadedRegistry {
                 name: name.clone(),
                 meta_path: dir.join(meta::FILE_NAME),
                 dir,
-                versions: BTreeMap::new(),
+                versions: SortedMap::new(),
                 invalid_versions: BTreeSet::new(),
                 meta: ExpertMeta::default(),
             });
@@ -420,6 +443,9 @@ impl LoadedRegistry {
 /// The largest `registry.toml` or `expert.toml` read. Real ones are a few kilobytes (a tag or
 /// a status is a line); the bound keeps a hostile one from taking the check's memory and time.
 pub const MAX_SETTINGS_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How many version files are checked (in parallel) before their results are gathered.
+const CHECK_CHUNK: usize = 4096;
 
 /// Reads a settings or metadata file of `size` bytes, or reports it as too large.
 fn read_bounded(

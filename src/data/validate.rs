@@ -4,11 +4,12 @@
 //! The output is a [`Registry`]: the checked model that the index and the site are built from.
 //! It exists only when the data broke no rule.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::common::diagnostic::Diagnostic;
 use crate::common::model::{ExpertKey, ExpertName, Selector, Status};
+use crate::common::sorted_map::SortedMap;
 use crate::data::build_cache::Stamp;
 use crate::data::definition::VersionRecord;
 use crate::data::load::{LoadedExpert, LoadedRegistry};
@@ -26,7 +27,7 @@ pub struct Registry {
 pub struct Expert {
     pub name: ExpertName,
     /// Published versions in SemVer precedence order.
-    pub versions: BTreeMap<semver::Version, Published>,
+    pub versions: SortedMap<semver::Version, Published>,
     /// Custom tags (never `latest`) in byte order.
     pub tags: BTreeMap<String, semver::Version>,
     /// Tags removed on purpose, with the reason (`[retired-tags]` in expert.toml).
@@ -168,7 +169,7 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
     }
 
     let meta: &ExpertMeta = &loaded.meta;
-    let mut versions = BTreeMap::new();
+    let mut versions = Vec::with_capacity(loaded.versions.len());
     for (version, file) in std::mem::take(&mut loaded.versions) {
         let (status, reason, published) = match meta.versions.get(&file.record.version) {
             Some(entry) => (
@@ -178,7 +179,7 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
             ),
             None => (Status::Available, None, None),
         };
-        versions.insert(
+        versions.push((
             version,
             Published {
                 path: file.path,
@@ -188,14 +189,16 @@ fn check_expert(loaded: &mut LoadedExpert, problems: &mut Vec<Diagnostic>) -> Ex
                 reason,
                 published,
             },
-        );
+        ));
     }
-    let find = |text: &str| {
-        versions
-            .iter()
-            .find(|(_, published)| published.record.version == text)
-            .map(|(v, _)| v.clone())
-    };
+    let versions = SortedMap::from_unsorted(versions);
+    // By the text `expert.toml` names them with, so that an expert with thousands of versions
+    // is not searched once per entry.
+    let by_text: HashMap<&str, &semver::Version> = versions
+        .iter()
+        .map(|(version, published)| (published.record.version.as_str(), version))
+        .collect();
+    let find = |text: &str| by_text.get(text).map(|version| (*version).clone());
     for (version_text, entry) in &meta.versions {
         if find(version_text).is_none() && !loaded.invalid_versions.contains(version_text) {
             problems.push(
