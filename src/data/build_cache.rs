@@ -29,7 +29,7 @@ use crate::common::fsutil::{self, IoError};
 use crate::data::definition::VersionRecord;
 
 /// Bump when the rules or the record change shape, to drop every old cache.
-const CACHE_REVISION: u32 = 4;
+const CACHE_REVISION: u32 = 5;
 
 /// The cache's file name under the build's state directory.
 pub const FILE_NAME: &str = "cache.bin";
@@ -38,12 +38,27 @@ pub const FILE_NAME: &str = "cache.bin";
 const RACY_WINDOW: Duration = Duration::from_secs(3);
 
 /// What identifies an unchanged file: size, times and inode.
+///
+/// Times are nanoseconds since the epoch in an `i64`, which reaches the year 2262: a full build
+/// holds one stamp per version, and `i128`s (aligned to 16 bytes) made each stamp 64 bytes
+/// where 32 do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
+    mtime_ns: i64,
+    ctime_ns: i64,
     inode: u64,
+}
+
+/// Seconds and nanoseconds as nanoseconds, saturating outside 1678 to 2262. Only a
+/// modification time set by hand can be that far off; the change time, which the kernel sets to
+/// the clock on every edit, still tells an edited file apart (and a file modified in the
+/// future is never settled enough to be stamped).
+#[cfg(unix)]
+fn nanos(seconds: i64, nanoseconds: i64) -> i64 {
+    seconds
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nanoseconds)
 }
 
 impl Stamp {
@@ -53,10 +68,8 @@ impl Stamp {
             use std::os::unix::fs::MetadataExt;
             Stamp {
                 size: metadata.len(),
-                mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                    + i128::from(metadata.mtime_nsec()),
-                ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
-                    + i128::from(metadata.ctime_nsec()),
+                mtime_ns: nanos(metadata.mtime(), metadata.mtime_nsec()),
+                ctime_ns: nanos(metadata.ctime(), metadata.ctime_nsec()),
                 inode: metadata.ino(),
             }
         }
@@ -65,7 +78,7 @@ impl Stamp {
             let nanos = |t: std::io::Result<SystemTime>| {
                 t.ok()
                     .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos() as i128)
+                    .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
             };
             Stamp {
                 size: metadata.len(),
