@@ -85,9 +85,9 @@ pub struct BuildReport {
     /// How many files this build wrote. (A count, not the list: the list grows with the
     /// registry, and the plan already names the files a deploy needs.)
     pub files_written: usize,
-    /// The files new relative to the previous registry, in safe upload order (also written to
-    /// `.perstack-build/plan.json`).
-    pub plan: Plan,
+    /// How many files are new relative to the previous registry, by kind; the files themselves,
+    /// in safe upload order, are in `.perstack-build/plan.json` ([`plan::read_each`]).
+    pub plan: plan::Summary,
     pub warnings: Vec<Diagnostic>,
     /// Whether git showed nothing had changed since the last build, which was returned as it
     /// was ([`unchanged`]).
@@ -133,12 +133,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         && unchanged::skippable(baseline, options, signed_root_still_good)
     {
         let record = &baseline.record;
-        let plan = Plan {
-            format: plan::FORMAT,
-            serial: record.serial,
-            files: Vec::new(),
-        };
-        plan.write(&options.out_dir)?;
+        let plan = Plan::new(&options.out_dir, record.serial)?.write()?;
         return Ok(BuildOutcome::Built(BuildReport {
             experts: record.experts,
             versions: record.versions,
@@ -194,7 +189,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
     written.files += writer.checkpoint(&decision.log)?;
     written.files += writer.root(written.root.as_ref().unwrap_or(&decision.root))?;
     remove_stale_api_documents(&written.api_stale)?;
-    written.plan.write(&options.out_dir)?;
+    let plan = written.plan.write()?;
     drop(staging);
     let counts = (decision.experts, decision.versions, decision.serial);
     // A build with warnings is not skipped next time, so they are shown again.
@@ -205,7 +200,7 @@ pub fn build(options: &BuildOptions, progress: &dyn Progress) -> Result<BuildOut
         versions: counts.1,
         serial: counts.2,
         files_written: written.files,
-        plan: written.plan,
+        plan,
         warnings: decision.warnings,
         unchanged: false,
         read_changed_only,
@@ -595,16 +590,10 @@ fn write_before_root(
         )?
         .len();
     files += writer.log_tiles(&decision.log)?;
-    plan.add_all(plan::Kind::Tile, decision.log.new_tiles.iter().cloned());
-    plan.add_all(
-        plan::Kind::LogHint,
-        decision.log.changed_hints.iter().cloned(),
-    );
+    plan.add_all(plan::Kind::Tile, &decision.log.new_tiles)?;
+    plan.add_all(plan::Kind::LogHint, &decision.log.changed_hints)?;
     if decision.log.checkpoint_changed {
-        plan.add_all(
-            plan::Kind::Checkpoint,
-            [crate::format::log::CHECKPOINT_PATH.to_owned()],
-        );
+        plan.add(plan::Kind::Checkpoint, crate::format::log::CHECKPOINT_PATH)?;
     }
     let root = if options.site {
         let (site_files, root) =
@@ -643,6 +632,7 @@ fn write_versions_beside_plan(
     } else {
         registry.experts.values().collect()
     };
+    let mut plan = Plan::new(writer.out, decision.serial)?;
     let compute_plan = || {
         plan::compute(
             &plan::Built {
@@ -650,18 +640,18 @@ fn write_versions_beside_plan(
                 bins: &decision.bins,
                 changes: &decision.from_previous,
                 root: &decision.root,
-                serial: decision.serial,
             },
             decision.previous.as_ref(),
+            &mut plan,
         )
     };
     // The plan reads only what the registry published before, which this build never
     // rewrites, so it is computed beside the first and longest stage of writing rather than
     // after it: it looks at every file of the registry one at a time.
-    let (plan, versions) = rayon::join(compute_plan, || {
+    let (planned, versions) = rayon::join(compute_plan, || {
         writer.versions(&changed_experts, existing.filter(|_| api_current))
     });
-    let plan = plan?;
+    planned?;
     let (files, api_stale) = versions?;
     Ok((plan, files, api_stale))
 }
@@ -693,10 +683,10 @@ fn write_site(
     // Pages have no identity to compare with a deployed copy cheaply, so the plan lists the
     // site files this build wrote: every one of them when building into a fresh directory,
     // as deploys do. The manifest's documents likewise.
-    plan.add_all(plan::Kind::Site, rendered.written.iter().cloned());
+    plan.add_all(plan::Kind::Site, &rendered.written)?;
     let manifest = site_manifest::Manifest::build(rendered.files);
     let manifest_written = writer.hashed("site manifest", manifest.documents())?;
-    plan.add_all(plan::Kind::SiteManifest, manifest_written.iter().cloned());
+    plan.add_all(plan::Kind::SiteManifest, &manifest_written)?;
     if let Some(pages) = pages {
         pages.save(&pages_path)?;
     }
@@ -718,7 +708,7 @@ fn write_site(
         },
         &mut Vec::new(),
     )?;
-    plan.set_root(&root, decision.previous.as_ref());
+    plan.set_root(&root, decision.previous.as_ref())?;
     Ok((rendered.written.len() + manifest_written.len(), root))
 }
 

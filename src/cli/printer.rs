@@ -8,7 +8,7 @@
 //! command can still report it. Messages on stderr are best effort.
 
 use std::fmt::Display;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -18,7 +18,10 @@ use perstack_registry::authoring::publish::PublishReport;
 use perstack_registry::authoring::review::Change;
 use perstack_registry::client::resolve::Resolved;
 use perstack_registry::common::diagnostic::{Diagnostic, Diagnostics, Position, Severity};
+use perstack_registry::common::fsutil::IoContext;
 use perstack_registry::common::progress::Progress;
+
+use crate::cli::error::CliError;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,6 +122,38 @@ pub fn print_lines(lines: impl IntoIterator<Item = impl Display>) -> Result<(), 
         writeln!(stdout, "{line}")?;
     }
     Ok(stdout.flush()?)
+}
+
+/// Lines printed on stdout one at a time, for a list too long to hold.
+pub struct Lines(io::BufWriter<io::StdoutLock<'static>>);
+
+impl Lines {
+    pub fn new() -> Lines {
+        Lines(io::BufWriter::new(io::stdout().lock()))
+    }
+
+    pub fn line(&mut self, line: impl Display) -> Result<(), StdoutError> {
+        Ok(writeln!(self.0, "{line}")?)
+    }
+
+    pub fn finish(mut self) -> Result<(), StdoutError> {
+        Ok(self.0.flush()?)
+    }
+}
+
+/// Prints a file's bytes on stdout as they are, streamed.
+pub fn print_file(path: &Path) -> Result<(), CliError> {
+    let mut file = std::fs::File::open(path).with_path("cannot read", path)?;
+    let mut stdout = io::stdout().lock();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = file.read(&mut buffer).with_path("cannot read", path)?;
+        if read == 0 {
+            break;
+        }
+        stdout.write_all(&buffer[..read]).map_err(StdoutError)?;
+    }
+    Ok(stdout.flush().map_err(StdoutError)?)
 }
 
 /// Prints bytes on stdout as they are.

@@ -6,7 +6,7 @@ use crate::cli::args::{BuildArgs, PlanArgs, PlanFormat};
 use crate::cli::commands::report_problems;
 use crate::cli::error::CliError;
 use crate::cli::printer::{self, TerminalProgress};
-use perstack_registry::build::plan::Plan;
+use perstack_registry::build::plan::{self, Plan};
 use perstack_registry::build::{self as library, BuildOptions, BuildOutcome};
 
 pub fn build(args: BuildArgs) -> Result<(), CliError> {
@@ -64,11 +64,22 @@ pub fn build(args: BuildArgs) -> Result<(), CliError> {
     }
 }
 
+/// Streams the plan: a first build's lists every file of the registry.
 pub fn plan(args: PlanArgs) -> Result<(), CliError> {
-    let plan = Plan::read(&args.out)?;
     match args.format {
-        PlanFormat::Json => printer::print_json(&plan)?,
-        PlanFormat::Lines => printer::print_lines(plan.files.iter().map(|file| &file.path))?,
+        PlanFormat::Json => {
+            // Read through once, so a plan this version cannot read is refused before anything
+            // is printed; the file is then printed as it is (the build wrote it pretty).
+            plan::read_each(&args.out, |_| Ok::<(), CliError>(()))?;
+            printer::print_file(&Plan::path(&args.out))?;
+        }
+        PlanFormat::Lines => {
+            let mut lines = printer::Lines::new();
+            plan::read_each(&args.out, |file| {
+                Ok::<(), CliError>(lines.line(&file.path)?)
+            })?;
+            lines.finish()?;
+        }
     }
     Ok(())
 }
