@@ -510,6 +510,10 @@ fn a_crashed_build_leaves_the_previous_registry_valid_and_the_next_one_completes
         first_root,
         "a crashed build changed the root"
     );
+    // The first build's plan is gone and the crashed one left none a deploy could take for
+    // its own.
+    assert!(!registry.out().join(".perstack-build/plan.json").exists());
+    registry.run(&["plan"]).expect_code(2);
     let blob_count = tree(&registry.out())
         .keys()
         .filter(|k| k.starts_with("v1/blobs/"))
@@ -531,6 +535,8 @@ fn a_crashed_build_leaves_the_previous_registry_valid_and_the_next_one_completes
         "temporary files remain: {leftovers:?}"
     );
     assert!(!registry.out().join(".perstack-build/writing").exists());
+    assert!(!registry.out().join(".perstack-build/plan-spool").exists());
+    registry.run(&["plan"]).expect_code(0);
 
     // The resumed registry is the one a clean build of the same history produces.
     let clean = tempfile::tempdir().unwrap();

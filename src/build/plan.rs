@@ -43,9 +43,9 @@ pub const FORMAT: u64 = 1;
 /// Where a build spools the plan's paths, beside the plan in the state directory.
 const SPOOL_DIR: &str = "plan-spool";
 /// How many bytes of paths (plus 8 per path) a kind keeps in memory before it sorts them and
-/// spools them as a run: about 40,000 paths, so the plan's memory stays a few MiB whatever
-/// the registry's size.
-const RUN_BYTES: usize = 4 << 20;
+/// spools them as a run: about 10,000 paths, so the plan holds a few MiB whatever the
+/// registry's size.
+const RUN_BYTES: usize = 1 << 20;
 /// How many runs a kind keeps before it merges them into one: the merge holds one open file
 /// and one read buffer per run.
 const MAX_RUNS: usize = 64;
