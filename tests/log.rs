@@ -1402,3 +1402,85 @@ fn a_build_over_a_registry_without_hints_writes_every_expert_s_once() {
         .collect();
     assert_eq!(hints, ["v1/log/experts/@acme/searcher.json"]);
 }
+
+/// The build's spool of log files in the output's state directory (src/build/spool.rs).
+fn spool(out: &Path) -> std::path::PathBuf {
+    out.join(".perstack-build/log-spool")
+}
+
+#[test]
+fn a_log_spanning_full_tiles_is_written_whole_and_a_killed_or_refused_build_leaves_it_valid() {
+    let registry = TestRegistry::valid();
+    for i in 0..400 {
+        registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
+        registry.version(&format!("@many/e{i:03}"), "1.1.0", "");
+    }
+    build(&registry);
+    let out = registry.out();
+    // The genesis batch fills three level-0 tiles and bundles and starts a fourth; level 1
+    // holds their three hashes. `check_log` recomputes every one from the entries.
+    let (size, _) = check_log(&out);
+    assert_eq!(size, 806);
+    for path in [
+        "tile/0/002",
+        "tile/entries/002",
+        "tile/0/003.p/38",
+        "tile/1/000.p/3",
+    ] {
+        assert!(out.join("v1/log").join(path).is_file(), "{path}");
+    }
+    assert!(!spool(&out).exists(), "the spool outlived the build");
+
+    // A second batch, again across full tiles.
+    for i in 400..700 {
+        registry.version(&format!("@many/e{i:03}"), "1.0.0", "");
+    }
+    let before = tree(&out);
+    let first_root = fs::read(out.join("v1/root.json")).unwrap();
+
+    // Refused after its files were spooled: nothing written, and the spool removed.
+    registry.file("registry.toml", "[log]\norigin = \"other.example\"\n");
+    let run = registry.run(&["build", "--quiet", "--no-site"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("[log] origin is"), "{}", run.stderr());
+    assert_eq!(tree(&out), before, "a refused build changed the output");
+    assert!(!spool(&out).exists(), "a refused build left its spool");
+    fs::remove_file(registry.data().join("registry.toml")).unwrap();
+
+    // The same build without the kills, for comparison.
+    let unbroken = tempfile::tempdir().unwrap();
+    common::copy_tree(&out, unbroken.path());
+    build_with(&registry, &["--out", unbroken.path().to_str().unwrap()]);
+
+    // Killed at its 250th write again and again, each build resuming the one killed before
+    // it, so the kills fall on blobs, documents, and the log's tiles and hints copied from
+    // the spool: each time the root is the previous one and every file of its log is intact.
+    let log_files = |out: &Path| {
+        tree(out)
+            .keys()
+            .filter(|path| path.starts_with("v1/log/"))
+            .count()
+    };
+    let published_log_files = log_files(&out);
+    assert_eq!(published_log_files, 413);
+    let mut killed_in_the_log = false;
+    while !common::run_until_crash(
+        registry.root(),
+        &["build", "--quiet", "--no-site", "--no-cache"],
+        250,
+    )
+    .success()
+    {
+        assert!(spool(&out).exists(), "killed before spooling");
+        assert_eq!(fs::read(out.join("v1/root.json")).unwrap(), first_root);
+        let now = tree(&out);
+        for (path, bytes) in before.iter().filter(|(p, _)| p.starts_with("v1/log/")) {
+            assert_eq!(now.get(path), Some(bytes), "{path}");
+        }
+        killed_in_the_log |= log_files(&out) > published_log_files;
+    }
+    assert!(killed_in_the_log, "no kill fell while the log was written");
+    assert!(!spool(&out).exists(), "the spool outlived the build");
+    assert_eq!(check_log(&out).0, 806 + 300);
+    assert_eq!(tree(&out), tree(unbroken.path()));
+}

@@ -11,13 +11,14 @@
 //!
 //! The build also writes each expert's hint file (where its versions' publish entries are),
 //! for the experts with new events only, extending the previous registry's copy (see
-//! `hints` for when it writes them all).
+//! `hints` for when it writes them all). Tiles and hints wait in the build's spool (`spool`)
+//! for the write stage, so a genesis batch of a million versions is not held in memory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::common::diagnostic::Diagnostic;
-use crate::common::fsutil;
+use crate::common::fsutil::{self, IoError};
 use crate::common::model::{ExpertName, Hash, LATEST, Status};
 use crate::common::signing::SecretKey;
 use crate::data::validate::{Expert, Registry};
@@ -26,16 +27,19 @@ use crate::format::log::{self, Event, Hint, LogPin, ReaderTiles};
 use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
 use crate::format::tlog::tiles::{self, Appender};
 
+use super::spool::{Span, Spool, Spooled};
 use super::{BuildError, Changes};
 
 /// What the build writes for the log.
 #[derive(Debug)]
 pub struct LogUpdate {
     pub pin: LogPin,
+    /// The bytes of the tiles and hint files, which wait there for the write stage.
+    pub spool: Spooled,
     /// Tiles and entry bundles, by path relative to the registry root: every file of the log
     /// that this build appended to, and every file of the previous log when the output
     /// directory did not hold it.
-    pub tiles: BTreeMap<String, Vec<u8>>,
+    pub tiles: BTreeMap<String, Span>,
     pub checkpoint: Vec<u8>,
     /// The tiles the previous registry does not serve, for the deploy plan.
     pub new_tiles: Vec<String>,
@@ -45,7 +49,7 @@ pub struct LogUpdate {
     /// root: those of the experts with new events, or every expert's when this build read the
     /// whole log (a log that starts now, a copy for a host replaced whole, hints written for
     /// the first time).
-    pub hints: BTreeMap<String, Vec<u8>>,
+    pub hints: Vec<(String, Span)>,
     /// The hint files whose bytes the previous registry does not serve, for the deploy plan.
     pub changed_hints: Vec<String>,
     /// How many entries this build appended.
@@ -70,7 +74,49 @@ pub struct Sources<'a> {
     pub previous_elsewhere: bool,
 }
 
+/// The files a build writes for the log, put in the spool as they are made, so the build holds
+/// their paths and not their bytes.
+struct Files {
+    spool: Spool,
+    /// By path relative to the registry root.
+    tiles: BTreeMap<String, Span>,
+    hints: Vec<(String, Span)>,
+    /// The hint files the previous registry lacks or serves with other bytes, for the plan.
+    changed_hints: Vec<String>,
+}
+
+impl Files {
+    /// Spools the files the appender has completed so far.
+    fn take_completed(&mut self, appender: &mut Appender) -> Result<(), IoError> {
+        self.put_tiles(appender.take_completed())
+    }
+
+    fn put_tiles(&mut self, tiles: BTreeMap<String, Vec<u8>>) -> Result<(), IoError> {
+        for (path, bytes) in tiles {
+            let span = self.spool.put(&bytes)?;
+            self.tiles.insert(log::log_path(&path), span);
+        }
+        Ok(())
+    }
+
+    fn put_hint(&mut self, expert: &ExpertName, hint: &Hint, changed: bool) -> Result<(), IoError> {
+        let path = log::hint_path(expert);
+        let span = self.spool.put(&hint.render(expert))?;
+        if changed {
+            self.changed_hints.push(path.clone());
+        }
+        self.hints.push((path, span));
+        Ok(())
+    }
+}
+
 /// Appends this build's events to the log and signs its checkpoint with `keys`.
+///
+/// The events are made one expert at a time, in the log's order, and each expert's appended
+/// to the log before the next one's are made; the tiles they complete go to the spool in the
+/// output's state directory. A log that starts now (the genesis batch, which records the whole
+/// registry) writes each expert's hint file right after its events: the build's memory then
+/// does not grow with the log.
 pub fn update(
     sources: &Sources<'_>,
     registry: &Registry,
@@ -79,18 +125,13 @@ pub fn update(
 ) -> Result<Logged, BuildError> {
     let previous_pin = pin_of(sources.previous)?;
     let existing_pin = pin_of(sources.existing)?;
-
-    let events = match (&previous_pin, sources.previous) {
-        (Some(_), Some(previous)) => events_since(registry, changes, previous)?,
-        // No log yet: the genesis batch records everything the registry serves.
-        _ => registry
-            .experts
-            .values()
-            .flat_map(|expert| expert_events(None, expert))
-            .collect(),
+    let mut files = Files {
+        spool: Spool::create(&sources.out_dir.join(crate::format::STATE_DIR))?,
+        tiles: BTreeMap::new(),
+        hints: Vec::new(),
+        changed_hints: Vec::new(),
     };
 
-    let mut tiles = BTreeMap::new();
     // Where every version was published, when this build reads the whole previous log anyway.
     let mut replayed: Option<BTreeMap<String, Hint>> = None;
     let mut appender = match (&previous_pin, sources.previous) {
@@ -119,30 +160,81 @@ pub fn update(
         }
         _ => Appender::empty(),
     };
+    files.take_completed(&mut appender)?;
     let start = appender.size();
     let mut appended_publishes = BTreeMap::new();
-    for (index, event) in (start..).zip(&events) {
-        log::record_publish(&mut appended_publishes, index, &event.entry());
-        if let Err(why) = appender.append(&event.entry()) {
-            return Ok(Logged::Refused(vec![Diagnostic::error(
-                "log-entry-too-long",
-                &sources.data_dir.join(event.name()).join("expert.toml"),
-                why,
-            )]));
+    let append = |appender: &mut Appender,
+                  published: &mut BTreeMap<String, Hint>,
+                  events: Vec<Event>|
+     -> Result<(), Diagnostic> {
+        for event in events {
+            let entry = event.entry();
+            log::record_publish(published, appender.size(), &entry);
+            appender.append(&entry).map_err(|why| {
+                Diagnostic::error(
+                    "log-entry-too-long",
+                    &sources.data_dir.join(event.name()).join("expert.toml"),
+                    why,
+                )
+            })?;
+        }
+        Ok(())
+    };
+    match (&previous_pin, sources.previous) {
+        (Some(_), Some(previous)) => {
+            for (old, expert) in changed_experts(registry, changes) {
+                let old = old.map(|old| previous.read_index_sized(&old)).transpose()?;
+                let events = expert_events(old.as_ref(), expert);
+                if let Err(refused) = append(&mut appender, &mut appended_publishes, events) {
+                    return Ok(Logged::Refused(vec![refused]));
+                }
+                files.take_completed(&mut appender)?;
+            }
+        }
+        // No log yet: the genesis batch records everything the registry serves, and every
+        // expert's hint holds exactly its publishes in this batch.
+        _ => {
+            for expert in registry.experts.values() {
+                let mut published = BTreeMap::new();
+                let events = expert_events(None, expert);
+                if let Err(refused) = append(&mut appender, &mut published, events) {
+                    return Ok(Logged::Refused(vec![refused]));
+                }
+                files.take_completed(&mut appender)?;
+                if let Some(hint) = published.get(expert.name.as_str()) {
+                    files.put_hint(&expert.name, hint, true)?;
+                }
+            }
         }
     }
     let size = appender.size();
     let hash = appender.root();
-    for (path, bytes) in appender.finish() {
-        tiles.insert(log::log_path(&path), bytes);
+    files.put_tiles(appender.finish())?;
+    if let (Some(pin), Some(previous)) = (&previous_pin, sources.previous) {
+        hints(
+            &mut files,
+            previous,
+            pin,
+            registry,
+            changes,
+            replayed,
+            appended_publishes,
+        )?;
     }
+    let Files {
+        spool,
+        tiles,
+        hints,
+        changed_hints,
+    } = files;
+    let spool = spool.finish()?;
 
     let mut refused = Vec::new();
     if let Some(pin) = &existing_pin {
-        for (path, bytes) in &tiles {
+        for (path, span) in &tiles {
             if covered(path, pin.size) {
                 let local = fsutil::read_optional(&sources.out_dir.join(path))?;
-                if local.is_some_and(|local| local != *bytes) {
+                if local.is_some() && local != Some(spool.read(*span)?) {
                     refused.push(Diagnostic::error(
                         "log-rewritten",
                         &sources.out_dir.join(path),
@@ -192,14 +284,6 @@ pub fn update(
             size: checkpoint.len() as u64,
         },
     };
-    let hints = hints(
-        sources,
-        registry,
-        changes,
-        previous_pin.as_ref(),
-        replayed,
-        appended_publishes,
-    )?;
     let previous_size = previous_pin.as_ref().map_or(0, |p| p.size);
     let new_tiles = tiles
         .keys()
@@ -209,52 +293,41 @@ pub fn update(
     Ok(Logged::Update(Box::new(LogUpdate {
         checkpoint_changed: previous_pin.as_ref().map(|p| p.checkpoint) != Some(pin.checkpoint),
         pin,
+        spool,
         tiles,
         checkpoint,
         new_tiles,
-        hints: hints.files,
-        changed_hints: hints.changed,
+        hints,
+        changed_hints,
         appended: size - start,
     })))
 }
 
-/// The hint files a build writes.
-struct HintFiles {
-    /// By path relative to the registry root.
-    files: BTreeMap<String, Vec<u8>>,
-    /// Those the previous registry lacks or serves with other bytes, for the plan.
-    changed: Vec<String>,
-}
-
-/// The hint files this build writes.
+/// Spools the hint files a build on top of a log writes.
 ///
 /// A hint only grows when its expert gets a publish, and is rewritten only for experts with
 /// new events, starting from the previous registry's copy; so a publish reads and writes the
 /// hints of what it changes. The whole set is written when this build knows every publish
-/// anyway (a log that starts now, a previous log copied whole for a host replaced at each
-/// deploy), and once, by replaying the previous log, when the previous registry has no hints
-/// yet (it was built before they existed) or one is missing or unreadable.
+/// anyway (a previous log copied whole for a host replaced at each deploy), and once, by
+/// replaying the previous log, when the previous registry has no hints yet (it was built
+/// before they existed) or one is missing or unreadable.
 fn hints(
-    sources: &Sources<'_>,
+    files: &mut Files,
+    previous: &PublishedRegistry,
+    pin: &LogPin,
     registry: &Registry,
     changes: &Changes,
-    previous_pin: Option<&LogPin>,
     replayed: Option<BTreeMap<String, Hint>>,
     appended: BTreeMap<String, Hint>,
-) -> Result<HintFiles, BuildError> {
+) -> Result<(), BuildError> {
     let touched: BTreeSet<String> = appended.keys().cloned().collect();
-    let previous = match (previous_pin, sources.previous) {
-        (Some(pin), Some(previous)) => Some((pin, previous)),
-        _ => None,
-    };
     // (every publish before this build's, whether every expert's hint is written anew)
-    let (mut published, whole, all_changed) = match (previous, replayed) {
-        (None, _) => (BTreeMap::new(), true, true),
-        (Some((_, previous)), Some(replayed)) => {
+    let (mut published, whole, all_changed) = match replayed {
+        Some(replayed) => {
             let all_changed = !hints_published(previous, registry, changes)?;
             (replayed, true, all_changed)
         }
-        (Some((pin, previous)), None) => {
+        None => {
             let held = if hints_published(previous, registry, changes)? {
                 previous_hints(previous, changes, &touched)?
             } else {
@@ -273,8 +346,6 @@ fn hints(
             .publish
             .extend(hint.publish);
     }
-    let mut files = BTreeMap::new();
-    let mut changed = Vec::new();
     for (name, hint) in &published {
         let Ok(expert) = ExpertName::parse(name) else {
             continue;
@@ -282,13 +353,9 @@ fn hints(
         if !whole && !touched.contains(name) {
             continue;
         }
-        let path = log::hint_path(&expert);
-        if all_changed || touched.contains(name) {
-            changed.push(path.clone());
-        }
-        files.insert(path, hint.render(&expert));
+        files.put_hint(&expert, hint, all_changed || touched.contains(name))?;
     }
-    Ok(HintFiles { files, changed })
+    Ok(())
 }
 
 /// Whether the previous registry publishes hint files: it does when it holds the hint of an
@@ -407,25 +474,17 @@ fn covered(path: &str, size: u64) -> bool {
         .is_some_and(|end| end <= stored)
 }
 
-/// The events of the experts whose index documents differ from `previous`'s.
-fn events_since(
-    registry: &Registry,
-    changes: &Changes,
-    previous: &PublishedRegistry,
-) -> Result<Vec<Event>, PublishedError> {
-    let mut events = Vec::new();
-    for (name, (old, _)) in &changes.experts {
+/// The experts whose index documents differ from the previous registry's, each with its
+/// previous index document (`None`: a new expert), in the log's order.
+fn changed_experts<'r>(
+    registry: &'r Registry,
+    changes: &'r Changes,
+) -> impl Iterator<Item = (Option<IndexRef>, &'r Expert)> {
+    changes.experts.iter().filter_map(|(name, (old, _))| {
         // An expert that disappeared was refused by the write-once rules.
-        let Some(expert) = ExpertName::parse(name)
-            .ok()
-            .and_then(|name| registry.experts.get(&name))
-        else {
-            continue;
-        };
-        let old = old.map(|old| previous.read_index_sized(&old)).transpose()?;
-        events.extend(expert_events(old.as_ref(), expert));
-    }
-    Ok(events)
+        let expert = registry.experts.get(&ExpertName::parse(name).ok()?)?;
+        Some((*old, expert))
+    })
 }
 
 /// One expert's events between its previous index document (`None`: a new expert) and now.

@@ -14,6 +14,7 @@
 pub mod delta;
 pub mod log;
 pub mod plan;
+pub mod spool;
 pub mod unchanged;
 pub mod writeonce;
 
@@ -1117,20 +1118,21 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Writes the publish log's tiles and entry bundles, and its hint files. A tile this build
-    /// appended to may exist with other bytes only where no root pinned it (a build killed
-    /// before its root, the data changed since); `log::update` refused the build otherwise.
-    /// Returns how many files were written.
+    /// Writes the publish log's tiles and entry bundles, and its hint files, copied from the
+    /// spool. A tile this build appended to may exist with other bytes only where no root
+    /// pinned it (a build killed before its root, the data changed since); `log::update`
+    /// refused the build otherwise. Returns how many files were written.
     fn log_tiles(&self, log: &log::LogUpdate) -> Result<usize, IoError> {
         self.progress
             .stage("log", 0, log.tiles.len() + log.hints.len());
         let written: Vec<bool> = log
             .tiles
             .par_iter()
-            .chain(log.hints.par_iter())
-            .map(|(relative, bytes)| {
+            .chain(log.hints.par_iter().map(|(path, span)| (path, span)))
+            .map(|(relative, span)| {
+                let bytes = log.spool.read(*span)?;
                 self.staging
-                    .write_if_changed(&self.out.join(relative), bytes, false)
+                    .write_if_changed(&self.out.join(relative), &bytes, false)
             })
             .collect::<Result<_, IoError>>()?;
         Ok(written.into_iter().filter(|wrote| *wrote).count())

@@ -457,6 +457,21 @@ pub fn create_private_file(path: &Path) -> Result<fs::File, IoError> {
         .with_path("cannot create", path)
 }
 
+/// Creates `path` afresh (removing what a killed process left there) for reading and writing,
+/// refusing to follow a symbolic link there: a scratch file in a state directory.
+pub fn create_scratch_file(path: &Path) -> Result<fs::File, IoError> {
+    refuse_link_at(path)?;
+    remove_file_if_exists(path)?;
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).with_path("cannot create", path)
+}
+
 impl Drop for Staging {
     /// Every write either completed or removed its temporary or torn file, even on error, so
     /// there is nothing to sweep or repair next time. A killed process leaves the marker

@@ -214,8 +214,8 @@ pub struct Appender {
     edge: Vec<Vec<TreeHash>>,
     /// The entries of the partial entry bundle.
     bundle: Vec<Vec<u8>>,
-    /// Files to write: path -> bytes. Later widths of the same tile replace nothing: each is
-    /// its own path.
+    /// Files completed since [`Appender::take_completed`] last took them: path -> bytes. Later
+    /// widths of the same tile replace nothing: each is its own path.
     written: BTreeMap<String, Vec<u8>>,
 }
 
@@ -343,8 +343,16 @@ impl Appender {
         hash
     }
 
-    /// Every file the appends made (full tiles and bundles), plus the partial tile of each level
-    /// and the partial bundle as they now stand: path relative to the log directory -> bytes.
+    /// The full tiles and bundles the appends completed since the last call, taken out of the
+    /// appender: a caller appending many entries writes them away as they come instead of
+    /// holding every one until [`Appender::finish`].
+    pub fn take_completed(&mut self) -> BTreeMap<String, Vec<u8>> {
+        std::mem::take(&mut self.written)
+    }
+
+    /// Every file the appends made (full tiles and bundles) not yet taken, plus the partial
+    /// tile of each level and the partial bundle as they now stand: path relative to the log
+    /// directory -> bytes.
     pub fn finish(mut self) -> BTreeMap<String, Vec<u8>> {
         for (level, hashes) in self.edge.iter().enumerate() {
             if !hashes.is_empty() {
@@ -506,6 +514,31 @@ mod tests {
         }
         assert!(store.0.borrow().contains_key("tile/1/000"));
         assert!(store.0.borrow().contains_key("tile/2/000.p/1"));
+    }
+
+    #[test]
+    fn files_taken_as_they_complete_are_the_files_finish_gives_at_once() {
+        let entries: Vec<Vec<u8>> = (0..70_000u32)
+            .map(|i| format!("entry {i}").into_bytes())
+            .collect();
+        let mut at_once = Appender::empty();
+        let mut as_they_come = Appender::empty();
+        let mut taken = BTreeMap::new();
+        for (n, entry) in entries.iter().enumerate() {
+            at_once.append(entry).unwrap();
+            as_they_come.append(entry).unwrap();
+            if n % 1000 == 0 {
+                for (path, bytes) in as_they_come.take_completed() {
+                    assert!(taken.insert(path, bytes).is_none(), "taken twice");
+                }
+            }
+        }
+        assert_eq!(as_they_come.root(), at_once.root());
+        for (path, bytes) in as_they_come.finish() {
+            assert!(taken.insert(path, bytes).is_none(), "taken twice");
+        }
+        assert_eq!(taken, at_once.finish());
+        assert!(taken.contains_key("tile/1/000") && taken.contains_key("tile/entries/273.p/112"));
     }
 
     #[test]
