@@ -25,7 +25,7 @@ use crate::data::validate::{Expert, Registry};
 use crate::format::index::IndexRef;
 use crate::format::log::{self, Event, Hint, LogPin, ReaderTiles};
 use crate::format::reader::{IndexDoc, PublishedError, PublishedRegistry};
-use crate::format::tlog::tiles::{self, Appender};
+use crate::format::tlog::tiles::{self, Appender, TILE_WIDTH};
 
 use super::spool::{Span, Spool, Spooled};
 use super::{BuildError, Changes};
@@ -145,10 +145,24 @@ pub fn update(
             };
             let location = previous.reader.location(log::LOG_DIR);
             let mut published = BTreeMap::new();
-            let appender = log::replay(&store, &location, pin, |index, entry| {
-                log::record_publish(&mut published, index, entry);
-                Ok(())
-            })?;
+            let mut appender = Appender::empty();
+            // One entry bundle at a time, the tiles it completes spooled before the next, so
+            // the copy is not held whole.
+            while appender.size() < pin.size {
+                let next = (appender.size() / TILE_WIDTH + 1) * TILE_WIDTH;
+                appender = log::extend(
+                    &store,
+                    &location,
+                    appender,
+                    next.min(pin.size),
+                    |index, entry| {
+                        log::record_publish(&mut published, index, entry);
+                        Ok(())
+                    },
+                )?;
+                files.take_completed(&mut appender)?;
+            }
+            log::check_pinned(&appender, &location, pin)?;
             replayed = Some(published);
             appender
         }
