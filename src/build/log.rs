@@ -49,11 +49,29 @@ pub struct LogUpdate {
     /// root: those of the experts with new events, or every expert's when this build read the
     /// whole log (a log that starts now, a copy for a host replaced whole, hints written for
     /// the first time).
-    pub hints: Vec<(String, Span)>,
-    /// The hint files whose bytes the previous registry does not serve, for the deploy plan.
-    pub changed_hints: Vec<String>,
+    pub hints: Vec<SpooledHint>,
     /// How many entries this build appended.
     pub appended: u64,
+}
+
+/// A hint file waiting in the spool.
+#[derive(Debug)]
+pub struct SpooledHint {
+    /// Relative to the registry root.
+    pub path: String,
+    pub span: Span,
+    /// Whether the previous registry lacks it or serves other bytes, for the deploy plan.
+    pub changed: bool,
+}
+
+impl LogUpdate {
+    /// The hint files whose bytes the previous registry does not serve, for the deploy plan.
+    pub fn changed_hints(&self) -> impl Iterator<Item = &String> {
+        self.hints
+            .iter()
+            .filter(|hint| hint.changed)
+            .map(|hint| &hint.path)
+    }
 }
 
 pub enum Logged {
@@ -80,9 +98,7 @@ struct Files {
     spool: Spool,
     /// By path relative to the registry root.
     tiles: BTreeMap<String, Span>,
-    hints: Vec<(String, Span)>,
-    /// The hint files the previous registry lacks or serves with other bytes, for the plan.
-    changed_hints: Vec<String>,
+    hints: Vec<SpooledHint>,
 }
 
 impl Files {
@@ -100,12 +116,12 @@ impl Files {
     }
 
     fn put_hint(&mut self, expert: &ExpertName, hint: &Hint, changed: bool) -> Result<(), IoError> {
-        let path = log::hint_path(expert);
         let span = self.spool.put(&hint.render(expert))?;
-        if changed {
-            self.changed_hints.push(path.clone());
-        }
-        self.hints.push((path, span));
+        self.hints.push(SpooledHint {
+            path: log::hint_path(expert),
+            span,
+            changed,
+        });
         Ok(())
     }
 }
@@ -129,7 +145,6 @@ pub fn update(
         spool: Spool::create(&sources.out_dir.join(crate::format::STATE_DIR))?,
         tiles: BTreeMap::new(),
         hints: Vec::new(),
-        changed_hints: Vec::new(),
     };
 
     // Where every version was published, when this build reads the whole previous log anyway.
@@ -239,7 +254,6 @@ pub fn update(
         spool,
         tiles,
         hints,
-        changed_hints,
     } = files;
     let spool = spool.finish()?;
 
@@ -312,7 +326,6 @@ pub fn update(
         checkpoint,
         new_tiles,
         hints,
-        changed_hints,
         appended: size - start,
     })))
 }

@@ -592,7 +592,7 @@ fn write_before_root(
         .len();
     files += writer.log_tiles(&decision.log)?;
     plan.add_all(plan::Kind::Tile, &decision.log.new_tiles)?;
-    plan.add_all(plan::Kind::LogHint, &decision.log.changed_hints)?;
+    plan.add_all(plan::Kind::LogHint, decision.log.changed_hints())?;
     if decision.log.checkpoint_changed {
         plan.add(plan::Kind::Checkpoint, crate::format::log::CHECKPOINT_PATH)?;
     }
@@ -1128,7 +1128,7 @@ impl Writer<'_> {
         let written: Vec<bool> = log
             .tiles
             .par_iter()
-            .chain(log.hints.par_iter().map(|(path, span)| (path, span)))
+            .chain(log.hints.par_iter().map(|hint| (&hint.path, &hint.span)))
             .map(|(relative, span)| {
                 let bytes = log.spool.read(*span)?;
                 self.staging
