@@ -8,7 +8,7 @@
 //! command can still report it. Messages on stderr are best effort.
 
 use std::fmt::Display;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -18,10 +18,7 @@ use perstack_registry::authoring::publish::PublishReport;
 use perstack_registry::authoring::review::Change;
 use perstack_registry::client::resolve::Resolved;
 use perstack_registry::common::diagnostic::{Diagnostic, Diagnostics, Position, Severity};
-use perstack_registry::common::fsutil::IoContext;
 use perstack_registry::common::progress::Progress;
-
-use crate::cli::error::CliError;
 
 /// How diagnostics are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,24 +133,14 @@ impl Lines {
         Ok(writeln!(self.0, "{line}")?)
     }
 
+    /// Bytes as they are (a file streamed through), with no line end added.
+    pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), StdoutError> {
+        Ok(self.0.write_all(bytes)?)
+    }
+
     pub fn finish(mut self) -> Result<(), StdoutError> {
         Ok(self.0.flush()?)
     }
-}
-
-/// Prints a file's bytes on stdout as they are, streamed.
-pub fn print_file(path: &Path) -> Result<(), CliError> {
-    let mut file = std::fs::File::open(path).with_path("cannot read", path)?;
-    let mut stdout = io::stdout().lock();
-    let mut buffer = vec![0; 64 * 1024];
-    loop {
-        let read = file.read(&mut buffer).with_path("cannot read", path)?;
-        if read == 0 {
-            break;
-        }
-        stdout.write_all(&buffer[..read]).map_err(StdoutError)?;
-    }
-    Ok(stdout.flush().map_err(StdoutError)?)
 }
 
 /// Prints bytes on stdout as they are.

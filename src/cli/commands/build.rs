@@ -1,5 +1,7 @@
 //! `build` writes the registry; `plan` prints the deploy plan the last build recorded.
 
+use std::io::Read;
+use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::args::{BuildArgs, PlanArgs, PlanFormat};
@@ -8,6 +10,7 @@ use crate::cli::error::CliError;
 use crate::cli::printer::{self, TerminalProgress};
 use perstack_registry::build::plan::{self, Plan};
 use perstack_registry::build::{self as library, BuildOptions, BuildOutcome};
+use perstack_registry::common::fsutil::IoContext;
 
 pub fn build(args: BuildArgs) -> Result<(), CliError> {
     let started = Instant::now();
@@ -71,7 +74,7 @@ pub fn plan(args: PlanArgs) -> Result<(), CliError> {
             // Read through once, so a plan this version cannot read is refused before anything
             // is printed; the file is then printed as it is (the build wrote it pretty).
             plan::read_each(&args.out, |_| Ok::<(), CliError>(()))?;
-            printer::print_file(&Plan::path(&args.out))?;
+            print_file(&Plan::path(&args.out))?;
         }
         PlanFormat::Lines => {
             let mut lines = printer::Lines::new();
@@ -82,4 +85,19 @@ pub fn plan(args: PlanArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Prints a file's bytes on stdout as they are, streamed.
+fn print_file(path: &Path) -> Result<(), CliError> {
+    let mut file = std::fs::File::open(path).with_path("cannot read", path)?;
+    let mut out = printer::Lines::new();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = file.read(&mut buffer).with_path("cannot read", path)?;
+        if read == 0 {
+            break;
+        }
+        out.bytes(&buffer[..read])?;
+    }
+    Ok(out.finish()?)
 }
