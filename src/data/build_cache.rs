@@ -119,12 +119,17 @@ pub struct GitRecord {
     pub with_meta: BTreeSet<String>,
 }
 
+/// Each version file's stamp and record, the record until a lookup takes it.
+type Known = HashMap<PathBuf, (Stamp, Mutex<Option<Box<VersionRecord>>>)>;
+
 /// The records of the last build, for looking up files while loading.
 #[derive(Debug)]
 pub struct BuildCache {
     /// Each record is taken out on its hit (a file is looked up once per build), so records
-    /// are never held twice.
-    known: HashMap<PathBuf, (Stamp, Mutex<Option<VersionRecord>>)>,
+    /// are never held twice. Boxed, so that what a taken entry leaves in the table while the
+    /// registry it filled is validated is a path, a stamp and a pointer, not an empty record's
+    /// room (160 bytes a version).
+    known: Known,
     hits: AtomicUsize,
     misses: AtomicUsize,
     racy_after: SystemTime,
@@ -175,15 +180,11 @@ impl OpenedCache {
 
     /// Decodes the entries; an entry list that does not decode is an empty cache.
     pub fn load(self) -> BuildCache {
-        let entries = self
+        let known = self
             .entries_at
-            .and_then(|at| postcard::from_bytes::<Vec<Entry>>(&self.bytes[at..]).ok());
-        let git = entries.as_ref().and(self.git);
-        let known = entries
-            .unwrap_or_default()
-            .into_iter()
-            .map(|entry| (entry.path, (entry.stamp, Mutex::new(Some(entry.record)))))
-            .collect();
+            .and_then(|at| decode_entries(&self.bytes[at..]));
+        let git = known.as_ref().and(self.git);
+        let known = known.unwrap_or_default();
         BuildCache {
             known,
             hits: AtomicUsize::new(0),
@@ -194,6 +195,25 @@ impl OpenedCache {
             clean_commit: None,
         }
     }
+}
+
+/// The entries of a cache file (postcard's `Vec<Entry>`: a length, then each entry), each put
+/// in the table as it is decoded rather than all decoded first: at a million versions the
+/// decoded list alone would be hundreds of megabytes beside the table.
+fn decode_entries(bytes: &[u8]) -> Option<Known> {
+    let (count, mut rest) = postcard::take_from_bytes::<usize>(bytes).ok()?;
+    // An entry takes more than 16 bytes, so a damaged length cannot reserve more than the
+    // file could hold.
+    let mut known = HashMap::with_capacity(count.min(rest.len() / 16));
+    for _ in 0..count {
+        let (entry, after) = postcard::take_from_bytes::<Entry>(rest).ok()?;
+        rest = after;
+        known.insert(
+            entry.path,
+            (entry.stamp, Mutex::new(Some(Box::new(entry.record)))),
+        );
+    }
+    rest.is_empty().then_some(known)
 }
 
 impl BuildCache {
@@ -226,7 +246,7 @@ impl BuildCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()?;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some((*stamp, record))
+        Some((*stamp, *record))
     }
 
     /// The record of an unchanged file, if the cache knows it.
@@ -240,7 +260,7 @@ impl BuildCache {
                 if record.is_some() {
                     self.hits.fetch_add(1, Ordering::Relaxed);
                 }
-                record
+                record.map(|record| *record)
             }
             _ => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -303,4 +323,59 @@ pub fn save<'a>(
         postcard::to_io(&entries, &mut *writer).map_err(std::io::Error::other)?;
         writer.flush()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> VersionRecord {
+        VersionRecord {
+            version: format!("1.0.{n}"),
+            blake3: crate::common::model::Hash::of(n.to_string().as_bytes()),
+            size: n as u64,
+            description: format!("version {n}"),
+            required_env: vec![format!("KEY_{n}")],
+            delegates: Vec::new(),
+            categories: vec!["coding".to_owned()],
+        }
+    }
+
+    #[test]
+    fn saved_entries_load_back_one_by_one_and_a_damaged_list_is_an_empty_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(&file, "x").unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&file).unwrap());
+        let paths: Vec<PathBuf> = (0..300)
+            .map(|n| dir.path().join(format!("e/{n}.toml")))
+            .collect();
+        let records: Vec<VersionRecord> = (0..300).map(record).collect();
+        let cache_path = dir.path().join(FILE_NAME);
+        save(
+            &cache_path,
+            None,
+            paths
+                .iter()
+                .zip(&records)
+                .map(|(path, record)| (path.as_path(), stamp, record)),
+        )
+        .unwrap();
+
+        let cache = OpenedCache::read(&cache_path).load();
+        assert_eq!(cache.known.len(), 300);
+        for (path, record) in paths.iter().zip(&records) {
+            assert_eq!(cache.take(path), Some((stamp, record.clone())));
+        }
+        assert_eq!(cache.take(&paths[0]), None, "a record is taken once");
+
+        let bytes = std::fs::read(&cache_path).unwrap();
+        for damaged in [
+            bytes[..bytes.len() - 1].to_vec(),
+            [bytes.as_slice(), b"trailing"].concat(),
+        ] {
+            std::fs::write(&cache_path, damaged).unwrap();
+            assert!(OpenedCache::read(&cache_path).load().known.is_empty());
+        }
+    }
 }
